@@ -1,0 +1,4 @@
+//! citysnap: geospatial intake, dispatch and hotspot analytics for snap-and-report city
+//! management (随手拍). See README.md for the architecture.
+
+pub mod domain;
