@@ -2,3 +2,4 @@
 //! management (随手拍). See README.md for the architecture.
 
 pub mod domain;
+pub mod media;
