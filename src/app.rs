@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, ApiSettings, AppState};
 use crate::domain::categories::{SHIPPED_CATEGORIES, parse_category_file};
 use crate::domain::resolver::{Jurisdiction, ResolverSettings};
+use crate::media::ObjectStoreMedia;
 use crate::store::{self, Store};
 
 /// Where the service keeps its data and how it behaves.
@@ -90,7 +91,13 @@ impl Config {
         if jurisdiction.is_none() {
             tracing::warn!("no boundaries loaded: resolution and intake answer 503 until they are");
         }
-        Ok(AppState::new(store, jurisdiction, self.api.clone()))
+        let media = ObjectStoreMedia::local(&self.data_dir.join("media"))?;
+        Ok(AppState::new(
+            store,
+            Arc::new(media),
+            jurisdiction,
+            self.api.clone(),
+        ))
     }
 }
 
