@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, ApiSettings, AppState};
 use crate::domain::categories::{SHIPPED_CATEGORIES, parse_category_file};
+use crate::domain::demo;
 use crate::domain::resolver::{Jurisdiction, ResolverSettings};
 use crate::media::ObjectStoreMedia;
 use crate::store::{self, Store};
@@ -99,6 +100,24 @@ impl Config {
             self.api.clone(),
         ))
     }
+}
+
+/// Loads the demo jurisdiction (兴隆台区 and its synthetic streets, communities and grids)
+/// into a store that holds no boundaries; a store that has some keeps them, so
+/// `serve --demo` on an existing data directory reuses it. Returns whether it loaded.
+pub async fn load_demo_if_empty(store: &dyn Store) -> anyhow::Result<bool> {
+    if store.unit_count().await? > 0 {
+        return Ok(false);
+    }
+    let started = std::time::Instant::now();
+    let units = tokio::task::spawn_blocking(|| demo::build_demo(&demo::demo_district())).await?;
+    store.replace_units(&units).await?;
+    tracing::info!(
+        units = units.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "loaded the demo jurisdiction (below district level: synthetic)"
+    );
+    Ok(true)
 }
 
 /// Serves `state` on `listener` until ctrl-c / SIGTERM (graceful shutdown).
