@@ -9,7 +9,35 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{self, Config};
+use crate::domain::boundary_import::{self, ImportOptions, ImportReport};
 use crate::domain::datum::Datum;
+use crate::domain::units::UnitLevel;
+
+/// Prints an import report on stdout: one line a finding, or the whole report as JSON.
+fn print_report(report: &ImportReport, json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for f in &report.findings {
+        let feature = f.feature.map_or("-".to_owned(), |i| format!("feature {i}"));
+        let severity = serde_json::to_value(f.severity)?;
+        let kind = serde_json::to_value(f.kind)?;
+        writeln!(
+            out,
+            "{} {} {feature} {}: {}",
+            severity.as_str().unwrap_or("?"),
+            kind.as_str().unwrap_or("?"),
+            f.code.as_deref().unwrap_or("-"),
+            f.message
+        )?;
+    }
+    writeln!(out, "{report}")?;
+    Ok(())
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,6 +89,11 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Load data into the store.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
     /// Load the demo jurisdiction into the store (if it has no boundaries yet).
     Demo {
         #[command(flatten)]
@@ -77,6 +110,37 @@ pub enum Command {
         /// Feature property that holds each polygon's code.
         #[arg(long, default_value = "code")]
         code_property: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Load one level of boundaries from a GeoJSON FeatureCollection of Polygon and
+    /// MultiPolygon features. Every feature is checked; any error refuses the whole file
+    /// (nothing half-imported) and the report says what and where.
+    Boundaries {
+        file: PathBuf,
+        /// district, street, community or grid.
+        #[arg(long)]
+        level: UnitLevel,
+        /// Datum of the file's coordinates; converted to WGS-84 on import.
+        #[arg(long, default_value = "wgs84")]
+        datum: Datum,
+        #[arg(long, default_value = "code")]
+        code_property: String,
+        #[arg(long, default_value = "name")]
+        name_property: String,
+        /// Property with the parent's code; default: the parent is the code's prefix.
+        #[arg(long)]
+        parent_property: Option<String>,
+        /// Slivers outside a parent, overlaps and gaps thinner than this are tolerated.
+        #[arg(long, default_value_t = boundary_import::DEFAULT_TOLERANCE_M)]
+        tolerance_m: f64,
+        /// Print the report as JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -99,6 +163,51 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {bind}"))?;
             app::serve(listener, state).await
+        }
+        Command::Import {
+            what:
+                ImportCommand::Boundaries {
+                    file,
+                    level,
+                    datum,
+                    code_property,
+                    name_property,
+                    parent_property,
+                    tolerance_m,
+                    json,
+                    store,
+                },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let opts = ImportOptions {
+                level,
+                datum,
+                code_property,
+                name_property,
+                parent_property,
+                tolerance_m,
+            };
+            let db = store.config().open_store().await?;
+            let existing = db.load_units().await?;
+            let outcome = tokio::task::spawn_blocking(move || {
+                boundary_import::import_boundaries(&text, &opts, &existing)
+            })
+            .await?;
+            let (report, units) = match outcome {
+                Ok(o) => (o.report, Some(o.units)),
+                Err(report) => (report, None),
+            };
+            print_report(&report, json)?;
+            let Some(units) = units else {
+                anyhow::bail!(
+                    "{}: import refused, nothing changed ({report})",
+                    file.display()
+                );
+            };
+            db.replace_units(&units).await?;
+            tracing::info!(units = units.len(), %level, "imported; running services pick the boundaries up at their next start");
+            Ok(())
         }
         Command::Demo { store } => {
             let db = store.config().open_store().await?;

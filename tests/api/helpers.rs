@@ -47,7 +47,7 @@ fn pg_admin_url() -> String {
 }
 
 /// Creates an empty database of its own for one test.
-async fn fresh_pg_database() -> String {
+pub async fn fresh_pg_database() -> String {
     use sqlx::Connection;
     let admin = pg_admin_url();
     let mut conn = sqlx::PgConnection::connect(&admin)

@@ -5,5 +5,6 @@
 mod helpers;
 
 mod demo;
+mod import;
 mod intake;
 mod resolve;
