@@ -197,29 +197,163 @@ pub fn ftyp(major: &[u8; 4], compatible: &[&[u8; 4]]) -> Vec<u8> {
 /// A movie (`ftyp` then `moov`) with one track per handler type (`vide`, `soun`), each
 /// `trak/mdia/hdlr` as §8.4.3 lays it out, and an empty `mdat`.
 pub fn movie(major: &[u8; 4], handlers: &[&[u8; 4]]) -> Vec<u8> {
+    movie_with(major, handlers, &[], &[])
+}
+
+/// [`movie`] with extra boxes at the end of `moov` and of each `trak`.
+pub fn movie_with(
+    major: &[u8; 4],
+    handlers: &[&[u8; 4]],
+    moov_extra: &[&[u8]],
+    trak_extra: &[&[u8]],
+) -> Vec<u8> {
     let traks: Vec<u8> = handlers
         .iter()
         .flat_map(|h| {
             let hdlr = bmff_box(b"hdlr", &[&[0; 8][..], &h[..], &[0; 12], b"\0"].concat());
-            bmff_box(b"trak", &bmff_box(b"mdia", &hdlr))
+            bmff_box(
+                b"trak",
+                &[bmff_box(b"mdia", &hdlr), trak_extra.concat()].concat(),
+            )
         })
         .collect();
     [
         ftyp(major, &[major, b"isom"]),
-        bmff_box(b"moov", &traks),
+        bmff_box(b"moov", &[traks, moov_extra.concat()].concat()),
         bmff_box(b"mdat", &[]),
     ]
     .concat()
 }
 
-/// A HEIC file's start: `ftyp` with brands `heic`, `mif1` as iPhones write it, then an
-/// empty `meta`.
-pub fn heic() -> Vec<u8> {
-    [
-        ftyp(b"heic", &[b"mif1", b"heic"]),
-        bmff_box(b"meta", &[0; 4]),
-    ]
-    .concat()
+/// A `free` box as long as `original` (a whole box), with a zero payload.
+pub fn free_like(original: &[u8]) -> Vec<u8> {
+    bmff_box(b"free", &vec![0; original.len() - 8])
+}
+
+/// Android's location in a video: `udta/©xyz` with an ISO 6709 string.
+pub fn udta_xyz() -> Vec<u8> {
+    let place = b"+41.1201+122.0702/";
+    let len = u16::try_from(place.len()).expect("short");
+    let xyz = bmff_box(
+        b"\xA9xyz",
+        &[&len.to_be_bytes()[..], &[0x15, 0xC7], place].concat(),
+    );
+    bmff_box(b"udta", &xyz)
+}
+
+/// Apple's location in a video: a `meta` box whose key list names
+/// `com.apple.quicktime.location.ISO6709` and whose item list holds the string.
+pub fn apple_meta() -> Vec<u8> {
+    let key = b"com.apple.quicktime.location.ISO6709";
+    let keys = bmff_box(
+        b"keys",
+        &[&[0; 4][..], &1u32.to_be_bytes(), &bmff_box(b"mdta", key)].concat(),
+    );
+    let data = bmff_box(
+        b"data",
+        &[&[0, 0, 0, 1, 0, 0, 0, 0][..], b"+41.1201+122.0702+004.000/"].concat(),
+    );
+    let ilst = bmff_box(b"ilst", &bmff_box(&1u32.to_be_bytes(), &data));
+    bmff_box(
+        b"meta",
+        &[
+            bmff_box(b"hdlr", &[&[0; 8][..], b"mdta", &[0; 13]].concat()),
+            keys,
+            ilst,
+        ]
+        .concat(),
+    )
+}
+
+/// The payload of a HEIF EXIF item: the offset of the TIFF header (0), then the TIFF block
+/// (ISO/IEC 23008-12 A.2.1).
+pub fn heif_exif_item(tiff: &[u8]) -> Vec<u8> {
+    [&[0; 4][..], tiff].concat()
+}
+
+/// A HEIC file as iPhones lay it out, reduced to its structure: `ftyp` (heic, mif1), `meta`
+/// with an `iinf` of three items (the image, `Exif`, and XMP as a `mime` item of type
+/// `application/rdf+xml`) and an `iloc` (version 1, 4-byte offsets and lengths) that puts the
+/// image and the XMP in `mdat` (construction method 0) and the EXIF either in `mdat` too or
+/// in the `meta`'s own `idat` (method 1).
+pub fn heic_with(exif_item: &[u8], xmp: &[u8], exif_in_idat: bool) -> Vec<u8> {
+    let image: &[u8] = b"\0\0\0\x10not really HEVC";
+    let full = |version: u8| [version, 0, 0, 0];
+    let infe = |id: u16, kind: &[u8; 4], extra: &[u8]| {
+        bmff_box(
+            b"infe",
+            &[&full(2)[..], &id.to_be_bytes(), &[0, 0], kind, b"\0", extra].concat(),
+        )
+    };
+    let iinf = bmff_box(
+        b"iinf",
+        &[
+            &full(0)[..],
+            &3u16.to_be_bytes(),
+            &infe(1, b"hvc1", &[]),
+            &infe(2, b"Exif", &[]),
+            &infe(3, b"mime", b"application/rdf+xml\0"),
+        ]
+        .concat(),
+    );
+    let idat = if exif_in_idat {
+        bmff_box(b"idat", exif_item)
+    } else {
+        Vec::new()
+    };
+    let meta = |offsets: [u32; 3]| {
+        let item = |id: u16, method: u16, offset: u32, length: usize| {
+            let length = u32::try_from(length).expect("short");
+            [
+                &id.to_be_bytes()[..],
+                &method.to_be_bytes(),
+                &[0, 0],
+                &[0, 1],
+                &offset.to_be_bytes(),
+                &length.to_be_bytes(),
+            ]
+            .concat()
+        };
+        let iloc = bmff_box(
+            b"iloc",
+            &[
+                &full(1)[..],
+                &[0x44, 0x00], // offset_size 4, length_size 4, base_offset_size 0, index_size 0
+                &3u16.to_be_bytes(),
+                &item(1, 0, offsets[0], image.len()),
+                &item(2, u16::from(exif_in_idat), offsets[1], exif_item.len()),
+                &item(3, 0, offsets[2], xmp.len()),
+            ]
+            .concat(),
+        );
+        let hdlr = bmff_box(
+            b"hdlr",
+            &[&full(0)[..], &[0; 4], b"pict", &[0; 13]].concat(),
+        );
+        bmff_box(
+            b"meta",
+            &[&full(0)[..], &hdlr, &iinf, &iloc, &idat].concat(),
+        )
+    };
+    let ftyp = ftyp(b"heic", &[b"mif1", b"heic"]);
+    let mdat_items = if exif_in_idat {
+        [image, xmp].concat()
+    } else {
+        [image, exif_item, xmp].concat()
+    };
+    // Offsets are absolute; the meta box has the same length whatever they are.
+    let mdat_start = ftyp.len() + meta([0; 3]).len() + 8;
+    let at = |n: usize| u32::try_from(n).expect("small file");
+    let offsets = if exif_in_idat {
+        [at(mdat_start), 0, at(mdat_start + image.len())]
+    } else {
+        [
+            at(mdat_start),
+            at(mdat_start + image.len()),
+            at(mdat_start + image.len() + exif_item.len()),
+        ]
+    };
+    [ftyp, meta(offsets), bmff_box(b"mdat", &mdat_items)].concat()
 }
 
 /// A WebM file's start: the EBML header with DocType "webm" (Matroska/WebM, RFC 9559 §8.1),

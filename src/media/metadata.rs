@@ -15,7 +15,7 @@ use img_parts::webp::{CHUNK_VP8X, CHUNK_XMP, WebP};
 use img_parts::{ImageEXIF, riff::RiffContent};
 use serde::Serialize;
 
-use super::{MediaError, MediaType};
+use super::{MediaError, MediaType, isobmff};
 use crate::domain::coords::LonLat;
 
 /// Where and when the camera says a photo was taken.
@@ -120,20 +120,34 @@ fn taken_at(exif: &exif::Exif) -> Option<String> {
     })
 }
 
-/// The copy of a medium to store: JPEG, PNG and WebP without their EXIF and XMP blocks (and
-/// whatever else can carry a location, see below); the image data itself is left byte for
-/// byte as it was, so nothing is re-encoded and nothing is lost. Other types are returned
-/// unchanged.
+/// The copy of a medium to store, without the metadata that can carry a location, and with
+/// the picture and sound themselves left byte for byte as they were (nothing is re-encoded):
+///
+/// - JPEG, PNG and WebP lose their EXIF and XMP blocks (and the other carriers below);
+/// - HEIC keeps its structure, with its EXIF and XMP items blanked in place;
+/// - MP4, MOV, 3GP and M4A keep their structure, with their user-data and metadata boxes
+///   (where phones write the place of recording) blanked in place;
+/// - AMR, MP3, AAC, WAV, Ogg and WebM are stored as they came.
 pub fn strip_metadata(media_type: MediaType, bytes: Bytes) -> Result<Bytes, MediaError> {
-    let malformed = |e: img_parts::Error| MediaError::MalformedMedia {
-        media_type,
-        reason: e.to_string(),
-    };
+    let malformed = |reason: String| MediaError::MalformedMedia { media_type, reason };
+    let unreadable = |e: img_parts::Error| malformed(e.to_string());
     match media_type {
-        MediaType::Jpeg => Ok(strip_jpeg(Jpeg::from_bytes(bytes).map_err(malformed)?)),
-        MediaType::Png => Ok(strip_png(Png::from_bytes(bytes).map_err(malformed)?)),
-        MediaType::Webp => Ok(strip_webp(WebP::from_bytes(bytes).map_err(malformed)?)),
-        _ => Ok(bytes),
+        MediaType::Jpeg => Ok(strip_jpeg(Jpeg::from_bytes(bytes).map_err(unreadable)?)),
+        MediaType::Png => Ok(strip_png(Png::from_bytes(bytes).map_err(unreadable)?)),
+        MediaType::Webp => Ok(strip_webp(WebP::from_bytes(bytes).map_err(unreadable)?)),
+        MediaType::Heic => strip_heif(bytes).map_err(|reason| malformed(reason.to_owned())),
+        MediaType::Mp4
+        | MediaType::QuickTime
+        | MediaType::ThreeGp
+        | MediaType::M4a
+        | MediaType::ThreeGpAudio => Ok(strip_movie(bytes)),
+        MediaType::Amr
+        | MediaType::Mp3
+        | MediaType::Aac
+        | MediaType::Wav
+        | MediaType::Ogg
+        | MediaType::Opus
+        | MediaType::Webm => Ok(bytes),
     }
 }
 
@@ -203,6 +217,46 @@ fn strip_webp(mut webp: WebP) -> Bytes {
         }
     }
     webp.encoder().bytes()
+}
+
+/// An EXIF item's payload with no fields: TIFF header offset 0 (ISO/IEC 23008-12 A.2.1),
+/// then a big-endian TIFF header whose IFD0 has no entries and no successor.
+const EMPTY_EXIF_ITEM: &[u8] = b"\0\0\0\0MM\0\x2A\0\0\0\x08\0\0\0\0\0\0";
+
+/// Overwrites each EXIF item with an empty EXIF block (zero-padded) and each XMP item with
+/// spaces (whitespace padding is valid XMP, XMP part 1 §7.3.3), in place, so that the item
+/// locations and the image items stay exactly as they were.
+fn strip_heif(bytes: Bytes) -> Result<Bytes, &'static str> {
+    let items = isobmff::heif_metadata_items(&bytes)?;
+    if items.is_empty() {
+        return Ok(bytes);
+    }
+    let mut out = bytes.to_vec();
+    for (kind, range) in items {
+        let item = &mut out[range];
+        match kind {
+            isobmff::ItemKind::Exif if item.len() >= EMPTY_EXIF_ITEM.len() => {
+                let (header, rest) = item.split_at_mut(EMPTY_EXIF_ITEM.len());
+                header.copy_from_slice(EMPTY_EXIF_ITEM);
+                rest.fill(0);
+            }
+            isobmff::ItemKind::Exif => item.fill(0),
+            isobmff::ItemKind::Xmp => item.fill(b' '),
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Blanks the movie's `udta`, `meta` and XMP boxes in place (see
+/// [`isobmff::movie_metadata_boxes`]).
+fn strip_movie(bytes: Bytes) -> Bytes {
+    let doomed = isobmff::movie_metadata_boxes(&bytes);
+    if doomed.is_empty() {
+        return bytes;
+    }
+    let mut out = bytes.to_vec();
+    isobmff::blank_boxes(&mut out, &doomed);
+    Bytes::from(out)
 }
 
 #[cfg(test)]
@@ -429,10 +483,83 @@ mod tests {
     }
 
     #[test]
-    fn audio_and_video_are_stored_as_they_came() {
-        for (media_type, bytes) in [(MediaType::Amr, amr()), (MediaType::Webm, webm())] {
+    fn stripping_a_heic_blanks_its_exif_and_xmp_items_in_place() {
+        let exif = heif_exif_item(&exif_tiff(&xinglongtai_gps()));
+        for exif_in_idat in [false, true] {
+            let original = heic_with(&exif, XMP.as_bytes(), exif_in_idat);
+            let location = read_exif_location(&original).expect("HEIF EXIF is read");
+            assert_close(location.lat, 41.1201);
+
+            let stored = strip_metadata(MediaType::Heic, Bytes::from(original)).unwrap();
+
+            // The same file, with an empty EXIF block padded to the item's length and the
+            // XMP packet turned into whitespace of the same length.
+            let empty_exif = [
+                EMPTY_EXIF_ITEM,
+                &vec![0; exif.len() - EMPTY_EXIF_ITEM.len()],
+            ]
+            .concat();
+            let blank_xmp = vec![b' '; XMP.len()];
+            assert_eq!(
+                stored,
+                heic_with(&empty_exif, &blank_xmp, exif_in_idat),
+                "idat: {exif_in_idat}"
+            );
+            assert_eq!(read_exif_location(&stored), None);
+        }
+    }
+
+    #[test]
+    fn a_heic_without_item_information_is_refused() {
+        let broken = [
+            ftyp(b"heic", &[b"mif1", b"heic"]),
+            bmff_box(b"meta", &[0; 4]),
+        ]
+        .concat();
+        let err = strip_metadata(MediaType::Heic, Bytes::from(broken)).unwrap_err();
+        assert_eq!(err.code(), "malformed_media");
+    }
+
+    #[test]
+    fn stripping_a_video_blanks_its_location_boxes_and_leaves_the_tracks() {
+        let (udta, meta) = (udta_xyz(), apple_meta());
+        let handlers: &[&[u8; 4]] = &[b"vide", b"soun"];
+        let original = movie_with(b"qt  ", handlers, &[&udta, &meta], &[&udta]);
+
+        let stored = strip_metadata(MediaType::QuickTime, Bytes::from(original)).unwrap();
+
+        let blanked = movie_with(
+            b"qt  ",
+            handlers,
+            &[&free_like(&udta), &free_like(&meta)],
+            &[&free_like(&udta)],
+        );
+        assert_eq!(stored, blanked);
+        let text = String::from_utf8_lossy(&stored);
+        assert!(!text.contains("+41.1201"), "no ISO 6709 position left");
+    }
+
+    #[test]
+    fn a_voice_recording_in_mp4_loses_its_metadata_too() {
+        let udta = udta_xyz();
+        let original = movie_with(b"M4A ", &[b"soun"], &[&udta], &[]);
+        let stored = strip_metadata(MediaType::M4a, Bytes::from(original)).unwrap();
+        assert_eq!(
+            stored,
+            movie_with(b"M4A ", &[b"soun"], &[&free_like(&udta)], &[])
+        );
+    }
+
+    #[test]
+    fn media_without_location_carriers_are_stored_as_they_came() {
+        let cases = [
+            (MediaType::Amr, amr()),
+            (MediaType::Webm, webm()),
+            (MediaType::Mp4, movie(b"isom", &[b"vide"])),
+        ];
+        for (media_type, bytes) in cases {
             let stored = strip_metadata(media_type, Bytes::from(bytes.clone())).unwrap();
-            assert_eq!(stored, bytes);
+            assert_eq!(stored, bytes, "{media_type}");
         }
     }
 }

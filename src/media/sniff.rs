@@ -260,7 +260,8 @@ mod tests {
         assert_eq!(sniff(MediaKind::Photo, &jpeg), Ok(MediaType::Jpeg));
         assert_eq!(sniff(MediaKind::Photo, &png(&[])), Ok(MediaType::Png));
         assert_eq!(sniff(MediaKind::Photo, &webp), Ok(MediaType::Webp));
-        assert_eq!(sniff(MediaKind::Photo, &heic()), Ok(MediaType::Heic));
+        let heic = heic_with(&heif_exif_item(&[]), XMP.as_bytes(), false);
+        assert_eq!(sniff(MediaKind::Photo, &heic), Ok(MediaType::Heic));
     }
 
     #[test]
