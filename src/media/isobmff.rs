@@ -245,8 +245,9 @@ pub(super) fn heif_metadata_items(
                 1 => idat.as_ref().ok_or("no idat box")?.payload.clone(),
                 _ => return Err("metadata item built from other items"),
             };
-            let start = usize::try_from(base_offset + offset)
-                .ok()
+            let start = base_offset
+                .checked_add(offset)
+                .and_then(|o| usize::try_from(o).ok())
                 .and_then(|o| within.start.checked_add(o))
                 .ok_or("item offset out of range")?;
             // A length of 0 means "to the end" of the file or of `idat`.

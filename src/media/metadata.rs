@@ -100,16 +100,10 @@ fn taken_at(exif: &exif::Exif) -> Option<String> {
     // from_ascii does not check ranges ("month 13"); chrono does.
     let local = chrono::NaiveDate::from_ymd_opt(dt.year.into(), dt.month.into(), dt.day.into())?
         .and_hms_opt(dt.hour.into(), dt.minute.into(), dt.second.into())?;
-    let offset = match &exif.get_field(Tag::OffsetTimeOriginal, In::PRIMARY) {
-        Some(exif::Field {
-            value: Value::Ascii(o),
-            ..
-        }) => o
-            .first()
-            .and_then(|o| dt.parse_offset(o).ok())
-            .and(dt.offset),
-        _ => None,
-    };
+    let offset = ascii(exif, Tag::OffsetTimeOriginal).and_then(|o| {
+        dt.parse_offset(o.as_bytes()).ok()?;
+        dt.offset
+    });
     let offset = offset.and_then(|minutes| chrono::FixedOffset::east_opt(i32::from(minutes) * 60));
     Some(match offset {
         Some(offset) => local
@@ -272,6 +266,12 @@ mod tests {
         read_exif_location(&jpeg(&[jfif(), exif_app1(&exif_tiff(fields))]))
     }
 
+    fn xinglongtai_gps_taken_at(date_time_original: &str) -> Vec<exif::Field> {
+        let mut fields = xinglongtai_gps();
+        fields.push(text_field(exif::Tag::DateTimeOriginal, date_time_original));
+        fields
+    }
+
     fn assert_close(actual: f64, expected: f64) {
         assert!((actual - expected).abs() < 1e-9, "{actual} != {expected}");
     }
@@ -299,11 +299,7 @@ mod tests {
 
     #[test]
     fn the_time_taken_carries_the_cameras_utc_offset_when_it_recorded_one() {
-        let mut fields = xinglongtai_gps();
-        fields.push(text_field(
-            exif::Tag::DateTimeOriginal,
-            "2026:03:15 10:22:01",
-        ));
+        let mut fields = xinglongtai_gps_taken_at("2026:03:15 10:22:01");
         assert_eq!(
             location_of(&fields).unwrap().taken_at.as_deref(),
             Some("2026-03-15T10:22:01")
@@ -317,12 +313,7 @@ mod tests {
 
     #[test]
     fn an_impossible_date_taken_is_dropped_but_the_position_kept() {
-        let mut fields = xinglongtai_gps();
-        fields.push(text_field(
-            exif::Tag::DateTimeOriginal,
-            "2026:13:45 10:22:01",
-        ));
-        let location = location_of(&fields).unwrap();
+        let location = location_of(&xinglongtai_gps_taken_at("2026:13:45 10:22:01")).unwrap();
         assert_close(location.lat, 41.1201);
         assert_eq!(location.taken_at, None);
     }

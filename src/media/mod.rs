@@ -335,4 +335,45 @@ mod tests {
         }
         assert_eq!(MediaKind::parse("audio"), None);
     }
+
+    #[test]
+    fn truncated_or_corrupted_media_are_refused_or_accepted_but_never_panic() {
+        let gps = exif_tiff(&xinglongtai_gps());
+        let files = [
+            jpeg(&[jfif(), exif_app1(&gps), xmp_app1()]),
+            png(&[png_chunk(b"eXIf", &gps)]),
+            webp(&[
+                vp8x(0b1100),
+                riff_chunk(b"VP8L", VP8L_1X1),
+                riff_chunk(b"EXIF", &gps),
+            ]),
+            heic_with(&heif_exif_item(&gps), XMP.as_bytes(), true),
+            movie_with(
+                b"isom",
+                &[b"vide", b"soun"],
+                &[&udta_xyz(), &apple_meta()],
+                &[],
+            ),
+            movie_with(b"3gp4", &[b"soun"], &[&udta_xyz()], &[]),
+            webm(),
+            ogg_opus(),
+        ];
+        let limits = MediaLimits::default();
+        for file in files {
+            let mut variants: Vec<Vec<u8>> = (0..file.len()).map(|n| file[..n].to_vec()).collect();
+            for at in 0..file.len() {
+                for byte in [0x00, 0xFF] {
+                    let mut corrupt = file.clone();
+                    corrupt[at] = byte;
+                    variants.push(corrupt);
+                }
+            }
+            for variant in variants {
+                for kind in MediaKind::ALL {
+                    // Ok or Err are both fine; the test fails only by panicking.
+                    let _ = ingest(kind, 1, Bytes::from(variant.clone()), &limits);
+                }
+            }
+        }
+    }
 }

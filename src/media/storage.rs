@@ -3,7 +3,7 @@
 //! over the `object_store` crate, which provides both.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -23,6 +23,12 @@ pub enum StorageError {
     /// Nothing is stored under this key.
     #[error("no media stored under {0}")]
     NotFound(MediaKey),
+    /// The local store's root directory cannot be created.
+    #[error("cannot create the media directory {root}: {source}", root = root.display())]
+    CreateRoot {
+        root: PathBuf,
+        source: std::io::Error,
+    },
     /// The backend (disk, bucket) failed; the cause is for the log, not for clients.
     #[error("media store failed: {0}")]
     Backend(#[source] object_store::Error),
@@ -111,11 +117,9 @@ impl ObjectStoreMedia {
     /// to a temporary file that is renamed into place and fsynced with its directory, as
     /// durable as an S3 PUT.
     pub fn local(root: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(root).map_err(|e| {
-            StorageError::Backend(object_store::Error::Generic {
-                store: "LocalFileSystem",
-                source: Box::new(e),
-            })
+        std::fs::create_dir_all(root).map_err(|source| StorageError::CreateRoot {
+            root: root.to_owned(),
+            source,
         })?;
         let store = LocalFileSystem::new_with_prefix(root)
             .map_err(StorageError::Backend)?
