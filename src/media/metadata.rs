@@ -1,9 +1,9 @@
 //! The location a photo says it was taken at (EXIF GPS), and the copy of a medium that is
 //! stored without it.
 //!
-//! A resident's photo taken at home carries their home's coordinates to within metres. The
-//! service reads them once, for its own plausibility checks, and stores and serves only a
-//! copy with the EXIF and XMP blocks removed.
+//! A resident's photo or video taken at home carries their home's coordinates to within
+//! metres. The service reads a photo's position once, for its own plausibility checks, and
+//! stores and serves only a copy whose location metadata is gone.
 
 use std::io::Cursor;
 
