@@ -1,9 +1,9 @@
 //! The location a photo says it was taken at (EXIF GPS), and the copy of a medium that is
 //! stored without it.
 //!
-//! A resident's photo taken at home carries their home's coordinates to within metres. The
-//! service reads them once, for its own plausibility checks, and stores and serves only a
-//! copy with the EXIF and XMP blocks removed.
+//! A resident's photo or video taken at home carries their home's coordinates to within
+//! metres. The service reads a photo's position once, for its own plausibility checks, and
+//! stores and serves only a copy whose location metadata is gone.
 
 use std::io::Cursor;
 
@@ -15,7 +15,7 @@ use img_parts::webp::{CHUNK_VP8X, CHUNK_XMP, WebP};
 use img_parts::{ImageEXIF, riff::RiffContent};
 use serde::Serialize;
 
-use super::{MediaError, MediaType};
+use super::{MediaError, MediaType, isobmff};
 use crate::domain::coords::LonLat;
 
 /// Where and when the camera says a photo was taken.
@@ -100,16 +100,10 @@ fn taken_at(exif: &exif::Exif) -> Option<String> {
     // from_ascii does not check ranges ("month 13"); chrono does.
     let local = chrono::NaiveDate::from_ymd_opt(dt.year.into(), dt.month.into(), dt.day.into())?
         .and_hms_opt(dt.hour.into(), dt.minute.into(), dt.second.into())?;
-    let offset = match &exif.get_field(Tag::OffsetTimeOriginal, In::PRIMARY) {
-        Some(exif::Field {
-            value: Value::Ascii(o),
-            ..
-        }) => o
-            .first()
-            .and_then(|o| dt.parse_offset(o).ok())
-            .and(dt.offset),
-        _ => None,
-    };
+    let offset = ascii(exif, Tag::OffsetTimeOriginal).and_then(|o| {
+        dt.parse_offset(o.as_bytes()).ok()?;
+        dt.offset
+    });
     let offset = offset.and_then(|minutes| chrono::FixedOffset::east_opt(i32::from(minutes) * 60));
     Some(match offset {
         Some(offset) => local
@@ -120,20 +114,34 @@ fn taken_at(exif: &exif::Exif) -> Option<String> {
     })
 }
 
-/// The copy of a medium to store: JPEG, PNG and WebP without their EXIF and XMP blocks (and
-/// whatever else can carry a location, see below); the image data itself is left byte for
-/// byte as it was, so nothing is re-encoded and nothing is lost. Other types are returned
-/// unchanged.
+/// The copy of a medium to store, without the metadata that can carry a location, and with
+/// the picture and sound themselves left byte for byte as they were (nothing is re-encoded):
+///
+/// - JPEG, PNG and WebP lose their EXIF and XMP blocks (and the other carriers below);
+/// - HEIC keeps its structure, with its EXIF and XMP items blanked in place;
+/// - MP4, MOV, 3GP and M4A keep their structure, with their user-data and metadata boxes
+///   (where phones write the place of recording) blanked in place;
+/// - AMR, MP3, AAC, WAV, Ogg and WebM are stored as they came.
 pub fn strip_metadata(media_type: MediaType, bytes: Bytes) -> Result<Bytes, MediaError> {
-    let malformed = |e: img_parts::Error| MediaError::MalformedMedia {
-        media_type,
-        reason: e.to_string(),
-    };
+    let malformed = |reason: String| MediaError::MalformedMedia { media_type, reason };
+    let unreadable = |e: img_parts::Error| malformed(e.to_string());
     match media_type {
-        MediaType::Jpeg => Ok(strip_jpeg(Jpeg::from_bytes(bytes).map_err(malformed)?)),
-        MediaType::Png => Ok(strip_png(Png::from_bytes(bytes).map_err(malformed)?)),
-        MediaType::Webp => Ok(strip_webp(WebP::from_bytes(bytes).map_err(malformed)?)),
-        _ => Ok(bytes),
+        MediaType::Jpeg => Ok(strip_jpeg(Jpeg::from_bytes(bytes).map_err(unreadable)?)),
+        MediaType::Png => Ok(strip_png(Png::from_bytes(bytes).map_err(unreadable)?)),
+        MediaType::Webp => Ok(strip_webp(WebP::from_bytes(bytes).map_err(unreadable)?)),
+        MediaType::Heic => strip_heif(bytes).map_err(|reason| malformed(reason.to_owned())),
+        MediaType::Mp4
+        | MediaType::QuickTime
+        | MediaType::ThreeGp
+        | MediaType::M4a
+        | MediaType::ThreeGpAudio => Ok(strip_movie(bytes)),
+        MediaType::Amr
+        | MediaType::Mp3
+        | MediaType::Aac
+        | MediaType::Wav
+        | MediaType::Ogg
+        | MediaType::Opus
+        | MediaType::Webm => Ok(bytes),
     }
 }
 
@@ -203,4 +211,346 @@ fn strip_webp(mut webp: WebP) -> Bytes {
         }
     }
     webp.encoder().bytes()
+}
+
+/// An EXIF item's payload with no fields: TIFF header offset 0 (ISO/IEC 23008-12 A.2.1),
+/// then a big-endian TIFF header whose IFD0 has no entries and no successor.
+const EMPTY_EXIF_ITEM: &[u8] = b"\0\0\0\0MM\0\x2A\0\0\0\x08\0\0\0\0\0\0";
+
+/// Overwrites each EXIF item with an empty EXIF block (zero-padded) and each XMP item with
+/// spaces (whitespace padding is valid XMP, XMP part 1 §7.3.3), in place, so that the item
+/// locations and the image items stay exactly as they were.
+fn strip_heif(bytes: Bytes) -> Result<Bytes, &'static str> {
+    let items = isobmff::heif_metadata_items(&bytes)?;
+    if items.is_empty() {
+        return Ok(bytes);
+    }
+    let mut out = bytes.to_vec();
+    for (kind, range) in items {
+        let item = &mut out[range];
+        match kind {
+            isobmff::ItemKind::Exif if item.len() >= EMPTY_EXIF_ITEM.len() => {
+                let (header, rest) = item.split_at_mut(EMPTY_EXIF_ITEM.len());
+                header.copy_from_slice(EMPTY_EXIF_ITEM);
+                rest.fill(0);
+            }
+            isobmff::ItemKind::Exif => item.fill(0),
+            isobmff::ItemKind::Xmp => item.fill(b' '),
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Blanks the movie's `udta`, `meta` and XMP boxes in place (see
+/// [`isobmff::movie_metadata_boxes`]).
+fn strip_movie(bytes: Bytes) -> Bytes {
+    let doomed = isobmff::movie_metadata_boxes(&bytes);
+    if doomed.is_empty() {
+        return bytes;
+    }
+    let mut out = bytes.to_vec();
+    isobmff::blank_boxes(&mut out, &doomed);
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::fixtures::*;
+
+    // VP8X flag bits (WebP container specification, "Extended file format").
+    const ICC_FLAG: u8 = 0b0010_0000;
+    const EXIF_FLAG: u8 = 0b0000_1000;
+
+    fn location_of(fields: &[exif::Field]) -> Option<ExifLocation> {
+        read_exif_location(&jpeg(&[jfif(), exif_app1(&exif_tiff(fields))]))
+    }
+
+    fn xinglongtai_gps_taken_at(date_time_original: &str) -> Vec<exif::Field> {
+        let mut fields = xinglongtai_gps();
+        fields.push(text_field(exif::Tag::DateTimeOriginal, date_time_original));
+        fields
+    }
+
+    fn assert_close(actual: f64, expected: f64) {
+        assert!((actual - expected).abs() < 1e-9, "{actual} != {expected}");
+    }
+
+    #[test]
+    fn the_gps_position_of_a_jpeg_is_read_from_its_degrees_minutes_and_seconds() {
+        let location = location_of(&xinglongtai_gps()).expect("a GPS position");
+        assert_close(location.lat, 41.1201);
+        assert_close(location.lon, 122.0702);
+        assert_eq!(location.taken_at, None);
+    }
+
+    #[test]
+    fn south_and_west_references_make_the_degrees_negative() {
+        // Sydney Opera House: 33° 51′ 54″ S = -(33 + 51/60 + 54/3600) = -33.865,
+        // 151° 12′ 36″ E = 151.21.
+        let sydney = location_of(&gps(dms(33, 51, 5400), "S", dms(151, 12, 3600), "E")).unwrap();
+        assert_close(sydney.lat, -33.865);
+        assert_close(sydney.lon, 151.21);
+        // Trafalgar Square: 51° 30′ 26.64″ N = 51.5074, 0° 7′ 39″ W = -0.1275.
+        let london = location_of(&gps(dms(51, 30, 2664), "N", dms(0, 7, 3900), "W")).unwrap();
+        assert_close(london.lat, 51.5074);
+        assert_close(london.lon, -0.1275);
+    }
+
+    #[test]
+    fn the_time_taken_carries_the_cameras_utc_offset_when_it_recorded_one() {
+        let mut fields = xinglongtai_gps_taken_at("2026:03:15 10:22:01");
+        assert_eq!(
+            location_of(&fields).unwrap().taken_at.as_deref(),
+            Some("2026-03-15T10:22:01")
+        );
+        fields.push(text_field(exif::Tag::OffsetTimeOriginal, "+08:00"));
+        assert_eq!(
+            location_of(&fields).unwrap().taken_at.as_deref(),
+            Some("2026-03-15T10:22:01+08:00")
+        );
+    }
+
+    #[test]
+    fn an_impossible_date_taken_is_dropped_but_the_position_kept() {
+        let location = location_of(&xinglongtai_gps_taken_at("2026:13:45 10:22:01")).unwrap();
+        assert_close(location.lat, 41.1201);
+        assert_eq!(location.taken_at, None);
+    }
+
+    #[test]
+    fn positions_that_cannot_be_trusted_are_not_read() {
+        let north = || dms(41, 7, 1236);
+        let east = || dms(122, 4, 1272);
+        let no_gps = [text_field(
+            exif::Tag::DateTimeOriginal,
+            "2026:03:15 10:22:01",
+        )];
+        assert_eq!(location_of(&no_gps), None, "no GPS block");
+        assert_eq!(location_of(&gps(north(), "", east(), "E")), None, "no N/S");
+        assert_eq!(
+            location_of(&gps(north(), "N", east(), "X")),
+            None,
+            "bad E/W"
+        );
+        let zero_denominator =
+            exif::Value::Rational(vec![(41, 1).into(), (7, 0).into(), (0, 1).into()]);
+        assert_eq!(
+            location_of(&gps(zero_denominator, "N", east(), "E")),
+            None,
+            "x/0"
+        );
+        assert_eq!(
+            location_of(&gps(dms(91, 0, 0), "N", east(), "E")),
+            None,
+            "lat > 90"
+        );
+        assert_eq!(
+            location_of(&gps(dms(0, 0, 0), "N", dms(0, 0, 0), "E")),
+            None,
+            "0°, 0°"
+        );
+        let mut void = xinglongtai_gps();
+        void.push(text_field(exif::Tag::GPSStatus, "V"));
+        assert_eq!(location_of(&void), None, "measurement interrupted");
+        assert_eq!(read_exif_location(&jpeg(&[jfif()])), None, "no EXIF at all");
+        assert_eq!(read_exif_location(b"not an image"), None);
+    }
+
+    #[test]
+    fn stripping_a_jpeg_removes_exif_and_xmp_and_keeps_the_image_data_byte_for_byte() {
+        let original = jpeg(&[
+            jfif(),
+            exif_app1(&exif_tiff(&xinglongtai_gps())),
+            xmp_app1(),
+        ]);
+        assert!(read_exif_location(&original).is_some());
+
+        let stored = strip_metadata(MediaType::Jpeg, Bytes::from(original)).unwrap();
+
+        assert_eq!(stored, jpeg(&[jfif()]));
+        assert_eq!(read_exif_location(&stored), None);
+        assert!(
+            exif::Reader::new()
+                .read_from_container(&mut Cursor::new(&stored))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn stripping_a_jpeg_drops_appended_images_and_their_index() {
+        // A multi-picture JPEG (CIPA DC-007): an MPF index in APP2 and, after the primary
+        // image's EOI, a second image with its own EXIF position.
+        let mpf = segment(0xE2, b"MPF\0MM\0\x2a\0\0\0\x08\0\0");
+        let secondary = jpeg(&[exif_app1(&exif_tiff(&xinglongtai_gps()))]);
+        let original = [jpeg(&[jfif(), mpf]), secondary].concat();
+
+        let stored = strip_metadata(MediaType::Jpeg, Bytes::from(original)).unwrap();
+
+        assert_eq!(stored, jpeg(&[jfif()]));
+    }
+
+    #[test]
+    fn the_primary_image_ends_at_the_first_eoi_outside_segments_and_stuffed_bytes() {
+        let file = [
+            &[0xFF, 0xD8][..],
+            &segment(0xDB, &[0xFF, 0xD9, 0x00]), // an FF D9 inside a segment is data
+            &segment(0xDA, &[1, 1, 0, 0, 63, 0]),
+            &[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56], // stuffed FF, restart marker
+            &segment(0xC4, &[0x10]),                     // a table between scans
+            &segment(0xDA, &[1, 1, 0, 0, 63, 0]),
+            &[0x78, 0xFF, 0xFF, 0xFF, 0xD9], // fill bytes before EOI
+            b"trailer",
+        ]
+        .concat();
+        // SOI 2 + DQT 7 + SOS 10 + scan 7 + DHT 5 + SOS 10 + 5 = 46 bytes up to the EOI.
+        assert_eq!(primary_image_end(&file), Some(46));
+        assert_eq!(primary_image_end(&file[..40]), None);
+    }
+
+    #[test]
+    fn stripping_a_png_removes_exif_and_text_chunks_and_keeps_the_rest() {
+        let exif = png_chunk(b"eXIf", &exif_tiff(&xinglongtai_gps()));
+        let xmp = png_chunk(
+            b"iTXt",
+            &[&b"XML:com.adobe.xmp\0\0\0\0\0"[..], XMP.as_bytes()].concat(),
+        );
+        let raw = png_chunk(b"tEXt", b"Raw profile type exif\0\nexif\n    4\n45786966\n");
+        let gamma = png_chunk(b"gAMA", &45455u32.to_be_bytes());
+        let original = png(&[gamma.clone(), exif, xmp, raw]);
+        let location = read_exif_location(&original).expect("PNG eXIf is read");
+        assert_close(location.lat, 41.1201);
+
+        let stored = strip_metadata(MediaType::Png, Bytes::from(original)).unwrap();
+
+        assert_eq!(stored, png(&[gamma]));
+        assert_eq!(read_exif_location(&stored), None);
+    }
+
+    #[test]
+    fn stripping_a_webp_removes_exif_and_xmp_and_clears_their_flags() {
+        let icc = riff_chunk(b"ICCP", b"not really a profile");
+        let image = riff_chunk(b"VP8L", VP8L_1X1);
+        let original = webp(&[
+            vp8x(ICC_FLAG | EXIF_FLAG | XMP_FLAG),
+            icc.clone(),
+            image.clone(),
+            riff_chunk(b"EXIF", &exif_tiff(&xinglongtai_gps())),
+            riff_chunk(b"XMP ", XMP.as_bytes()),
+        ]);
+        let location = read_exif_location(&original).expect("WebP EXIF is read");
+        assert_close(location.lon, 122.0702);
+
+        let stored = strip_metadata(MediaType::Webp, Bytes::from(original)).unwrap();
+
+        assert_eq!(stored, webp(&[vp8x(ICC_FLAG), icc, image]));
+    }
+
+    #[test]
+    fn a_webp_left_with_nothing_extended_becomes_a_simple_webp() {
+        let image = riff_chunk(b"VP8L", VP8L_1X1);
+        let original = webp(&[
+            vp8x(EXIF_FLAG),
+            image.clone(),
+            riff_chunk(b"EXIF", &exif_tiff(&xinglongtai_gps())),
+        ]);
+        let stored = strip_metadata(MediaType::Webp, Bytes::from(original)).unwrap();
+        assert_eq!(stored, webp(&[image]));
+    }
+
+    #[test]
+    fn a_truncated_image_is_refused_rather_than_stored_with_its_metadata() {
+        let mut truncated = jpeg(&[exif_app1(&exif_tiff(&xinglongtai_gps()))]);
+        truncated.truncate(30);
+        let err = strip_metadata(MediaType::Jpeg, Bytes::from(truncated)).unwrap_err();
+        assert!(matches!(
+            err,
+            MediaError::MalformedMedia {
+                media_type: MediaType::Jpeg,
+                ..
+            }
+        ));
+        assert_eq!(err.code(), "malformed_media");
+    }
+
+    #[test]
+    fn stripping_a_heic_blanks_its_exif_and_xmp_items_in_place() {
+        let exif = heif_exif_item(&exif_tiff(&xinglongtai_gps()));
+        for exif_in_idat in [false, true] {
+            let original = heic_with(&exif, XMP.as_bytes(), exif_in_idat);
+            let location = read_exif_location(&original).expect("HEIF EXIF is read");
+            assert_close(location.lat, 41.1201);
+
+            let stored = strip_metadata(MediaType::Heic, Bytes::from(original)).unwrap();
+
+            // The same file, with an empty EXIF block padded to the item's length and the
+            // XMP packet turned into whitespace of the same length.
+            let empty_exif = [
+                EMPTY_EXIF_ITEM,
+                &vec![0; exif.len() - EMPTY_EXIF_ITEM.len()],
+            ]
+            .concat();
+            let blank_xmp = vec![b' '; XMP.len()];
+            assert_eq!(
+                stored,
+                heic_with(&empty_exif, &blank_xmp, exif_in_idat),
+                "idat: {exif_in_idat}"
+            );
+            assert_eq!(read_exif_location(&stored), None);
+        }
+    }
+
+    #[test]
+    fn a_heic_without_item_information_is_refused() {
+        let broken = [
+            ftyp(b"heic", &[b"mif1", b"heic"]),
+            bmff_box(b"meta", &[0; 4]),
+        ]
+        .concat();
+        let err = strip_metadata(MediaType::Heic, Bytes::from(broken)).unwrap_err();
+        assert_eq!(err.code(), "malformed_media");
+    }
+
+    #[test]
+    fn stripping_a_video_blanks_its_location_boxes_and_leaves_the_tracks() {
+        let (udta, meta) = (udta_xyz(), apple_meta());
+        let handlers: &[&[u8; 4]] = &[b"vide", b"soun"];
+        let original = movie_with(b"qt  ", handlers, &[&udta, &meta], &[&udta]);
+
+        let stored = strip_metadata(MediaType::QuickTime, Bytes::from(original)).unwrap();
+
+        let blanked = movie_with(
+            b"qt  ",
+            handlers,
+            &[&free_like(&udta), &free_like(&meta)],
+            &[&free_like(&udta)],
+        );
+        assert_eq!(stored, blanked);
+        let text = String::from_utf8_lossy(&stored);
+        assert!(!text.contains("+41.1201"), "no ISO 6709 position left");
+    }
+
+    #[test]
+    fn a_voice_recording_in_mp4_loses_its_metadata_too() {
+        let udta = udta_xyz();
+        let original = movie_with(b"M4A ", &[b"soun"], &[&udta], &[]);
+        let stored = strip_metadata(MediaType::M4a, Bytes::from(original)).unwrap();
+        assert_eq!(
+            stored,
+            movie_with(b"M4A ", &[b"soun"], &[&free_like(&udta)], &[])
+        );
+    }
+
+    #[test]
+    fn media_without_location_carriers_are_stored_as_they_came() {
+        let cases = [
+            (MediaType::Amr, amr()),
+            (MediaType::Webm, webm()),
+            (MediaType::Mp4, movie(b"isom", &[b"vide"])),
+        ];
+        for (media_type, bytes) in cases {
+            let stored = strip_metadata(media_type, Bytes::from(bytes.clone())).unwrap();
+            assert_eq!(stored, bytes, "{media_type}");
+        }
+    }
 }

@@ -199,3 +199,181 @@ pub fn ingest(
         exif_location,
     })
 }
+
+#[cfg(test)]
+mod fixtures;
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    #[test]
+    fn by_default_a_report_carries_nine_photos_one_voice_recording_and_one_video() {
+        let limits = MediaLimits::default();
+        assert_eq!(limits.check_count(MediaKind::Photo, 9), Ok(()));
+        assert_eq!(
+            limits.check_count(MediaKind::Photo, 10),
+            Err(MediaError::TooManyMedia {
+                kind: MediaKind::Photo,
+                max: 9
+            })
+        );
+        assert_eq!(limits.check_count(MediaKind::Voice, 1), Ok(()));
+        assert!(limits.check_count(MediaKind::Voice, 2).is_err());
+        assert_eq!(limits.check_count(MediaKind::Video, 1), Ok(()));
+        assert!(limits.check_count(MediaKind::Video, 2).is_err());
+    }
+
+    #[test]
+    fn by_default_a_photo_may_have_10_mib_a_voice_recording_5_and_a_video_50() {
+        let limits = MediaLimits::default();
+        for (kind, mib) in [
+            (MediaKind::Photo, 10),
+            (MediaKind::Voice, 5),
+            (MediaKind::Video, 50),
+        ] {
+            let max = mib * 1024 * 1024;
+            assert_eq!(limits.check_size(kind, max), Ok(()));
+            let err = limits.check_size(kind, max + 1).unwrap_err();
+            assert_eq!(err.code(), "media_too_large");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "a {kind} may have at most {max} bytes; this one has {}",
+                    max + 1
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn limits_are_configurable() {
+        let limits = MediaLimits {
+            max_photos: 3,
+            max_photo_bytes: 100,
+            ..MediaLimits::default()
+        };
+        assert!(limits.check_count(MediaKind::Photo, 4).is_err());
+        let err = ingest(MediaKind::Photo, 1, Bytes::from(jpeg(&[jfif()])), &limits).unwrap_err();
+        assert!(
+            matches!(err, MediaError::MediaTooLarge { size: 159, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn every_refusal_has_a_stable_problem_code() {
+        let kind = MediaKind::Photo;
+        let cases = [
+            (
+                MediaError::UnsupportedMediaType {
+                    kind,
+                    found: "application/pdf".into(),
+                },
+                "unsupported_media_type",
+            ),
+            (
+                MediaError::MediaTooLarge {
+                    kind,
+                    size: 2,
+                    max_bytes: 1,
+                },
+                "media_too_large",
+            ),
+            (MediaError::TooManyMedia { kind, max: 9 }, "too_many_media"),
+            (
+                MediaError::MalformedMedia {
+                    media_type: MediaType::Png,
+                    reason: "truncated".into(),
+                },
+                "malformed_media",
+            ),
+        ];
+        for (err, code) in cases {
+            assert_eq!(err.code(), code);
+        }
+    }
+
+    #[test]
+    fn an_ingested_photo_keeps_its_location_privately_and_stores_a_copy_without_it() {
+        let original = jpeg(&[jfif(), exif_app1(&exif_tiff(&xinglongtai_gps()))]);
+        let limits = MediaLimits::default();
+
+        let ingested = ingest(MediaKind::Photo, 1, Bytes::from(original), &limits).unwrap();
+
+        assert_eq!(ingested.media_type, MediaType::Jpeg);
+        let location = ingested.exif_location.expect("the position was read");
+        assert!((location.lat - 41.1201).abs() < 1e-9 && (location.lon - 122.0702).abs() < 1e-9);
+        assert_eq!(ingested.stored, jpeg(&[jfif()]));
+        assert_eq!(read_exif_location(&ingested.stored), None);
+    }
+
+    #[test]
+    fn ingesting_checks_count_before_size_before_type() {
+        let limits = MediaLimits {
+            max_voice_bytes: 4,
+            ..MediaLimits::default()
+        };
+        let pdf = Bytes::from(pdf());
+        let code = |ordinal| {
+            ingest(MediaKind::Voice, ordinal, pdf.clone(), &limits)
+                .unwrap_err()
+                .code()
+        };
+        assert_eq!(code(2), "too_many_media");
+        assert_eq!(code(1), "media_too_large");
+        let small_pdf = Bytes::from_static(b"%PDF");
+        let err = ingest(MediaKind::Voice, 1, small_pdf, &limits).unwrap_err();
+        assert_eq!(err.code(), "unsupported_media_type");
+    }
+
+    #[test]
+    fn media_kinds_parse_from_their_part_names() {
+        for kind in MediaKind::ALL {
+            assert_eq!(MediaKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(MediaKind::parse("audio"), None);
+    }
+
+    #[test]
+    fn truncated_or_corrupted_media_are_refused_or_accepted_but_never_panic() {
+        let gps = exif_tiff(&xinglongtai_gps());
+        let files = [
+            jpeg(&[jfif(), exif_app1(&gps), xmp_app1()]),
+            png(&[png_chunk(b"eXIf", &gps)]),
+            webp(&[
+                vp8x(0b1100),
+                riff_chunk(b"VP8L", VP8L_1X1),
+                riff_chunk(b"EXIF", &gps),
+            ]),
+            heic_with(&heif_exif_item(&gps), XMP.as_bytes(), true),
+            movie_with(
+                b"isom",
+                &[b"vide", b"soun"],
+                &[&udta_xyz(), &apple_meta()],
+                &[],
+            ),
+            movie_with(b"3gp4", &[b"soun"], &[&udta_xyz()], &[]),
+            webm(),
+            ogg_opus(),
+        ];
+        let limits = MediaLimits::default();
+        for file in files {
+            let mut variants: Vec<Vec<u8>> = (0..file.len()).map(|n| file[..n].to_vec()).collect();
+            for at in 0..file.len() {
+                for byte in [0x00, 0xFF] {
+                    let mut corrupt = file.clone();
+                    corrupt[at] = byte;
+                    variants.push(corrupt);
+                }
+            }
+            for variant in variants {
+                for kind in MediaKind::ALL {
+                    // Ok or Err are both fine; the test fails only by panicking.
+                    let _ = ingest(kind, 1, Bytes::from(variant.clone()), &limits);
+                }
+            }
+        }
+    }
+}

@@ -240,3 +240,118 @@ fn is_text(bytes: &[u8]) -> bool {
             .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::fixtures::*;
+
+    fn refused_as(kind: MediaKind, bytes: &[u8]) -> String {
+        match sniff(kind, bytes) {
+            Err(MediaError::UnsupportedMediaType { kind: k, found }) if k == kind => found,
+            other => panic!("expected UnsupportedMediaType, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn photos_are_recognised_by_their_bytes() {
+        let jpeg = jpeg(&[jfif()]);
+        let webp = webp(&[riff_chunk(b"VP8L", VP8L_1X1)]);
+        assert_eq!(sniff(MediaKind::Photo, &jpeg), Ok(MediaType::Jpeg));
+        assert_eq!(sniff(MediaKind::Photo, &png(&[])), Ok(MediaType::Png));
+        assert_eq!(sniff(MediaKind::Photo, &webp), Ok(MediaType::Webp));
+        let heic = heic_with(&heif_exif_item(&[]), XMP.as_bytes(), false);
+        assert_eq!(sniff(MediaKind::Photo, &heic), Ok(MediaType::Heic));
+    }
+
+    #[test]
+    fn a_pdf_renamed_to_jpg_is_refused_as_a_pdf() {
+        // Only the bytes reach sniff: a name like "pothole.jpg" has no say.
+        assert_eq!(refused_as(MediaKind::Photo, &pdf()), "application/pdf");
+    }
+
+    #[test]
+    fn a_video_sent_as_a_photo_is_refused_naming_the_video_type() {
+        let mp4 = movie(b"isom", &[b"vide", b"soun"]);
+        assert_eq!(refused_as(MediaKind::Photo, &mp4), "video/mp4");
+        assert_eq!(refused_as(MediaKind::Photo, &webm()), "video/webm");
+    }
+
+    #[test]
+    fn an_executable_or_a_text_file_sent_as_a_photo_is_refused_naming_what_it_is() {
+        assert_eq!(
+            refused_as(MediaKind::Photo, &exe()),
+            "application/vnd.microsoft.portable-executable"
+        );
+        let text = "路面破损，请尽快修复\nbroken pavement\n".as_bytes();
+        assert_eq!(refused_as(MediaKind::Photo, text), "text/plain");
+        assert_eq!(refused_as(MediaKind::Photo, &[0x00, 0x13, 0x37]), "unknown");
+        assert_eq!(refused_as(MediaKind::Photo, &[]), "empty");
+    }
+
+    #[test]
+    fn voice_recordings_are_recognised_in_every_accepted_format() {
+        let cases = [
+            (amr(), MediaType::Amr),
+            (mp3(), MediaType::Mp3),
+            (movie(b"M4A ", &[b"soun"]), MediaType::M4a),
+            (adts(), MediaType::Aac),
+            (wav(), MediaType::Wav),
+            (ogg_vorbis(), MediaType::Ogg),
+            (ogg_opus(), MediaType::Opus),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(sniff(MediaKind::Voice, &bytes), Ok(expected), "{expected}");
+        }
+    }
+
+    #[test]
+    fn an_mp4_or_3gp_with_only_a_sound_track_is_a_voice_recording() {
+        // Android recorders write generic brands; the tracks say it is audio.
+        let mp4 = movie(b"mp42", &[b"soun"]);
+        let three_gp = movie(b"3gp4", &[b"soun"]);
+        assert_eq!(sniff(MediaKind::Voice, &mp4), Ok(MediaType::M4a));
+        assert_eq!(
+            sniff(MediaKind::Voice, &three_gp),
+            Ok(MediaType::ThreeGpAudio)
+        );
+    }
+
+    #[test]
+    fn an_mp4_with_a_video_track_sent_as_voice_is_refused_as_video() {
+        let mp4 = movie(b"isom", &[b"soun", b"vide"]);
+        assert_eq!(refused_as(MediaKind::Voice, &mp4), "video/mp4");
+        let no_tracks = movie(b"isom", &[]);
+        assert_eq!(refused_as(MediaKind::Voice, &no_tracks), "video/mp4");
+    }
+
+    #[test]
+    fn videos_are_recognised_in_every_accepted_format() {
+        let cases = [
+            (movie(b"isom", &[b"vide", b"soun"]), MediaType::Mp4),
+            (movie(b"qt  ", &[b"vide"]), MediaType::QuickTime),
+            (webm(), MediaType::Webm),
+            (movie(b"3gp5", &[b"vide"]), MediaType::ThreeGp),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(sniff(MediaKind::Video, &bytes), Ok(expected), "{expected}");
+        }
+    }
+
+    #[test]
+    fn a_photo_or_a_voice_recording_sent_as_a_video_is_refused() {
+        assert_eq!(refused_as(MediaKind::Video, &jpeg(&[])), "image/jpeg");
+        assert_eq!(refused_as(MediaKind::Video, &amr()), "audio/amr");
+        assert_eq!(refused_as(MediaKind::Voice, &png(&[])), "image/png");
+    }
+
+    #[test]
+    fn the_refusal_says_what_is_accepted_and_what_was_found() {
+        let err = sniff(MediaKind::Photo, &pdf()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a photo must be JPEG, PNG, WebP or HEIC; this one is application/pdf"
+        );
+        assert_eq!(err.code(), "unsupported_media_type");
+    }
+}

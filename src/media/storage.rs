@@ -3,7 +3,7 @@
 //! over the `object_store` crate, which provides both.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -23,6 +23,12 @@ pub enum StorageError {
     /// Nothing is stored under this key.
     #[error("no media stored under {0}")]
     NotFound(MediaKey),
+    /// The local store's root directory cannot be created.
+    #[error("cannot create the media directory {root}: {source}", root = root.display())]
+    CreateRoot {
+        root: PathBuf,
+        source: std::io::Error,
+    },
     /// The backend (disk, bucket) failed; the cause is for the log, not for clients.
     #[error("media store failed: {0}")]
     Backend(#[source] object_store::Error),
@@ -111,11 +117,9 @@ impl ObjectStoreMedia {
     /// to a temporary file that is renamed into place and fsynced with its directory, as
     /// durable as an S3 PUT.
     pub fn local(root: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(root).map_err(|e| {
-            StorageError::Backend(object_store::Error::Generic {
-                store: "LocalFileSystem",
-                source: Box::new(e),
-            })
+        std::fs::create_dir_all(root).map_err(|source| StorageError::CreateRoot {
+            root: root.to_owned(),
+            source,
         })?;
         let store = LocalFileSystem::new_with_prefix(root)
             .map_err(StorageError::Backend)?
@@ -148,5 +152,87 @@ impl MediaStorage for ObjectStoreMedia {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(StorageError::Backend(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> MediaKey {
+        MediaKey::parse(s).unwrap()
+    }
+
+    #[test]
+    fn report_media_keys_name_the_case_the_position_and_the_real_type() {
+        let key = MediaKey::for_report("XL-20260315-000123", 2, MediaType::Heic).unwrap();
+        assert_eq!(key.as_str(), "reports/XL-20260315-000123/2.heic");
+    }
+
+    #[test]
+    fn keys_that_could_leave_the_store_root_or_collide_are_refused() {
+        for bad in [
+            "",
+            "/abs",
+            "a//b",
+            "a/",
+            "../etc/passwd",
+            "a/./b",
+            "a\\b",
+            "照片.jpg",
+            "a b",
+        ] {
+            assert!(MediaKey::parse(bad).is_err(), "{bad:?}");
+        }
+        for bad_case in ["..", "a/b", ""] {
+            assert!(
+                MediaKey::for_report(bad_case, 1, MediaType::Jpeg).is_err(),
+                "{bad_case:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_file_system_store_round_trips_bytes_under_its_root() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ObjectStoreMedia::local(&root.path().join("media")).unwrap();
+        let key = key("reports/XL-20260315-000123/1.jpg");
+        let bytes = Bytes::from_static(b"\xFF\xD8\xFF\xE0 not a whole photo");
+
+        store.put(&key, bytes.clone()).await.unwrap();
+
+        assert_eq!(store.get(&key).await.unwrap(), bytes);
+        let on_disk = root.path().join("media/reports/XL-20260315-000123/1.jpg");
+        assert_eq!(std::fs::read(on_disk).unwrap(), bytes);
+    }
+
+    #[tokio::test]
+    async fn putting_again_replaces_and_deleting_removes() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ObjectStoreMedia::local(root.path()).unwrap();
+        let key = key("reports/XL-1/1.amr");
+
+        store.put(&key, Bytes::from_static(b"first")).await.unwrap();
+        store
+            .put(&key, Bytes::from_static(b"second"))
+            .await
+            .unwrap();
+        assert_eq!(store.get(&key).await.unwrap(), "second");
+
+        store.delete(&key).await.unwrap();
+        assert!(matches!(store.get(&key).await, Err(StorageError::NotFound(k)) if k == key));
+        store.delete(&key).await.expect("deleting nothing succeeds");
+    }
+
+    #[tokio::test]
+    async fn a_store_survives_being_opened_again_on_the_same_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let key = key("reports/XL-1/3.webm");
+        let first = ObjectStoreMedia::local(root.path()).unwrap();
+        first.put(&key, Bytes::from_static(b"video")).await.unwrap();
+        drop(first);
+
+        let reopened = ObjectStoreMedia::local(root.path()).unwrap();
+        assert_eq!(reopened.get(&key).await.unwrap(), "video");
     }
 }
