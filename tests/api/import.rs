@@ -63,10 +63,12 @@ both_backends!(
         std::fs::write(
         &broken,
         r#"{"type": "FeatureCollection", "features": [
-          {"type": "Feature", "properties": {"code": "211103", "name": "甲"},
+          {"type": "Feature", "properties": {"code": "211102", "name": "甲"},
            "geometry": {"type": "Polygon", "coordinates": [[[122.0, 41.0], [122.1, 41.0], [122.1, 41.1], [122.0, 41.1]]]}},
           {"type": "Feature", "properties": {"code": "211103", "name": "乙"},
-           "geometry": {"type": "Polygon", "coordinates": [[[122.2, 41.0], [122.3, 41.0], [122.3, 41.1], [122.2, 41.0]]]}}]}"#,
+           "geometry": {"type": "Polygon", "coordinates": [[[122.2, 41.0], [122.3, 41.0], [122.3, 41.1], [122.2, 41.0]]]}},
+          {"type": "Feature", "properties": {"code": "211103", "name": "丙"},
+           "geometry": {"type": "Polygon", "coordinates": [[[122.4, 41.0], [122.5, 41.0], [122.5, 41.1], [122.4, 41.0]]]}}]}"#,
     )
     .unwrap();
         let out = import(&config, &broken, &["--level", "district", "--json"]);

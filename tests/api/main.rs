@@ -7,4 +7,5 @@ mod helpers;
 mod demo;
 mod import;
 mod intake;
+mod media;
 mod resolve;
