@@ -2,8 +2,12 @@
 //! dispatch rules, case state machine, deadlines and hotspot statistics. Nothing here does
 //! I/O, so all of it is unit tested and benchmarked without a database or HTTP.
 
+pub mod calendar;
+pub mod case;
 pub mod categories;
 pub mod coords;
 pub mod datum;
+pub mod departments;
+pub mod dispatch;
 pub mod resolver;
 pub mod units;
