@@ -366,6 +366,14 @@ impl CalendarConfig {
     }
 }
 
+/// Parses a local time range `HH:MM-HH:MM` (working hours, a dispatch rule's window).
+pub fn parse_time_range(s: &str) -> Option<(NaiveTime, NaiveTime)> {
+    let (a, b) = s.split_once('-')?;
+    let a = NaiveTime::parse_from_str(a.trim(), "%H:%M").ok()?;
+    let b = NaiveTime::parse_from_str(b.trim(), "%H:%M").ok()?;
+    Some((a, b))
+}
+
 fn parse_dates(items: &[String]) -> Result<BTreeSet<NaiveDate>, CalendarError> {
     let date = |s: &str, whole: &str| {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
@@ -407,16 +415,15 @@ impl TryFrom<CalendarConfig> for WorkingCalendar {
         }
         let mut periods = Vec::new();
         for h in &c.hours {
-            let bad = || {
-                CalendarError::BadSetting(h.clone(), "expected HH:MM-HH:MM with start before end")
-            };
-            let (a, b) = h.split_once('-').ok_or_else(bad)?;
-            let a = NaiveTime::parse_from_str(a.trim(), "%H:%M").map_err(|_| bad())?;
-            let b = NaiveTime::parse_from_str(b.trim(), "%H:%M").map_err(|_| bad())?;
-            if a >= b {
-                return Err(bad());
+            match parse_time_range(h) {
+                Some((a, b)) if a < b => periods.push((a, b)),
+                _ => {
+                    return Err(CalendarError::BadSetting(
+                        h.clone(),
+                        "expected HH:MM-HH:MM with start before end",
+                    ));
+                }
             }
-            periods.push((a, b));
         }
         if !weekdays.contains(&true) || periods.is_empty() {
             return Err(CalendarError::NoWorkingTime);
