@@ -10,4 +10,5 @@ pub mod datum;
 pub mod departments;
 pub mod dispatch;
 pub mod resolver;
+pub mod rewards;
 pub mod units;
