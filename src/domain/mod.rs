@@ -9,6 +9,7 @@ pub mod coords;
 pub mod datum;
 pub mod departments;
 pub mod dispatch;
+pub mod indicators;
 pub mod resolver;
 pub mod rewards;
 pub mod units;
