@@ -10,10 +10,11 @@
 //! reason, payload}`, and [`fold`] derives the [`CaseState`] from them, checking each
 //! transition against the machine. A refused event leaves the state exactly as it was.
 //!
-//! Besides the actions of the API (`verify` … `reply`), the log holds four that the API
-//! does not accept from callers: `submit` (the report itself, always the first event),
-//! `acknowledge` and `answer` (the closing step of praise and consultation), and
-//! `escalated_yellow` / `escalated_red` (recorded by the deadline job as [`Role::System`]).
+//! Besides the actions the issue lists for the API (`verify` … `reply`), the machine knows
+//! `acknowledge` and `answer` (the closing step of praise and of a consultation, also
+//! posted through the API), and three that only the service writes: `submit` (the report
+//! itself, always the first event) and `escalated_yellow` / `escalated_red` (recorded by the
+//! deadline job as [`Role::System`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -90,83 +91,93 @@ impl FromStr for Role {
     }
 }
 
-/// The state of a case. Terminal states are [`State::Invalid`], [`State::Merged`] and
-/// [`State::Cancelled`]; a closed or rated case can still be reopened for review.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    /// Reported and waiting for dispatch (or for acknowledgement / an answer).
-    Submitted,
-    /// Reported in a category whose reports a grid worker must verify on site first (核实).
-    PendingVerification,
-    /// Verified as real and filed (立案), waiting for dispatch.
-    Verified,
-    /// Verified as not a real problem, or abuse; terminal.
-    Invalid,
-    /// Sent to a unit or department (派遣), not yet accepted.
-    Dispatched,
-    /// Accepted by the target unit.
-    Accepted,
-    /// Sent back by the target unit (退回) with a reason; waits for dispatch again.
-    Returned,
-    /// Being worked on (处置).
-    InProgress,
-    /// The handler reports it fixed, with a note and "after" photos (反馈).
-    Resolved,
-    /// Re-inspected (复查) or closed by the command centre (核查结案).
-    Closed,
-    /// Scored by the resident (评价) with a satisfactory result.
-    Rated,
-    /// A low rating, a resident saying "not fixed", or a review request: waits for a
-    /// dispatcher to rework, re-dispatch or close it again.
-    Reopened,
-    /// Merged as a duplicate into a master case; its reporter follows the master. Terminal.
-    Merged,
-    /// Parked (挂账): cannot be handled now, with a reason; waits to be dispatched again.
-    Parked,
-    /// Withdrawn by the reporter or removed by the command centre; terminal.
-    Cancelled,
+/// Declares a fieldless enum whose variants have stable snake_case names, the same in
+/// serde, `as_str`, `Display` and `FromStr` (which fails with `$err`), plus `ALL`.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident, unknown: $err:ident($noun:literal) {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+        #[error("unknown {} {:?}", $noun, .0)]
+        pub struct $err(pub String);
+
+        impl FromStr for $name {
+            type Err = $err;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| $err(s.to_owned()))
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// The state of a case. Terminal states are [`State::Invalid`], [`State::Merged`] and
+    /// [`State::Cancelled`]; a closed or rated case can still be reopened for review.
+    pub enum State, unknown: UnknownState("case state") {
+        /// Reported and waiting for dispatch (or for acknowledgement / an answer).
+        Submitted = "submitted",
+        /// Reported in a category whose reports a grid worker must verify on site first (核实).
+        PendingVerification = "pending_verification",
+        /// Verified as real and filed (立案), waiting for dispatch.
+        Verified = "verified",
+        /// Verified as not a real problem, or abuse; terminal.
+        Invalid = "invalid",
+        /// Sent to a unit or department (派遣), not yet accepted.
+        Dispatched = "dispatched",
+        /// Accepted by the target unit.
+        Accepted = "accepted",
+        /// Sent back by the target unit (退回) with a reason; waits for dispatch again.
+        Returned = "returned",
+        /// Being worked on (处置).
+        InProgress = "in_progress",
+        /// The handler reports it fixed, with a note and "after" photos (反馈).
+        Resolved = "resolved",
+        /// Re-inspected (复查) or closed by the command centre (核查结案).
+        Closed = "closed",
+        /// Scored by the resident (评价) with a satisfactory result.
+        Rated = "rated",
+        /// A low rating, a resident saying "not fixed", or a review request: waits for a
+        /// dispatcher to rework, re-dispatch or close it again.
+        Reopened = "reopened",
+        /// Merged as a duplicate into a master case; its reporter follows the master. Terminal.
+        Merged = "merged",
+        /// Parked (挂账): cannot be handled now, with a reason; waits to be dispatched again.
+        Parked = "parked",
+        /// Withdrawn by the reporter or removed by the command centre; terminal.
+        Cancelled = "cancelled",
+    }
 }
 
 impl State {
-    pub const ALL: [State; 15] = [
-        Self::Submitted,
-        Self::PendingVerification,
-        Self::Verified,
-        Self::Invalid,
-        Self::Dispatched,
-        Self::Accepted,
-        Self::Returned,
-        Self::InProgress,
-        Self::Resolved,
-        Self::Closed,
-        Self::Rated,
-        Self::Reopened,
-        Self::Merged,
-        Self::Parked,
-        Self::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Submitted => "submitted",
-            Self::PendingVerification => "pending_verification",
-            Self::Verified => "verified",
-            Self::Invalid => "invalid",
-            Self::Dispatched => "dispatched",
-            Self::Accepted => "accepted",
-            Self::Returned => "returned",
-            Self::InProgress => "in_progress",
-            Self::Resolved => "resolved",
-            Self::Closed => "closed",
-            Self::Rated => "rated",
-            Self::Reopened => "reopened",
-            Self::Merged => "merged",
-            Self::Parked => "parked",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
     /// Open cases still need someone to act: they can be supervised and cancelled.
     pub fn is_open(self) -> bool {
         !matches!(
@@ -181,107 +192,35 @@ impl State {
     }
 }
 
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+named_enum! {
+    /// The name of an action, without its payload: what [`may`] and the errors talk about.
+    pub enum ActionKind, unknown: UnknownAction("action") {
+        Submit = "submit",
+        Verify = "verify",
+        Invalidate = "invalidate",
+        Dispatch = "dispatch",
+        Accept = "accept",
+        Return = "return",
+        Progress = "progress",
+        Resolve = "resolve",
+        Reinspect = "reinspect",
+        Close = "close",
+        Rework = "rework",
+        Rate = "rate",
+        Reopen = "reopen",
+        Merge = "merge",
+        Park = "park",
+        Cancel = "cancel",
+        Supervise = "supervise",
+        Reply = "reply",
+        Acknowledge = "acknowledge",
+        Answer = "answer",
+        EscalatedYellow = "escalated_yellow",
+        EscalatedRed = "escalated_red",
     }
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown case state {0:?}")]
-pub struct UnknownState(pub String);
-
-impl FromStr for State {
-    type Err = UnknownState;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| UnknownState(s.to_owned()))
-    }
-}
-
-/// The name of an action, without its payload: what [`may`] and the errors talk about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionKind {
-    Submit,
-    Verify,
-    Invalidate,
-    Dispatch,
-    Accept,
-    Return,
-    Progress,
-    Resolve,
-    Reinspect,
-    Close,
-    Rework,
-    Rate,
-    Reopen,
-    Merge,
-    Park,
-    Cancel,
-    Supervise,
-    Reply,
-    Acknowledge,
-    Answer,
-    EscalatedYellow,
-    EscalatedRed,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 22] = [
-        Self::Submit,
-        Self::Verify,
-        Self::Invalidate,
-        Self::Dispatch,
-        Self::Accept,
-        Self::Return,
-        Self::Progress,
-        Self::Resolve,
-        Self::Reinspect,
-        Self::Close,
-        Self::Rework,
-        Self::Rate,
-        Self::Reopen,
-        Self::Merge,
-        Self::Park,
-        Self::Cancel,
-        Self::Supervise,
-        Self::Reply,
-        Self::Acknowledge,
-        Self::Answer,
-        Self::EscalatedYellow,
-        Self::EscalatedRed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Submit => "submit",
-            Self::Verify => "verify",
-            Self::Invalidate => "invalidate",
-            Self::Dispatch => "dispatch",
-            Self::Accept => "accept",
-            Self::Return => "return",
-            Self::Progress => "progress",
-            Self::Resolve => "resolve",
-            Self::Reinspect => "reinspect",
-            Self::Close => "close",
-            Self::Rework => "rework",
-            Self::Rate => "rate",
-            Self::Reopen => "reopen",
-            Self::Merge => "merge",
-            Self::Park => "park",
-            Self::Cancel => "cancel",
-            Self::Supervise => "supervise",
-            Self::Reply => "reply",
-            Self::Acknowledge => "acknowledge",
-            Self::Answer => "answer",
-            Self::EscalatedYellow => "escalated_yellow",
-            Self::EscalatedRed => "escalated_red",
-        }
-    }
-
     /// Whether callers may post this action to `POST /v1/cases/{id}/actions`. The report
     /// itself arrives through intake and escalations come from the deadline job.
     pub fn is_api_action(self) -> bool {
@@ -324,26 +263,6 @@ impl ActionKind {
             ) => true,
             _ => false,
         }
-    }
-}
-
-impl fmt::Display for ActionKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown action {0:?}")]
-pub struct UnknownAction(pub String);
-
-impl FromStr for ActionKind {
-    type Err = UnknownAction;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| UnknownAction(s.to_owned()))
     }
 }
 
@@ -1302,7 +1221,7 @@ mod tests {
                 action: ActionKind::Verify
             })
         );
-        for action in ActionKind::ALL {
+        for &action in ActionKind::ALL {
             assert!(
                 !may(Role::Planner, action),
                 "a planner only reads aggregates"
@@ -1392,9 +1311,26 @@ mod tests {
     }
 
     #[test]
+    fn state_and_action_names_are_the_same_in_json_and_text() {
+        for &s in State::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.as_str().parse::<State>(), Ok(s));
+        }
+        for &a in ActionKind::ALL {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+            assert_eq!(a.as_str().parse::<ActionKind>(), Ok(a));
+        }
+        assert_eq!(
+            "closed ".parse::<State>().unwrap_err().to_string(),
+            r#"unknown case state "closed ""#
+        );
+    }
+
+    #[test]
     fn api_actions_are_exactly_those_the_issue_lists_plus_acknowledge_and_answer() {
         let api: Vec<&str> = ActionKind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|a| a.is_api_action())
             .map(ActionKind::as_str)
             .collect();
@@ -1560,7 +1496,7 @@ mod tests {
     #[test]
     fn the_transition_function_is_exactly_the_problem_graph() {
         let mut seen = Vec::new();
-        for from in State::ALL {
+        for &from in State::ALL {
             for action in sample_actions() {
                 let kind = action.kind();
                 match apply(from, &action) {
@@ -1673,10 +1609,11 @@ mod tests {
                 CategoryKind::Praise,
                 CategoryKind::Consultation,
             ] {
-                for from in State::ALL {
+                for &from in State::ALL {
                     for (i, a) in samples.iter().enumerate() {
                         let legal = State::ALL
-                            .into_iter()
+                            .iter()
+                            .copied()
                             .any(|to| edge_allowed(kind, from, *a, to));
                         if !legal {
                             m.entry((kind, from, Pick::Illegal)).or_default().push(i);

@@ -284,6 +284,16 @@ pub fn parse_category_file(text: &str) -> Result<Vec<Category>, CategoryFileErro
     Ok(categories)
 }
 
+/// A shipped category by code, for tests of the modules that use categories.
+#[cfg(test)]
+pub(crate) fn shipped(code: &str) -> Category {
+    parse_category_file(SHIPPED_CATEGORIES)
+        .expect("the shipped category file is valid")
+        .into_iter()
+        .find(|c| c.code.as_str() == code)
+        .unwrap_or_else(|| panic!("no shipped category {code}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

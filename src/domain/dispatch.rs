@@ -409,21 +409,13 @@ pub fn parse_rule_file(text: &str) -> Result<Vec<DispatchRule>, DispatchError> {
 mod tests {
     use super::*;
     use crate::domain::calendar::{CalendarMode, IsoDuration};
-    use crate::domain::categories::{SHIPPED_CATEGORIES, parse_category_file};
+    use crate::domain::categories::{SHIPPED_CATEGORIES, parse_category_file, shipped};
     use crate::domain::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
 
     const XINGLONGTAI: [&str; 4] = ["211103", "211103001", "211103001002", "211103001002003"];
 
     fn chain(codes: &[&str]) -> Vec<UnitCode> {
         codes.iter().map(|c| UnitCode::parse(c).unwrap()).collect()
-    }
-
-    fn category(code: &str) -> Category {
-        parse_category_file(SHIPPED_CATEGORIES)
-            .unwrap()
-            .into_iter()
-            .find(|c| c.code.as_str() == code)
-            .unwrap()
     }
 
     fn rules() -> Vec<DispatchRule> {
@@ -460,16 +452,40 @@ mod tests {
         })
     }
 
-    fn decide(code: &str, units: &[&str], time: NaiveTime, text: &str) -> DispatchDecision {
-        let cat = category(code);
-        let chain = chain(units);
-        let input = DispatchInput {
-            category: &cat,
-            chain: &chain,
-            local_time: time,
-            description: text,
-        };
-        choose_target(&rules(), &input, &everyone)
+    /// An owned report; [`Report::input`] lends it out as a [`DispatchInput`].
+    struct Report {
+        category: Category,
+        chain: Vec<UnitCode>,
+        time: NaiveTime,
+        text: &'static str,
+    }
+
+    impl Report {
+        fn input(&self) -> DispatchInput<'_> {
+            DispatchInput {
+                category: &self.category,
+                chain: &self.chain,
+                local_time: self.time,
+                description: self.text,
+            }
+        }
+    }
+
+    fn report(code: &str, units: &[&str], time: NaiveTime, text: &'static str) -> Report {
+        Report {
+            category: shipped(code),
+            chain: chain(units),
+            time,
+            text,
+        }
+    }
+
+    fn decide(code: &str, units: &[&str], time: NaiveTime, text: &'static str) -> DispatchDecision {
+        choose_target(
+            &rules(),
+            &report(code, units, time, text).input(),
+            &everyone,
+        )
     }
 
     #[test]
@@ -585,19 +601,12 @@ mod tests {
             text("second", "ZJJ")
         ))
         .unwrap();
-        let cat = category("0303");
-        let chain = chain(&XINGLONGTAI);
-        let input = DispatchInput {
-            category: &cat,
-            chain: &chain,
-            local_time: at(9, 0),
-            description: "路灯不亮",
-        };
+        let lamp = report("0303", &XINGLONGTAI, at(9, 0), "路灯不亮");
         let DispatchDecision::Dispatch {
             target,
             rule,
             time_limit,
-        } = choose_target(&table, &input, &everyone)
+        } = choose_target(&table, &lamp.input(), &everyone)
         else {
             panic!("expected a dispatch");
         };
@@ -618,16 +627,9 @@ mod tests {
 
     #[test]
     fn an_unreachable_target_queues_the_case_with_the_reason() {
-        let cat = category("0301");
-        let xinglongtai = chain(&XINGLONGTAI);
-        let input = DispatchInput {
-            category: &cat,
-            chain: &xinglongtai,
-            local_time: at(9, 0),
-            description: "路面坑洼",
-        };
+        let pothole = report("0301", &XINGLONGTAI, at(9, 0), "路面坑洼");
         assert_eq!(
-            choose_target(&rules(), &input, &|d| d.as_str() != "ZJJ"),
+            choose_target(&rules(), &pothole.input(), &|d| d.as_str() != "ZJJ"),
             DispatchDecision::Queue {
                 reason: QueueReason::DepartmentUnstaffed {
                     department: DepartmentCode::parse("ZJJ").unwrap()
@@ -635,14 +637,7 @@ mod tests {
                 rule: None,
             }
         );
-        let district_only = chain(&["211103"]);
-        let garbage = category("0101");
-        let input = DispatchInput {
-            category: &garbage,
-            chain: &district_only,
-            ..input
-        };
-        let decision = choose_target(&rules(), &input, &everyone);
+        let decision = decide("0101", &["211103"], at(9, 0), "垃圾");
         assert_eq!(
             decision,
             DispatchDecision::Queue {
@@ -669,17 +664,13 @@ mod tests {
                 rule: None,
             }
         );
-        let bare: Category =
-            serde_json::from_str(r#"{"code":"0999","name":"其他","kind":"problem"}"#).unwrap();
-        let chain = chain(&XINGLONGTAI);
-        let input = DispatchInput {
-            category: &bare,
-            chain: &chain,
-            local_time: at(9, 0),
-            description: "",
+        let bare = Report {
+            category: serde_json::from_str(r#"{"code":"0999","name":"其他","kind":"problem"}"#)
+                .unwrap(),
+            ..report("0101", &XINGLONGTAI, at(9, 0), "")
         };
         assert_eq!(
-            choose_target(&rules(), &input, &everyone),
+            choose_target(&rules(), &bare.input(), &everyone),
             DispatchDecision::Queue {
                 reason: QueueReason::NoHandler,
                 rule: None
@@ -689,14 +680,8 @@ mod tests {
 
     #[test]
     fn after_a_return_the_next_candidate_climbs_to_the_territory() {
-        let cat = category("0301");
-        let chain = chain(&XINGLONGTAI);
-        let input = DispatchInput {
-            category: &cat,
-            chain: &chain,
-            local_time: at(9, 0),
-            description: "路面坑洼",
-        };
+        let pothole = report("0301", &XINGLONGTAI, at(9, 0), "路面坑洼");
+        let input = pothole.input();
         let rules = rules();
         assert_eq!(
             candidates(&rules, &input, &everyone),
@@ -717,16 +702,9 @@ mod tests {
 
     #[test]
     fn candidates_list_matching_rules_before_the_default() {
-        let cat = category("0501");
-        let chain = chain(&XINGLONGTAI);
-        let input = DispatchInput {
-            category: &cat,
-            chain: &chain,
-            local_time: at(23, 0),
-            description: "夜间施工",
-        };
+        let noise = report("0501", &XINGLONGTAI, at(23, 0), "夜间施工");
         assert_eq!(
-            candidates(&rules(), &input, &|d| d.as_str() != "CGJ"),
+            candidates(&rules(), &noise.input(), &|d| d.as_str() != "CGJ"),
             vec![dept("STHJJ"), unit("211103001"), unit("211103")],
             "the unstaffed default is skipped"
         );

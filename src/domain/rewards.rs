@@ -142,16 +142,8 @@ pub fn awarded_on<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::categories::{SHIPPED_CATEGORIES, parse_category_file};
+    use crate::domain::categories::shipped;
     use chrono::TimeZone;
-
-    fn category(code: &str) -> Category {
-        parse_category_file(SHIPPED_CATEGORIES)
-            .unwrap()
-            .into_iter()
-            .find(|c| c.code.as_str() == code)
-            .unwrap()
-    }
 
     fn amount(points: u32, cash_fen: u32) -> Amount {
         Amount { points, cash_fen }
@@ -162,7 +154,7 @@ mod tests {
         // 0302 井盖 offers 8 points and 10 yuan.
         assert_eq!(
             award(
-                &category("0302"),
+                &shipped("0302"),
                 ReportOutcome::Verified,
                 Amount::default(),
                 DailyCap::default()
@@ -178,7 +170,7 @@ mod tests {
     fn duplicates_invalid_reports_praise_and_consultations_earn_nothing() {
         let cap = DailyCap::default();
         let none = Amount::default();
-        let manhole = category("0302");
+        let manhole = shipped("0302");
         assert_eq!(
             award(&manhole, ReportOutcome::Duplicate, none, cap),
             Award::Nothing {
@@ -191,7 +183,7 @@ mod tests {
                 reason: NoAward::Invalid
             }
         );
-        let mut praise = category("90");
+        let mut praise = shipped("90");
         praise.points = 5;
         assert_eq!(
             award(&praise, ReportOutcome::Verified, none, cap),
@@ -202,14 +194,14 @@ mod tests {
             }
         );
         assert_eq!(
-            award(&category("91"), ReportOutcome::Verified, none, cap),
+            award(&shipped("91"), ReportOutcome::Verified, none, cap),
             Award::Nothing {
                 reason: NoAward::NotAProblem {
                     kind: CategoryKind::Consultation
                 }
             }
         );
-        let mut unpaid = category("0101");
+        let mut unpaid = shipped("0101");
         unpaid.points = 0;
         assert_eq!(
             award(&unpaid, ReportOutcome::Verified, none, cap),
@@ -222,7 +214,7 @@ mod tests {
     #[test]
     fn the_daily_cap_cuts_the_award_down_and_then_to_nothing() {
         let cap = DailyCap(amount(100, 2000));
-        let manhole = category("0302");
+        let manhole = shipped("0302");
         // 97 points and 15 yuan already today: 3 more points and 5 more yuan fit.
         assert_eq!(
             award(&manhole, ReportOutcome::Verified, amount(97, 1500), cap),
