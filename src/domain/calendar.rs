@@ -224,6 +224,40 @@ pub struct TimeLimit {
     pub calendar: CalendarMode,
 }
 
+/// A case's deadline with the limit it was computed from: enough to tell the warning
+/// level at any instant, and stored in the dispatch event so the case log is self-contained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Deadline {
+    pub at: DateTime<Utc>,
+    pub limit: TimeLimit,
+}
+
+impl Deadline {
+    /// When a case with this deadline turns red ([`WorkingCalendar::red_at`]).
+    pub fn red_at(
+        &self,
+        calendar: &WorkingCalendar,
+        red_margin: Option<IsoDuration>,
+    ) -> DateTime<Utc> {
+        calendar.red_at(
+            self.at,
+            self.limit.duration,
+            self.limit.calendar,
+            red_margin,
+        )
+    }
+
+    /// The warning level at `now` ([`WorkingCalendar::warning_level`]).
+    pub fn level(
+        &self,
+        now: DateTime<Utc>,
+        calendar: &WorkingCalendar,
+        red_margin: Option<IsoDuration>,
+    ) -> WarningLevel {
+        WarningLevel::at(now, self.at, self.red_at(calendar, red_margin))
+    }
+}
+
 /// The warning level of an open case (issue 3, "Deadlines, warnings, supervision").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -558,6 +592,14 @@ impl WorkingCalendar {
         }
     }
 
+    /// The deadline of a case started at `start` under `limit`.
+    pub fn deadline_for(&self, start: DateTime<Utc>, limit: TimeLimit) -> Deadline {
+        Deadline {
+            at: self.deadline(start, limit.duration, limit.calendar),
+            limit,
+        }
+    }
+
     /// When a case due at `deadline` turns red: after the red margin, counted like the
     /// limit; the default margin is one more time limit (issue 3).
     pub fn red_at(
@@ -810,6 +852,28 @@ mod tests {
         assert_eq!(level(bj(2025, 6, 7, 12, 0)), WarningLevel::Yellow);
         assert_eq!(level(bj(2025, 6, 9, 10, 0)), WarningLevel::Yellow);
         assert_eq!(level(bj(2025, 6, 9, 10, 1)), WarningLevel::Red);
+    }
+
+    #[test]
+    fn a_stored_deadline_carries_its_limit_and_serialises_as_json() {
+        // Fri 16:30 + 2 working hours → Mon 09:30; red after 2 more: Mon 11:30.
+        let cal = WorkingCalendar::china();
+        let limit = TimeLimit {
+            duration: dur("PT2H"),
+            calendar: CalendarMode::WorkingHours,
+        };
+        let d = cal.deadline_for(bj(2025, 6, 6, 16, 30), limit);
+        assert_eq!(d.at, bj(2025, 6, 9, 9, 30));
+        assert_eq!(d.red_at(&cal, None), bj(2025, 6, 9, 11, 30));
+        assert_eq!(
+            d.level(bj(2025, 6, 9, 11, 31), &cal, None),
+            WarningLevel::Red
+        );
+        let json = serde_json::to_value(d).unwrap();
+        assert_eq!(json["at"], "2025-06-09T01:30:00Z");
+        assert_eq!(json["limit"]["duration"], "PT2H");
+        assert_eq!(json["limit"]["calendar"], "working_hours");
+        assert_eq!(serde_json::from_value::<Deadline>(json).unwrap(), d);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::calendar::{Deadline, IsoDuration, WarningLevel, WorkingCalendar};
 use crate::domain::categories::CategoryKind;
 use crate::domain::dispatch::{RuleRef, Target};
 
@@ -458,7 +459,7 @@ pub struct Dispatch {
     pub rule: Option<RuleRef>,
     /// The handling deadline for the target; a new deadline restarts the warnings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deadline: Option<DateTime<Utc>>,
+    pub deadline: Option<Deadline>,
 }
 
 /// Payload of `progress` and `reinspect`: an optional note and photos.
@@ -697,7 +698,7 @@ pub struct CaseState {
     /// The person responsible: the dispatch's assignee, then whoever accepted.
     pub assignee: Option<String>,
     pub rule: Option<RuleRef>,
-    pub deadline: Option<DateTime<Utc>>,
+    pub deadline: Option<Deadline>,
     /// Filed (立案): verified, or dispatched without verification.
     pub filed: bool,
     /// Targets that returned the case, oldest first; the next suggestion avoids them.
@@ -851,6 +852,20 @@ impl CaseState {
     }
 }
 
+impl CaseState {
+    /// The warning level at `now` while the handling deadline runs; `None` for a case
+    /// without a deadline, or closed, parked, merged, cancelled or invalid (no clock runs).
+    pub fn warning_level(
+        &self,
+        now: DateTime<Utc>,
+        calendar: &WorkingCalendar,
+        red_margin: Option<IsoDuration>,
+    ) -> Option<WarningLevel> {
+        let deadline = self.deadline.filter(|_| self.state.deadline_runs())?;
+        Some(deadline.level(now, calendar, red_margin))
+    }
+}
+
 /// The case as its events say it is. The first event must be `submit`; the first refused
 /// event stops the fold (a stored log is never expected to hold one).
 pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<CaseState, CaseError> {
@@ -866,6 +881,7 @@ pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<CaseState
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::calendar::{CalendarMode, TimeLimit};
     use crate::domain::departments::DepartmentCode;
     use crate::domain::units::UnitCode;
     use chrono::TimeZone;
@@ -876,6 +892,17 @@ mod tests {
 
     fn t(minute: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 6, 3, 1, 0, 0).unwrap() + chrono::Duration::minutes(minute)
+    }
+
+    /// A deadline at minute `minute` under a two-hour natural limit.
+    fn due(minute: i64) -> Deadline {
+        Deadline {
+            at: t(minute),
+            limit: TimeLimit {
+                duration: IsoDuration::parse("PT2H").unwrap(),
+                calendar: CalendarMode::Natural,
+            },
+        }
     }
 
     fn ev(minute: i64, actor: &str, role: Role, action: Action) -> Event {
@@ -911,7 +938,7 @@ mod tests {
             target: Target::Unit(UnitCode::parse(code).unwrap()),
             assignee: None,
             rule: None,
-            deadline: Some(t(120)),
+            deadline: Some(due(120)),
         })
     }
 
@@ -923,7 +950,7 @@ mod tests {
                 id: "road-damage".into(),
                 version: 2,
             }),
-            deadline: Some(t(600)),
+            deadline: Some(due(600)),
         })
     }
 
@@ -1007,7 +1034,7 @@ mod tests {
                 version: 2
             })
         );
-        assert_eq!(case.deadline, Some(t(600)));
+        assert_eq!(case.deadline.map(|d| d.at), Some(t(600)));
     }
 
     #[test]
@@ -1261,6 +1288,29 @@ mod tests {
             .unwrap();
         assert!(!case.escalated_yellow && !case.escalated_red);
         assert_eq!(case.state, State::Dispatched);
+    }
+
+    #[test]
+    fn the_warning_level_runs_from_the_dispatch_deadline_until_the_case_stops_the_clock() {
+        // Dispatched with a deadline at minute 120 under a 2 h limit: red after minute 240.
+        let mut case = run(&[
+            submit(CategoryKind::Problem, false),
+            ev(1, "system", Role::System, to_unit(COMMUNITY)),
+        ]);
+        let cal = WorkingCalendar::china();
+        let level = |case: &CaseState, minute| case.warning_level(t(minute), &cal, None);
+        assert_eq!(level(&case, 100), Some(WarningLevel::Green));
+        assert_eq!(level(&case, 130), Some(WarningLevel::Yellow));
+        assert_eq!(level(&case, 240), Some(WarningLevel::Yellow));
+        assert_eq!(level(&case, 241), Some(WarningLevel::Red));
+        case.apply(&because(
+            ev(242, "dispatcher-1", Role::Dispatcher, Action::Park),
+            "待明年道路改造",
+        ))
+        .unwrap();
+        assert_eq!(level(&case, 300), None, "parking suspends the clock");
+        let fresh = run(&[submit(CategoryKind::Problem, false)]);
+        assert_eq!(level(&fresh, 300), None, "no deadline before dispatch");
     }
 
     #[test]
@@ -1551,7 +1601,7 @@ mod tests {
                 if knob.is_multiple_of(3) {
                     d.target = Target::Department(DepartmentCode::parse("CGJ").unwrap());
                 }
-                d.deadline = knob.is_multiple_of(2).then(|| t(i as i64 * 10 + 60));
+                d.deadline = knob.is_multiple_of(2).then(|| due(i as i64 * 10 + 60));
             }
             Action::Rate(r) => {
                 r.score = Score::new(knob % 5 + 1).unwrap();

@@ -49,7 +49,7 @@ impl CaseSummary {
             received_at: case.submitted_at,
             filed: case.filed && !matches!(case.state, State::Merged | State::Cancelled),
             dispatched: case.dispatches > 0,
-            deadline: case.deadline,
+            deadline: case.deadline.map(|d| d.at),
             handled: case.resolutions > 0,
             reworked: case.reworks > 0,
             returns: case.returns,
@@ -340,7 +340,8 @@ mod tests {
             event(
                 1,
                 Role::System,
-                r#"{"action":"dispatch","payload":{"target":{"unit":"211103001002"},"deadline":"2025-06-01T02:00:00Z"}}"#,
+                r#"{"action":"dispatch","payload":{"target":{"unit":"211103001002"},
+                    "deadline":{"at":"2025-06-01T02:00:00Z","limit":{"duration":"PT1H","calendar":"natural"}}}}"#,
             ),
             event(1, Role::GridWorker, r#"{"action":"accept"}"#),
             event(
