@@ -2,11 +2,13 @@
 //! dispatch rules, case state machine, deadlines and hotspot statistics. Nothing here does
 //! I/O, so all of it is unit tested and benchmarked without a database or HTTP.
 
+pub mod boundary_import;
 pub mod calendar;
 pub mod case;
 pub mod categories;
 pub mod coords;
 pub mod datum;
+pub mod demo;
 pub mod departments;
 pub mod dispatch;
 pub mod indicators;
