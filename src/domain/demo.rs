@@ -35,8 +35,7 @@ pub const DEMO_DISTRICT_CODE: &str = "211103";
 
 /// The real outlines of Panjin's districts (GCJ-02), shipped with the crate; see
 /// `data/boundaries/README.md` for their source and licence.
-const PANJIN_DISTRICTS: &str =
-    include_str!("../../data/boundaries/panjin_districts.gcj02.geojson");
+const PANJIN_DISTRICTS: &str = include_str!("../../data/boundaries/panjin_districts.gcj02.geojson");
 
 /// The side of a unit grid: 万米单元网格 are about 10,000 m² (CJ/T 213).
 const GRID_SIDE_M: f64 = 100.0;
@@ -54,12 +53,12 @@ const REAL_COMMUNITY_NAMES: [&str; 5] = ["景园", "兴油", "恒大", "瀚新",
 
 /// Characters that combine into plausible generated community names (锦园, 康乐, 瑞泉 …).
 const NAME_FIRST: [char; 20] = [
-    '锦', '华', '惠', '康', '和', '安', '福', '祥', '瑞', '泰', '润', '明', '阳', '金', '春',
-    '盛', '宏', '嘉', '欣', '丽',
+    '锦', '华', '惠', '康', '和', '安', '福', '祥', '瑞', '泰', '润', '明', '阳', '金', '春', '盛',
+    '宏', '嘉', '欣', '丽',
 ];
 const NAME_SECOND: [char; 20] = [
-    '园', '苑', '城', '湖', '林', '泉', '河', '丰', '乐', '兴', '华', '海', '景', '庭', '湾',
-    '馨', '居', '都', '港', '源',
+    '园', '苑', '城', '湖', '林', '泉', '河', '丰', '乐', '兴', '华', '海', '景', '庭', '湾', '馨',
+    '居', '都', '港', '源',
 ];
 /// Step through the 400 combinations in a scattered but fixed order (coprime with 400),
 /// so consecutive communities do not all start with the same character.
@@ -92,9 +91,7 @@ pub fn demo_district() -> Unit {
     let feature = collection
         .features
         .into_iter()
-        .find(|f| {
-            f.property("code").and_then(|c| c.as_str()) == Some(DEMO_DISTRICT_CODE)
-        })
+        .find(|f| f.property("code").and_then(|c| c.as_str()) == Some(DEMO_DISTRICT_CODE))
         .expect("the embedded Panjin outlines contain 兴隆台区");
     let name = feature
         .property("name")
@@ -128,7 +125,9 @@ pub fn build_demo(district: &Unit) -> Vec<Unit> {
         return vec![district.clone()];
     };
     let cells = outline.cells();
-    let weights = Weights::new(outline.lattice.nx(), outline.lattice.ny(), &cells);
+    let grids = CellCounts::new(outline.lattice.nx(), outline.lattice.ny(), |c| {
+        cells[c].is_grid()
+    });
     let all = Region {
         i0: 0,
         i1: outline.lattice.nx(),
@@ -136,7 +135,7 @@ pub fn build_demo(district: &Unit) -> Vec<Unit> {
         j1: outline.lattice.ny(),
     };
     let mut streets = Vec::new();
-    weights.bisect(all, STREET_NAMES.len() as u32, u32::MAX, &mut streets);
+    grids.bisect(all, STREET_NAMES.len() as u32, u32::MAX, &mut streets);
 
     let mut community_names = community_names();
     let mut street_units = Vec::new();
@@ -144,14 +143,17 @@ pub fn build_demo(district: &Unit) -> Vec<Unit> {
     let mut grid_units = Vec::new();
     for (s, (&street, street_name)) in streets.iter().zip(STREET_NAMES).enumerate() {
         let street_code = child_code(&district.code, s);
-        let parts = weights.count(street).div_ceil(COMMUNITY_TARGET_GRIDS).max(1);
+        let street_geometry = outline.clip(&district.geometry, street);
+        let parts = grids.count(street).div_ceil(COMMUNITY_TARGET_GRIDS).max(1);
         let mut communities = Vec::new();
-        weights.bisect(street, parts, MAX_GRIDS_PER_COMMUNITY, &mut communities);
+        grids.bisect(street, parts, MAX_GRIDS_PER_COMMUNITY, &mut communities);
         for (c, &community) in communities.iter().enumerate() {
             let community_code = child_code(&street_code, c);
             let community_name = format!(
                 "{}社区",
-                community_names.next().expect("the name generator never ends")
+                community_names
+                    .next()
+                    .expect("the name generator never ends")
             );
             let cells_north_to_south = (community.j0..community.j1)
                 .rev()
@@ -178,7 +180,7 @@ pub fn build_demo(district: &Unit) -> Vec<Unit> {
                 name: community_name,
                 level: UnitLevel::Community,
                 parent: Some(street_code.clone()),
-                geometry: outline.clip(community),
+                geometry: outline.clip(&street_geometry, community),
                 synthetic: true,
             });
         }
@@ -187,11 +189,12 @@ pub fn build_demo(district: &Unit) -> Vec<Unit> {
             name: format!("{street_name}街道"),
             level: UnitLevel::Street,
             parent: Some(district.code.clone()),
-            geometry: outline.clip(street),
+            geometry: street_geometry,
             synthetic: true,
         });
     }
-    let mut units = Vec::with_capacity(1 + street_units.len() + community_units.len() + grid_units.len());
+    let mut units =
+        Vec::with_capacity(1 + street_units.len() + community_units.len() + grid_units.len());
     units.push(district.clone());
     units.extend(street_units);
     units.extend(community_units);
@@ -224,7 +227,7 @@ fn child_code(parent: &UnitCode, index: usize) -> UnitCode {
 fn community_names() -> impl Iterator<Item = String> {
     let combinations = NAME_FIRST.len() * NAME_SECOND.len();
     let generated: Vec<String> = (0..combinations)
-        .map(|k| {
+        .filter_map(|k| {
             let at = k * NAME_STRIDE % combinations;
             let (a, b) = (
                 NAME_FIRST[at / NAME_SECOND.len()],
@@ -232,18 +235,17 @@ fn community_names() -> impl Iterator<Item = String> {
             );
             (a != b).then(|| format!("{a}{b}"))
         })
-        .flatten()
-        .filter(|n| !REAL_COMMUNITY_NAMES.contains(&n.as_str()) && !STREET_NAMES.contains(&n.as_str()))
+        .filter(|n| {
+            !REAL_COMMUNITY_NAMES.contains(&n.as_str()) && !STREET_NAMES.contains(&n.as_str())
+        })
         .collect();
     let real = REAL_COMMUNITY_NAMES.iter().map(|n| (*n).to_owned());
-    real.chain((0..).flat_map(move |round: usize| {
-        generated.clone().into_iter().map(move |n| {
-            if round == 0 {
-                n
-            } else {
-                format!("{n}{}", round + 1)
-            }
-        })
+    real.chain((0..).map(move |k: usize| {
+        let name = &generated[k % generated.len()];
+        match k / generated.len() {
+            0 => name.clone(),
+            round => format!("{name}{}", round + 1),
+        }
     }))
 }
 
@@ -264,6 +266,18 @@ impl Region {
             i1: i + 1,
             j0: j,
             j1: j + 1,
+        }
+    }
+
+    /// The two halves of a region at least two cells wide or high, split across its
+    /// longer side.
+    fn halves(self) -> [Region; 2] {
+        if self.width() >= self.height() {
+            let k = self.i0 + self.width() / 2;
+            [Region { i1: k, ..self }, Region { i0: k, ..self }]
+        } else {
+            let k = self.j0 + self.height() / 2;
+            [Region { j1: k, ..self }, Region { j0: k, ..self }]
         }
     }
 
@@ -407,8 +421,14 @@ impl<'a> Outline<'a> {
             .collect();
         let mut cell_edges = vec![Vec::new(); lattice.nx() * lattice.ny()];
         for (e, &(a, b)) in edges.iter().enumerate() {
-            let (i0, i1) = (lattice.col(a.x.min(b.x) - SNAP_DEG), lattice.col(a.x.max(b.x) + SNAP_DEG));
-            let (j0, j1) = (lattice.row(a.y.min(b.y) - SNAP_DEG), lattice.row(a.y.max(b.y) + SNAP_DEG));
+            let (i0, i1) = (
+                lattice.col(a.x.min(b.x) - SNAP_DEG),
+                lattice.col(a.x.max(b.x) + SNAP_DEG),
+            );
+            let (j0, j1) = (
+                lattice.row(a.y.min(b.y) - SNAP_DEG),
+                lattice.row(a.y.max(b.y) + SNAP_DEG),
+            );
             for j in j0..=j1 {
                 for i in i0..=i1 {
                     let (x0, x1) = (lattice.x[i] - SNAP_DEG, lattice.x[i + 1] + SNAP_DEG);
@@ -451,7 +471,7 @@ impl<'a> Outline<'a> {
                     left += 1;
                 }
                 cells.push(if !self.cell_edges[l.cell(i, j)].is_empty() {
-                    Cell::Boundary(self.clip(Region::cell(i, j)))
+                    Cell::Boundary(MultiPolygon(vec![]))
                 } else if left % 2 == 1 {
                     Cell::Inside
                 } else {
@@ -459,12 +479,44 @@ impl<'a> Outline<'a> {
                 });
             }
         }
+        let on_outline = CellCounts::new(l.nx(), l.ny(), |c| matches!(cells[c], Cell::Boundary(_)));
+        let all = Region {
+            i0: 0,
+            i1: l.nx(),
+            j0: 0,
+            j1: l.ny(),
+        };
+        let clipped = self.clip(self.district, all);
+        self.clip_outline_cells(all, &clipped, &on_outline, &mut cells);
         cells
     }
 
-    /// The district clipped to the lattice rectangle `r`, with exact vertices.
-    fn clip(&self, r: Region) -> MultiPolygon<f64> {
-        let clipped = self.district.intersection(&self.lattice.rect(r));
+    /// Clips the cells on the outline, given `piece`, the district clipped to `r`: halves
+    /// `r` and clips `piece` to each half that holds outline cells, down to single cells.
+    /// Each clip then works on a small piece of the outline rather than all of it.
+    fn clip_outline_cells(
+        &self,
+        r: Region,
+        piece: &MultiPolygon<f64>,
+        on_outline: &CellCounts,
+        cells: &mut [Cell],
+    ) {
+        if r.width() == 1 && r.height() == 1 {
+            cells[self.lattice.cell(r.i0, r.j0)] = Cell::Boundary(piece.clone());
+            return;
+        }
+        for half in r.halves() {
+            if on_outline.count(half) > 0 {
+                let sub = self.clip(piece, half);
+                self.clip_outline_cells(half, &sub, on_outline, cells);
+            }
+        }
+    }
+
+    /// `piece` (the district, or the district clipped to a lattice rectangle around `r`)
+    /// clipped to the lattice rectangle `r`, with exact vertices.
+    fn clip(&self, piece: &MultiPolygon<f64>, r: Region) -> MultiPolygon<f64> {
+        let clipped = piece.intersection(&self.lattice.rect(r));
         let polygons = clipped
             .0
             .iter()
@@ -510,6 +562,9 @@ impl<'a> Outline<'a> {
         let on_parallel = [r.j0, r.j1]
             .into_iter()
             .find(|&j| (c.y - l.y[j]).abs() <= SNAP_DEG);
+        // Each lookup below only fails if the clipper returned a vertex that is none of
+        // these (it never does on the demo district); its own value is then off by less
+        // than SNAP_DEG, so keeping it costs at most a sliver that thin.
         match (on_meridian, on_parallel) {
             (Some(i), Some(j)) => Coord {
                 x: l.x[i],
@@ -575,10 +630,20 @@ impl<'a> Outline<'a> {
 }
 
 /// Whether segment `ab` meets the closed rectangle `[x0, x1] × [y0, y1]` (Liang–Barsky).
-fn segment_meets_rect(a: Coord<f64>, b: Coord<f64>, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> bool {
+fn segment_meets_rect(
+    a: Coord<f64>,
+    b: Coord<f64>,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> bool {
     let d = b - a;
     let (mut t0, mut t1) = (0.0_f64, 1.0_f64);
-    for (p, q) in [(-d.x, a.x - x0), (d.x, x1 - a.x), (-d.y, a.y - y0), (d.y, y1 - a.y)] {
+    for (p, q) in [
+        (-d.x, a.x - x0),
+        (d.x, x1 - a.x),
+        (-d.y, a.y - y0),
+        (d.y, y1 - a.y),
+    ] {
         if p == 0.0 {
             if q < 0.0 {
                 return false;
@@ -592,22 +657,24 @@ fn segment_meets_rect(a: Coord<f64>, b: Coord<f64>, (x0, x1): (f64, f64), (y0, y
     t0 <= t1
 }
 
-/// Grid counts per lattice cell, as 2-D prefix sums, for balanced bisection.
-struct Weights {
+/// Counts of lattice cells with some property (being a grid, being on the outline) in any
+/// lattice rectangle, from 2-D prefix sums.
+struct CellCounts {
     nx: usize,
     /// `prefix[j * (nx + 1) + i]` = grids in columns `..i`, rows `..j`.
     prefix: Vec<u32>,
 }
 
-impl Weights {
-    fn new(nx: usize, ny: usize, cells: &[Cell]) -> Self {
+impl CellCounts {
+    /// Counts the cells `c` (numbered row by row) for which `counted(c)` holds.
+    fn new(nx: usize, ny: usize, counted: impl Fn(usize) -> bool) -> Self {
         let mut prefix = vec![0u32; (nx + 1) * (ny + 1)];
         for j in 0..ny {
             for i in 0..nx {
-                let here = u32::from(cells[j * nx + i].is_grid());
-                prefix[(j + 1) * (nx + 1) + i + 1] = here + prefix[j * (nx + 1) + i + 1]
-                    + prefix[(j + 1) * (nx + 1) + i]
-                    - prefix[j * (nx + 1) + i];
+                let here = u32::from(counted(j * nx + i));
+                prefix[(j + 1) * (nx + 1) + i + 1] =
+                    here + prefix[j * (nx + 1) + i + 1] + prefix[(j + 1) * (nx + 1) + i]
+                        - prefix[j * (nx + 1) + i];
             }
         }
         Self { nx, prefix }
@@ -653,8 +720,9 @@ impl Weights {
         // The cut whose first part comes closest to first_parts / parts of the grids,
         // compared in integers so that ties resolve the same way everywhere.
         let miss = |first: Region| {
-            (i64::from(self.count(first)) * i64::from(parts) - i64::from(n) * i64::from(first_parts))
-                .abs()
+            (i64::from(self.count(first)) * i64::from(parts)
+                - i64::from(n) * i64::from(first_parts))
+            .abs()
         };
         let (first, second) = if r.width() >= r.height() {
             let k = (r.i0 + 1..r.i1)
@@ -675,12 +743,12 @@ impl Weights {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
 
     use geo::{Area, Contains, Winding};
 
     use super::*;
-    use crate::domain::resolver::{Jurisdiction, Resolution, ResolverSettings};
+    use crate::domain::resolver::{Jurisdiction, PolygonIndex, Resolution, ResolverSettings};
 
     /// splitmix64 (Steele, Lea & Flood 2014): a fixed-seed source of test points.
     struct SplitMix(u64);
@@ -731,14 +799,29 @@ mod tests {
     #[test]
     fn bisection_balances_counts_and_respects_the_cap() {
         // A 40 × 30 block of cells, all grids: 1,200 grids.
-        let cells = vec![Cell::Inside; 40 * 30];
-        let w = Weights::new(40, 30, &cells);
-        let all = Region { i0: 0, i1: 40, j0: 0, j1: 30 };
+        let w = CellCounts::new(40, 30, |_| true);
+        let all = Region {
+            i0: 0,
+            i1: 40,
+            j0: 0,
+            j1: 30,
+        };
         let mut out = Vec::new();
         w.bisect(all, 4, u32::MAX, &mut out);
-        assert_eq!(out.iter().map(|&r| w.count(r)).collect::<Vec<_>>(), [300; 4]);
+        assert_eq!(
+            out.iter().map(|&r| w.count(r)).collect::<Vec<_>>(),
+            [300; 4]
+        );
         // West half first (the block is wider than tall), then north before south.
-        assert_eq!(out[0], Region { i0: 0, i1: 20, j0: 15, j1: 30 });
+        assert_eq!(
+            out[0],
+            Region {
+                i0: 0,
+                i1: 20,
+                j0: 15,
+                j1: 30
+            }
+        );
         let mut capped = Vec::new();
         w.bisect(all, 1, 500, &mut capped);
         assert!(capped.iter().all(|&r| w.count(r) <= 500));
@@ -751,14 +834,26 @@ mod tests {
     fn the_demo_tiles_the_district_exactly_and_resolves_every_point_to_a_grid() {
         let district = demo_district();
         let units = build_demo(&district);
-        assert_eq!(units, build_demo(&district), "building twice gives the same units");
+        assert_eq!(
+            units,
+            build_demo(&district),
+            "building twice gives the same units"
+        );
 
         let streets = at_level(&units, UnitLevel::Street);
         let communities = at_level(&units, UnitLevel::Community);
         let grids = at_level(&units, UnitLevel::Grid);
         assert_eq!(streets.len(), 10);
-        assert!((70_000..=90_000).contains(&grids.len()), "{} grids", grids.len());
-        assert!(units.iter().all(|u| u.synthetic == (u.level != UnitLevel::District)));
+        assert!(
+            (70_000..=90_000).contains(&grids.len()),
+            "{} grids",
+            grids.len()
+        );
+        assert!(
+            units
+                .iter()
+                .all(|u| u.synthetic == (u.level != UnitLevel::District))
+        );
 
         // Codes: unique, the prefix scheme, children under existing parents.
         let codes: HashSet<&UnitCode> = units.iter().map(|u| &u.code).collect();
@@ -769,7 +864,10 @@ mod tests {
             assert!(codes.contains(u.parent.as_ref().unwrap()), "{}", u.code);
         }
         for c in &communities {
-            let n = grids.iter().filter(|g| g.parent.as_ref() == Some(&c.code)).count();
+            let n = grids
+                .iter()
+                .filter(|g| g.parent.as_ref() == Some(&c.code))
+                .count();
             assert!((1..=999).contains(&n), "{} has {n} grids", c.name);
         }
         let street_names: HashSet<&str> = streets.iter().map(|s| s.name.as_str()).collect();
@@ -786,25 +884,40 @@ mod tests {
 
         // Areas: each level adds up to the district.
         let district_area = district.geometry.unsigned_area();
-        for (level, units) in [("streets", &streets), ("communities", &communities), ("grids", &grids)] {
+        for (level, units) in [
+            ("streets", &streets),
+            ("communities", &communities),
+            ("grids", &grids),
+        ] {
             let ratio = area(units) / district_area;
-            assert!((ratio - 1.0).abs() < 1e-3, "{level} cover {ratio} of the district");
+            // Exact vertices make this hold to rounding, far inside the 0.1 % asked for.
+            assert!(
+                (ratio - 1.0).abs() < 1e-9,
+                "{level} cover {ratio} of the district"
+            );
         }
-        assert!((area(&streets) / district_area - 1.0).abs() < 1e-9);
 
-        // Every grid lies in its community.
-        let by_code: std::collections::HashMap<&UnitCode, &Unit> =
-            units.iter().map(|u| (&u.code, u)).collect();
-        for g in &grids {
-            let p = g.geometry.interior_point().expect("a grid is not empty");
-            let community = by_code[g.parent.as_ref().unwrap()];
-            assert!(community.geometry.contains(&p), "{} is outside {}", g.code, community.code);
+        // Every unit lies in its parent.
+        let by_code: HashMap<&UnitCode, &Unit> = units.iter().map(|u| (&u.code, u)).collect();
+        for u in &units[1..] {
+            let p = u.geometry.interior_point().expect("no unit is empty");
+            let parent = by_code[u.parent.as_ref().unwrap()];
+            assert!(
+                parent.geometry.contains(&p),
+                "{} sticks out of {}",
+                u.code,
+                parent.code
+            );
         }
 
         // Random points of the district resolve to exactly one grid, whose chain ends at
         // the district.
         let jurisdiction = Jurisdiction::new(units.clone(), None, ResolverSettings::default())
             .expect("the demo is a valid jurisdiction");
+        let grid_index = PolygonIndex::new(
+            grids.iter().map(|g| g.geometry.clone()).collect(),
+            (0..grids.len() as u32).collect(),
+        );
         let bbox = district.geometry.bounding_rect().unwrap();
         let mut rng = SplitMix(2);
         let mut tried = 0;
@@ -821,10 +934,14 @@ mod tests {
                 panic!("{c:?} is inside the district but was refused");
             };
             let chain = jurisdiction.chain(placement.unit);
-            let levels: Vec<UnitLevel> = chain.iter().map(|&u| jurisdiction.unit(u).level).collect();
+            let levels: Vec<UnitLevel> =
+                chain.iter().map(|&u| jurisdiction.unit(u).level).collect();
             assert_eq!(levels, UnitLevel::ALL);
-            assert_eq!(jurisdiction.unit(chain[0]).code.as_str(), DEMO_DISTRICT_CODE);
-            let holders = grids.iter().filter(|g| g.geometry.contains(&c)).count();
+            assert_eq!(
+                jurisdiction.unit(chain[0]).code.as_str(),
+                DEMO_DISTRICT_CODE
+            );
+            let holders = grid_index.within(c, 0.0).len();
             assert_eq!(holders, 1, "{c:?} lies in {holders} grids");
         }
 
