@@ -591,8 +591,10 @@ impl<'a> Outline<'a> {
             .map(|&e| self.edges[e as usize])
     }
 
-    /// Where an outline edge near `c` crosses the line `along(p) = at` (a meridian or a
-    /// parallel): the other coordinate, from the nearest such crossing to `c`.
+    /// Where the outline edge through `c` crosses the line `along(p) = at` (a meridian or
+    /// a parallel): the other coordinate. The edge is the one nearest to `c` among those
+    /// that cross the line; distance to the edge, not to its crossing, so that an edge
+    /// running almost along the line is still found.
     fn crossing(
         &self,
         c: Coord<f64>,
@@ -600,22 +602,21 @@ impl<'a> Outline<'a> {
         along: impl Fn(Coord<f64>) -> f64,
         across: impl Fn(Coord<f64>) -> f64,
     ) -> Option<f64> {
-        self.edges_near(c)
+        let (a, b) = self
+            .edges_near(c)
             .filter(|&(a, b)| along(a).min(along(b)) < at && at < along(a).max(along(b)))
-            .map(|(a, b)| {
-                // One formula from the edge alone, with its ends in a fixed order, so every
-                // clip that meets this edge on this line gets the same bits.
-                let (a, b) = if (along(a), across(a)) <= (along(b), across(b)) {
-                    (a, b)
-                } else {
-                    (b, a)
-                };
-                across(a) + (at - along(a)) * (across(b) - across(a)) / (along(b) - along(a))
-            })
-            .map(|v| (v, (v - across(c)).abs()))
+            .map(|(a, b)| ((a, b), segment_distance(c, a, b)))
             .filter(|&(_, d)| d <= SNAP_DEG)
-            .min_by(|x, y| x.1.total_cmp(&y.1))
-            .map(|(v, _)| v)
+            .min_by(|x, y| x.1.total_cmp(&y.1))?
+            .0;
+        // One formula from the edge alone, with its ends in a fixed order, so every clip
+        // that meets this edge on this line gets the same bits.
+        let (a, b) = if (along(a), across(a)) <= (along(b), across(b)) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        Some(across(a) + (at - along(a)) * (across(b) - across(a)) / (along(b) - along(a)))
     }
 
     /// The outline vertex within [`SNAP_DEG`] of `c`, if any.
@@ -627,6 +628,14 @@ impl<'a> Outline<'a> {
             .min_by(|x, y| x.1.total_cmp(&y.1))
             .map(|(v, _)| v)
     }
+}
+
+/// Planar distance from `c` to segment `ab`, in degrees (only compared with [`SNAP_DEG`]).
+fn segment_distance(c: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> f64 {
+    let (ab, ac) = (b - a, c - a);
+    let t = ((ac.x * ab.x + ac.y * ab.y) / (ab.x * ab.x + ab.y * ab.y)).clamp(0.0, 1.0);
+    let d = ac - ab * t;
+    d.x.hypot(d.y)
 }
 
 /// Whether segment `ab` meets the closed rectangle `[x0, x1] × [y0, y1]` (Liang–Barsky).
@@ -661,7 +670,7 @@ fn segment_meets_rect(
 /// lattice rectangle, from 2-D prefix sums.
 struct CellCounts {
     nx: usize,
-    /// `prefix[j * (nx + 1) + i]` = grids in columns `..i`, rows `..j`.
+    /// `prefix[j * (nx + 1) + i]` = counted cells in columns `..i`, rows `..j`.
     prefix: Vec<u32>,
 }
 
