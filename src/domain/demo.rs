@@ -837,6 +837,49 @@ mod tests {
         assert_eq!(capped.iter().map(|&r| w.count(r)).sum::<u32>(), 1_200);
     }
 
+    #[test]
+    fn a_district_with_a_hole_is_tiled_around_the_hole() {
+        // About 1.7 km × 1.1 km with a lake of about 340 m × 330 m in it.
+        let square = |x0: f64, y0: f64, x1: f64, y1: f64| {
+            LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])
+        };
+        let district = Unit {
+            code: UnitCode::parse("999999").unwrap(),
+            name: "示范区".into(),
+            level: UnitLevel::District,
+            parent: None,
+            geometry: MultiPolygon(vec![Polygon::new(
+                square(122.0, 41.0, 122.02, 41.01),
+                vec![square(122.005, 41.003, 122.009, 41.006)],
+            )])
+            .orient(Direction::Default),
+            synthetic: false,
+        };
+        let units = build_demo(&district);
+        let grids = at_level(&units, UnitLevel::Grid);
+        let in_lake = Coord {
+            x: 122.007,
+            y: 41.0045,
+        };
+        assert!(grids.iter().all(|g| !g.geometry.contains(&in_lake)));
+        let ratio = area(&grids) / district.geometry.unsigned_area();
+        assert!((ratio - 1.0).abs() < 1e-9, "grids cover {ratio} of it");
+        let holes: usize = units[1..]
+            .iter()
+            .flat_map(|u| &u.geometry.0)
+            .map(|p| p.interiors().len())
+            .sum();
+        assert!(
+            holes > 0,
+            "the lake should be a hole in some street or community"
+        );
+        for u in &units {
+            for p in &u.geometry.0 {
+                assert!(p.exterior().is_ccw() && p.interiors().iter().all(|h| h.is_cw()));
+            }
+        }
+    }
+
     /// The slow checks share one build (plus one more for determinism), to keep the suite
     /// fast.
     #[test]
@@ -929,8 +972,8 @@ mod tests {
         );
         let bbox = district.geometry.bounding_rect().unwrap();
         let mut rng = SplitMix(2);
-        let mut tried = 0;
-        while tried < 300 {
+        let mut inside = 0;
+        while inside < 300 {
             let c = Coord {
                 x: bbox.min().x + rng.unit() * bbox.width(),
                 y: bbox.min().y + rng.unit() * bbox.height(),
@@ -938,7 +981,7 @@ mod tests {
             if !district.geometry.contains(&c) {
                 continue;
             }
-            tried += 1;
+            inside += 1;
             let Resolution::Inside(placement) = jurisdiction.resolve(c) else {
                 panic!("{c:?} is inside the district but was refused");
             };
