@@ -8,4 +8,5 @@ mod demo;
 mod import;
 mod intake;
 mod media;
+mod real_outlines;
 mod resolve;
