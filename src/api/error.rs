@@ -60,8 +60,11 @@ pub enum ApiError {
     #[error(transparent)]
     Media(#[from] MediaError),
     /// The request body is over the service's limit.
-    #[error("request body is larger than {0} bytes")]
-    PayloadTooLarge(usize),
+    #[error("the request body is larger than this service accepts")]
+    PayloadTooLarge,
+    /// No such route.
+    #[error("no resource at {0}")]
+    RouteNotFound(String),
     /// The `Idempotency-Key` header is malformed.
     #[error("{0}")]
     InvalidIdempotencyKey(String),
@@ -102,8 +105,8 @@ impl ApiError {
                 }
             },
             UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ReportNotFound(_) => StatusCode::NOT_FOUND,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ReportNotFound(_) | RouteNotFound(_) => StatusCode::NOT_FOUND,
             NoBoundaries => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -124,10 +127,11 @@ impl ApiError {
             InvalidGeoJson(_) => "invalid_geojson",
             TooMany(_) => "too_many_items",
             Media(e) => e.code(),
-            PayloadTooLarge(_) => "payload_too_large",
+            PayloadTooLarge => "payload_too_large",
             InvalidIdempotencyKey(_) => "invalid_idempotency_key",
             IdempotencyKeyReused => "idempotency_key_reused",
             ReportNotFound(_) => "report_not_found",
+            RouteNotFound(_) => "not_found",
             NoBoundaries => "no_boundaries",
             Internal(_) => "internal",
         }
@@ -147,10 +151,11 @@ impl ApiError {
             InvalidGeoJson(_) => "Invalid GeoJSON",
             TooMany(_) => "Too many items",
             Media(_) => "Media refused",
-            PayloadTooLarge(_) => "Payload too large",
+            PayloadTooLarge => "Payload too large",
             InvalidIdempotencyKey(_) => "Invalid Idempotency-Key",
             IdempotencyKeyReused => "Idempotency-Key reused",
             ReportNotFound(_) => "Report not found",
+            RouteNotFound(_) => "Not found",
             NoBoundaries => "No boundaries loaded",
             Internal(_) => "Internal server error",
         }
@@ -217,6 +222,7 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(_) => {
                 ApiError::UnsupportedContentType("expected Content-Type: application/json".into())
             }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             other => ApiError::InvalidBody(other.body_text()),
         }
     }

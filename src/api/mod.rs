@@ -11,14 +11,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use chrono::FixedOffset;
 use serde::de::DeserializeOwned;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -103,13 +102,16 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(resolve::router())
         .merge(categories::router())
-        .merge(reports::router(max_body))
+        .merge(reports::router())
+        .fallback(|uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) })
         .with_state(state)
         .layer(middleware::from_fn(log_failures))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(RequestBodyLimitLayer::new(max_body))
+        // Every body extractor (JSON, bytes, multipart) refuses more than this with a
+        // problem document rather than tower-http's plain-text 413.
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),

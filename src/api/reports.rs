@@ -5,7 +5,7 @@
 //! `Idempotency-Key` returns the original case.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,12 +32,9 @@ const NAME_MAX_CHARS: usize = 100;
 /// Longest accepted GPS accuracy radius; anything worse says nothing about the place.
 const ACCURACY_MAX_M: f64 = 10_000.0;
 
-pub fn router(max_body: usize) -> Router<AppState> {
+pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/v1/reports",
-            post(submit).layer(DefaultBodyLimit::max(max_body)),
-        )
+        .route("/v1/reports", post(submit))
         .route("/v1/reports/{case_id}", get(show))
 }
 
@@ -180,24 +177,6 @@ fn media_type_of(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-/// Reads the body whole; the body-limit layer has already bounded it.
-async fn body_bytes(req: Request) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(req.into_body(), usize::MAX)
-        .await
-        .map_err(|e| body_error(&e))
-}
-
-fn body_error(e: &(dyn std::error::Error + 'static)) -> ApiError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return ApiError::PayloadTooLarge(0);
-        }
-        source = err.source();
-    }
-    ApiError::InvalidBody(format!("could not read the request body: {e}"))
-}
-
 /// Intake takes `application/json`, or `multipart/form-data` with the JSON in a part named
 /// `report` and media in parts named `photo` (up to 9), `voice` and `video`.
 #[tracing::instrument(skip_all)]
@@ -205,15 +184,25 @@ async fn submit(State(state): State<AppState>, req: Request) -> Result<Response,
     let headers = req.headers().clone();
     let content_type = media_type_of(&headers);
     if content_type == "application/json" {
-        let body = body_bytes(req).await?;
+        let body = Bytes::from_request(req, &state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::InvalidBody(e.body_text())
+            }
+        })?;
         let request: ReportRequest = serde_json::from_slice(&body).map_err(json_body_error)?;
         let key = idempotency_key(&headers, Sha256::digest(&body).into())?;
         return intake(&state, request, Vec::new(), key).await;
     }
     if content_type == "multipart/form-data" {
-        let multipart = Multipart::from_request(req, &state)
-            .await
-            .map_err(|e| ApiError::InvalidBody(e.body_text()))?;
+        let multipart = Multipart::from_request(req, &state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::InvalidBody(e.body_text())
+            }
+        })?;
         let (request, media, digest) =
             read_multipart(multipart, &state.settings.media_limits).await?;
         let key = idempotency_key(&headers, digest)?;
@@ -271,7 +260,7 @@ async fn read_multipart(
 
 fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(0)
+        ApiError::PayloadTooLarge
     } else {
         ApiError::InvalidBody(e.body_text())
     }

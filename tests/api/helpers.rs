@@ -78,12 +78,18 @@ pub struct TestApp {
 impl TestApp {
     /// A service over a fresh store holding `units`.
     pub async fn spawn(backend: Backend, units: &[Unit]) -> TestApp {
+        Self::spawn_with(backend, units, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with the configuration adjusted first.
+    pub async fn spawn_with(backend: Backend, units: &[Unit], adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let database_url = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(fresh_pg_database().await),
         };
-        let config = Config::new(database_url, dir.path().join("data"));
+        let mut config = Config::new(database_url, dir.path().join("data"));
+        adjust(&mut config);
         let store = config.open_store().await.expect("open store");
         if !units.is_empty() {
             store.replace_units(units).await.expect("load units");
