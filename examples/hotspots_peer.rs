@@ -1,8 +1,9 @@
 //! The Rust side of `scripts/bench_hotspots.py`: builds the resolution-10 study area of
 //! 兴隆台区 with one million seeded synthetic reports, times Gi* over it, writes
-//! `cell,count,z` to a CSV for esda to recompute, and prints the timings as one JSON line.
+//! `DIR/hotspots.csv` (`cell,count,z`) for esda to recompute and `DIR/outline.geojson` (the
+//! WGS-84 outline, for h3-py's polygon-to-cells), and prints the timings as one JSON line.
 //!
-//!     cargo run --release --example hotspots_peer -- OUT.csv [REPEATS]
+//!     cargo run --release --example hotspots_peer -- DIR [REPEATS]
 
 use std::io::Write;
 use std::time::Instant;
@@ -28,9 +29,7 @@ fn median_ms<T>(repeats: usize, mut f: impl FnMut() -> T) -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let out = args
-        .next()
-        .ok_or("usage: hotspots_peer OUT.csv [REPEATS]")?;
+    let dir = std::path::PathBuf::from(args.next().ok_or("usage: hotspots_peer DIR [REPEATS]")?);
     let repeats: usize = args.next().map_or(Ok(21), |s| s.parse())?;
 
     let district = synthetic::xinglongtai();
@@ -51,7 +50,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     let result = gi_star(&area, &counts, None)?;
-    let mut csv = std::io::BufWriter::new(std::fs::File::create(&out)?);
+    let outline = geojson::Geometry::from(&district);
+    std::fs::write(dir.join("outline.geojson"), outline.to_string())?;
+    let mut csv = std::io::BufWriter::new(std::fs::File::create(dir.join("hotspots.csv"))?);
     writeln!(csv, "cell,count,z")?;
     for r in &result {
         writeln!(csv, "{},{},{:?}", r.cell, r.count, r.z)?;

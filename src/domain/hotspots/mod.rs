@@ -41,6 +41,9 @@ pub enum HotspotError {
     /// No cell centre at the requested resolution lies inside the area.
     #[error("the study area holds no cell at resolution {0}")]
     EmptyArea(Resolution),
+    /// A study area was built from an empty list of cells.
+    #[error("a study area needs at least one cell")]
+    NoCells,
     /// Cells of a study area must share one resolution, or neighbourhoods make no sense.
     #[error("cell {cell} is at resolution {found}, the study area is at {expected}")]
     MixedResolution {

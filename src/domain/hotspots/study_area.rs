@@ -69,9 +69,7 @@ impl StudyArea {
         cells.sort_unstable();
         cells.dedup();
         let Some(first) = cells.first() else {
-            // Callers with a polygon get `EmptyArea(res)` from `from_area`; a bare empty
-            // list has no resolution to report, so name the finest.
-            return Err(HotspotError::EmptyArea(Resolution::Fifteen));
+            return Err(HotspotError::NoCells);
         };
         let res = first.resolution();
         if let Some(cell) = cells.iter().find(|c| c.resolution() != res) {
@@ -238,6 +236,21 @@ mod tests {
         let coarse = fine.parent(Resolution::Nine).unwrap();
         let err = StudyArea::new([fine, coarse], KRing::new(1).unwrap()).unwrap_err();
         assert!(matches!(err, HotspotError::MixedResolution { .. }));
+    }
+
+    #[test]
+    fn a_study_area_needs_a_cell() {
+        assert_eq!(
+            StudyArea::new([], KRing::new(1).unwrap()).unwrap_err(),
+            HotspotError::NoCells
+        );
+        let tiny = MultiPolygon(vec![polygon![
+            (x: 122.0, y: 41.0), (x: 122.000_01, y: 41.0), (x: 122.0, y: 41.000_01), (x: 122.0, y: 41.0)
+        ]]);
+        assert_eq!(
+            StudyArea::from_area(&tiny, Resolution::Five, KRing::new(1).unwrap()).unwrap_err(),
+            HotspotError::EmptyArea(Resolution::Five)
+        );
     }
 
     #[test]
