@@ -1,6 +1,9 @@
 //! The study area: the H3 cells a hotspot analysis runs over, and their k-ring neighbours
 //! indexed once so every statistic over them is a pass over flat arrays.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use geo::MultiPolygon;
 use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{CellIndex, Resolution};
@@ -27,6 +30,29 @@ pub fn study_area_cells(
     cells.sort_unstable();
     cells.dedup();
     Ok(cells)
+}
+
+/// A hasher for H3 indices: one folded 64×64→128-bit multiply (as foldhash and ahash do).
+/// The standard SipHash costs more than the rest of the neighbour search, and a plain
+/// multiply would keep H3's constant low bits (unused digits are all 7) constant.
+#[derive(Default)]
+struct CellHasher(u64);
+
+impl Hasher for CellHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0 ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        let product = u128::from(x ^ self.0) * 0x9e37_79b9_7f4a_7c15;
+        self.0 = (product >> 64) as u64 ^ product as u64;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// The radius k of the k-ring neighbourhood (1 = a cell and its six neighbours).
@@ -80,20 +106,29 @@ impl StudyArea {
             });
         }
 
+        let position: HashMap<u64, u32, BuildHasherDefault<CellHasher>> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (u64::from(*c), i as u32))
+            .collect();
         let mut offsets = Vec::with_capacity(cells.len() + 1);
         let ring = 3 * k.0 as usize * (k.0 as usize + 1);
         let mut neighbours = Vec::with_capacity(cells.len() * ring);
         offsets.push(0);
         let mut disk: Vec<CellIndex> = Vec::with_capacity(ring + 1);
         for &cell in &cells {
+            // The fast walk fails near pentagons; the safe one always works.
             disk.clear();
-            disk.extend(cell.grid_disk::<Vec<_>>(k.0));
+            disk.extend(cell.grid_disk_fast(k.0).map_while(|c| c));
+            if disk.len() != ring + 1 {
+                disk.clear();
+                disk.extend(cell.grid_disk_safe(k.0));
+            }
             let start = neighbours.len();
             neighbours.extend(
                 disk.iter()
                     .filter(|&&n| n != cell)
-                    .filter_map(|n| cells.binary_search(n).ok())
-                    .map(|j| j as u32),
+                    .filter_map(|n| position.get(&u64::from(*n)).copied()),
             );
             // Sorted rows make sums over a row deterministic whatever order h3o walks the
             // ring in.
