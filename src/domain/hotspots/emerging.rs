@@ -305,6 +305,7 @@ fn ending_in(side: Side, bins: &[Significance], trend: &MannKendall, alpha: f64)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use SpaceTimePattern::*;
 
     /// Bins from a compact string: `H` hot (99 %), `C` cold (99 %), `.` not significant.
     fn bins(s: &str) -> Vec<Significance> {
@@ -331,6 +332,13 @@ mod tests {
 
     fn pattern(s: &str, trend: MannKendall) -> SpaceTimePattern {
         classify(&bins(s), &trend, DEFAULT_TREND_ALPHA)
+    }
+
+    /// Each series of bins, with its trend, classifies as the pattern beside it.
+    fn check(cases: &[(&str, MannKendall, SpaceTimePattern)]) {
+        for &(series, trend, expected) in cases {
+            assert_eq!(pattern(series, trend), expected, "{series}");
+        }
     }
 
     #[test]
@@ -369,122 +377,73 @@ mod tests {
 
     #[test]
     fn hot_for_the_first_time_in_the_final_period_is_new() {
-        assert_eq!(
-            pattern(".........H", no_trend()),
-            SpaceTimePattern::NewHotSpot
-        );
-        assert_eq!(
-            pattern(".........C", no_trend()),
-            SpaceTimePattern::NewColdSpot
-        );
+        check(&[
+            (".........H", no_trend(), NewHotSpot),
+            (".........C", no_trend(), NewColdSpot),
+        ]);
     }
 
     #[test]
     fn a_final_run_of_two_or_more_after_nothing_is_consecutive() {
-        assert_eq!(
-            pattern("......HHHH", no_trend()),
-            SpaceTimePattern::ConsecutiveHotSpot
-        );
-        assert_eq!(
-            pattern("........CC", no_trend()),
-            SpaceTimePattern::ConsecutiveColdSpot
-        );
+        check(&[
+            ("......HHHH", no_trend(), ConsecutiveHotSpot),
+            ("........CC", no_trend(), ConsecutiveColdSpot),
+        ]);
     }
 
     #[test]
     fn ninety_percent_hot_splits_by_trend() {
-        assert_eq!(
-            pattern("HHHHHHHHHH", rising()),
-            SpaceTimePattern::IntensifyingHotSpot
-        );
-        assert_eq!(
-            pattern(".HHHHHHHHH", no_trend()),
-            SpaceTimePattern::PersistentHotSpot
-        );
-        assert_eq!(
-            pattern("HHHHHHHHHH", falling()),
-            SpaceTimePattern::DiminishingHotSpot
-        );
-        // Cold spots intensify as z falls.
-        assert_eq!(
-            pattern("CCCCCCCCCC", falling()),
-            SpaceTimePattern::IntensifyingColdSpot
-        );
-        assert_eq!(
-            pattern("CCCCCCCCCC", rising()),
-            SpaceTimePattern::DiminishingColdSpot
-        );
-        assert_eq!(
-            pattern("CCCCCCCCCC", no_trend()),
-            SpaceTimePattern::PersistentColdSpot
-        );
+        check(&[
+            ("HHHHHHHHHH", rising(), IntensifyingHotSpot),
+            (".HHHHHHHHH", no_trend(), PersistentHotSpot),
+            ("HHHHHHHHHH", falling(), DiminishingHotSpot),
+            // Cold spots intensify as z falls.
+            ("CCCCCCCCCC", falling(), IntensifyingColdSpot),
+            ("CCCCCCCCCC", rising(), DiminishingColdSpot),
+            ("CCCCCCCCCC", no_trend(), PersistentColdSpot),
+        ]);
     }
 
     #[test]
     fn a_trend_that_is_not_significant_leaves_a_persistent_hot_spot() {
         let weak = mann_kendall(&[1.0, 3.0, 2.0, 4.0, 3.0, 2.0, 4.0, 3.0, 2.0, 3.0]);
         assert!(weak.p > DEFAULT_TREND_ALPHA);
-        assert_eq!(
-            pattern("HHHHHHHHHH", weak),
-            SpaceTimePattern::PersistentHotSpot
-        );
+        assert_eq!(pattern("HHHHHHHHHH", weak), PersistentHotSpot);
     }
 
     #[test]
     fn on_and_off_without_cold_is_sporadic() {
-        assert_eq!(
-            pattern("H..H.H...H", no_trend()),
-            SpaceTimePattern::SporadicHotSpot
-        );
-        assert_eq!(
-            pattern(".C..C....C", no_trend()),
-            SpaceTimePattern::SporadicColdSpot
-        );
+        check(&[
+            ("H..H.H...H", no_trend(), SporadicHotSpot),
+            (".C..C....C", no_trend(), SporadicColdSpot),
+        ]);
     }
 
     #[test]
     fn hot_now_after_a_cold_past_is_oscillating() {
-        assert_eq!(
-            pattern("CC.......H", no_trend()),
-            SpaceTimePattern::OscillatingHotSpot
-        );
-        assert_eq!(
-            pattern("HHH.....CC", no_trend()),
-            SpaceTimePattern::OscillatingColdSpot
-        );
-        // Even when the location was cold for 90 % of the periods before.
-        assert_eq!(
-            pattern("CCCCCCCCCH", no_trend()),
-            SpaceTimePattern::OscillatingHotSpot
-        );
+        check(&[
+            ("CC.......H", no_trend(), OscillatingHotSpot),
+            ("HHH.....CC", no_trend(), OscillatingColdSpot),
+            // Even when the location was cold for 90 % of the periods before.
+            ("CCCCCCCCCH", no_trend(), OscillatingHotSpot),
+        ]);
     }
 
     #[test]
     fn no_longer_hot_after_ninety_percent_hot_is_historical() {
-        assert_eq!(
-            pattern("HHHHHHHHH.", no_trend()),
-            SpaceTimePattern::HistoricalHotSpot
-        );
-        assert_eq!(
-            pattern("CCCCCCCCC.", no_trend()),
-            SpaceTimePattern::HistoricalColdSpot
-        );
+        check(&[
+            ("HHHHHHHHH.", no_trend(), HistoricalHotSpot),
+            ("CCCCCCCCC.", no_trend(), HistoricalColdSpot),
+        ]);
     }
 
     #[test]
     fn anything_else_is_no_pattern() {
-        assert_eq!(
-            pattern("..........", no_trend()),
-            SpaceTimePattern::NoPattern
-        );
-        assert_eq!(
-            pattern("HHHH.....H.", no_trend()),
-            SpaceTimePattern::NoPattern
-        );
-        assert_eq!(
-            pattern("HHHHHHHH..", no_trend()),
-            SpaceTimePattern::NoPattern
-        );
+        check(&[
+            ("..........", no_trend(), NoPattern),
+            ("HHHH.....H.", no_trend(), NoPattern),
+            ("HHHHHHHH..", no_trend(), NoPattern),
+        ]);
     }
 
     #[test]
@@ -518,9 +477,9 @@ mod tests {
             .collect();
         let result = emerging_hotspots(&area, &periods, DEFAULT_TREND_ALPHA).unwrap();
         let at = |c: CellIndex| &result[area.position(c).unwrap()];
-        assert_eq!(at(steady).pattern, SpaceTimePattern::PersistentHotSpot);
+        assert_eq!(at(steady).pattern, PersistentHotSpot);
         assert_eq!(at(steady).bins.len(), 10);
-        assert_eq!(at(fresh).pattern, SpaceTimePattern::NewHotSpot);
+        assert_eq!(at(fresh).pattern, NewHotSpot);
         // Far from both, nothing happens.
         let quiet = centre
             .grid_ring_fast(8)
@@ -528,7 +487,7 @@ mod tests {
             .nth(40)
             .unwrap();
         assert!(!near(quiet, steady) && !near(quiet, fresh));
-        assert_eq!(at(quiet).pattern, SpaceTimePattern::NoPattern);
+        assert_eq!(at(quiet).pattern, NoPattern);
     }
 
     #[test]

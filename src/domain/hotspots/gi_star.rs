@@ -335,6 +335,13 @@ mod tests {
         expected: [Vec<(f64, f64, f64)>; 2],
     }
 
+    /// The fixture with its study area at k = 1.
+    fn planted_k1() -> (Fixture, StudyArea) {
+        let f = planted_cluster();
+        let area = StudyArea::new(f.cells.clone(), KRing::new(1).unwrap()).unwrap();
+        (f, area)
+    }
+
     fn planted_cluster() -> Fixture {
         let text = include_str!("testdata/planted_cluster.csv");
         let mut f = Fixture {
@@ -375,8 +382,7 @@ mod tests {
         // The script counts 26 (k = 1) and 35 (k = 2) cells with p_fdr ≤ 0.10 and z > 0,
         // and none cold; Moran's I for k = 1 is 0.5152653018720308, z_norm
         // 15.94798827362262 (numpy, checked against esda.Moran(transformation='B')).
-        let f = planted_cluster();
-        let area = StudyArea::new(f.cells.clone(), KRing::new(1).unwrap()).unwrap();
+        let (f, area) = planted_k1();
         let report = analyse(&area, &f.counts, None).unwrap();
         assert_eq!(report.summary.cells, 331);
         assert_eq!((report.summary.hot, report.summary.cold), (26, 0));
@@ -419,8 +425,7 @@ mod tests {
 
     #[test]
     fn permutations_are_reproducible_from_the_seed() {
-        let f = planted_cluster();
-        let area = StudyArea::new(f.cells.clone(), KRing::new(1).unwrap()).unwrap();
+        let (f, area) = planted_k1();
         let perms = Permutations::new(199, 7).unwrap();
         let a = gi_star(&area, &f.counts, Some(perms)).unwrap();
         let b = gi_star(&area, &f.counts, Some(perms)).unwrap();
@@ -434,8 +439,7 @@ mod tests {
         // The hub's 1-ring holds 7 of the 19 cluster cells (≥ 12 reports each); a random
         // draw of 6 of the other 330 cells almost surely holds fewer, so its pseudo p is
         // the smallest possible, 1 / (999 + 1).
-        let f = planted_cluster();
-        let area = StudyArea::new(f.cells.clone(), KRing::new(1).unwrap()).unwrap();
+        let (f, area) = planted_k1();
         let perms = Permutations::new(999, 2024).unwrap();
         let result = gi_star(&area, &f.counts, Some(perms)).unwrap();
         let hub = area.position(cell("891fb46666bffff")).unwrap();
