@@ -21,6 +21,10 @@
 //! | oscillating | hot in the final period, cold in some earlier period, fewer than 90 % hot |
 //! | historical | not hot in the final period, hot in at least 90 % of periods |
 //!
+//! One difference from Esri's tool: its Gi* neighbourhood can reach into earlier periods
+//! ("neighborhood time step"); here each period's Gi* is purely spatial, over the study
+//! area's k-ring, so a period's result does not depend on the periods before it.
+//!
 //! Where Esri's wording leaves cases overlapping, these readings keep the categories
 //! disjoint (as R's sfdep does): a location cold in any earlier period is oscillating
 //! rather than new or consecutive; persistent also requires the final period to be hot,

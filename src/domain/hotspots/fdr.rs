@@ -40,8 +40,9 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
 /// The level is read from the FDR-adjusted p (≤ 0.01 → 3, ≤ 0.05 → 2, ≤ 0.10 → 1). A
 /// study area holds tens of thousands of cells, so raw p-values at 90 % would flag about a
 /// tenth of a patternless area as hot or cold; with BH-adjusted p the expected share of
-/// false discoveries among flagged cells stays below the level, which is what ArcGIS's
-/// "Apply False Discovery Rate (FDR) Correction" option also does.
+/// false discoveries among flagged cells stays below the level. ArcGIS's Hot Spot Analysis
+/// offers the same kind of correction as its "Apply False Discovery Rate (FDR) Correction"
+/// option, and its Emerging Hot Spot Analysis always applies one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Significance(i8);
 
