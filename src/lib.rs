@@ -1,4 +1,9 @@
 //! citysnap: geospatial intake, dispatch and hotspot analytics for snap-and-report city
 //! management (随手拍). See README.md for the architecture.
 
+pub mod api;
+pub mod app;
+pub mod cli;
 pub mod domain;
+pub mod media;
+pub mod store;

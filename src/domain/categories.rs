@@ -3,7 +3,12 @@
 
 use std::fmt;
 
+use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
+
+use crate::domain::calendar::{CalendarMode, IsoDuration, TimeLimit};
+use crate::domain::departments::DepartmentCode;
+use crate::domain::units::UnitLevel;
 
 /// What a report of this category is: work to dispatch, praise to acknowledge, or a
 /// question to answer.
@@ -76,7 +81,64 @@ impl From<CategoryCode> for String {
     }
 }
 
-/// One category as shipped in `data/categories.json` and kept in the store.
+/// Component (部件, a physical object such as a manhole cover) or event (事件, a situation
+/// such as exposed garbage): the two trees of the 数字城管 category standard. Set on major
+/// categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CategoryClass {
+    Component,
+    Event,
+}
+
+/// Who handles a category by default: the unit of a level on the report's chain (e.g. its
+/// street), or a functional department.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Handler {
+    Level(UnitLevel),
+    Department(DepartmentCode),
+}
+
+/// A search radius for duplicates in metres: positive and at most 5 km.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct RadiusM(f64);
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("duplicate radius {0} m must be positive and at most 5000 m")]
+pub struct BadRadius(pub f64);
+
+impl RadiusM {
+    pub fn new(m: f64) -> Result<Self, BadRadius> {
+        if m.is_finite() && m > 0.0 && m <= 5000.0 {
+            Ok(Self(m))
+        } else {
+            Err(BadRadius(m))
+        }
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<f64> for RadiusM {
+    type Error = BadRadius;
+    fn try_from(m: f64) -> Result<Self, Self::Error> {
+        Self::new(m)
+    }
+}
+
+impl From<RadiusM> for f64 {
+    fn from(r: RadiusM) -> f64 {
+        r.0
+    }
+}
+
+/// One category as shipped in `data/categories.json` and kept in the store. Everything after
+/// `parent` is optional with a default, so the minimal form `{code, name, kind}` still
+/// parses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Category {
@@ -88,6 +150,64 @@ pub struct Category {
     /// The enclosing major category, `None` for a major category itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<CategoryCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<CategoryClass>,
+    /// The default dispatch target; dispatch rules may override it. `None`: dispatchers
+    /// choose by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler: Option<Handler>,
+    /// The handling time limit, e.g. `PT2H` or `P1D`; `None`: no deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit: Option<IsoDuration>,
+    /// How `time_limit` is counted.
+    #[serde(default)]
+    pub calendar: CalendarMode,
+    /// A grid worker must verify a report on site before it is dispatched (Dongguan).
+    #[serde(default)]
+    pub verify_first: bool,
+    /// Points a verified report earns its reporter.
+    #[serde(default)]
+    pub points: u32,
+    /// Cash reward for a verified report, in fen (1 yuan = 100 fen); exported, never paid
+    /// by the service.
+    #[serde(default)]
+    pub cash_reward_fen: u32,
+    /// Open cases of this category within this distance are duplicate candidates
+    /// (default [`Category::DEFAULT_DUPLICATE_RADIUS_M`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_radius_m: Option<RadiusM>,
+    /// … and reported within this window (default [`Category::DEFAULT_DUPLICATE_WINDOW`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_window: Option<IsoDuration>,
+    /// Retired categories stay for old reports but take no new ones.
+    #[serde(default)]
+    pub retired: bool,
+}
+
+impl Category {
+    /// Issue 3: "within a category-specific radius (default 50 m)".
+    pub const DEFAULT_DUPLICATE_RADIUS_M: f64 = 50.0;
+    /// Issue 3: "and time window (default 72 h)".
+    pub const DEFAULT_DUPLICATE_WINDOW: TimeDelta = TimeDelta::hours(72);
+
+    /// The time limit with its calendar mode, if the category has one.
+    pub fn limit(&self) -> Option<TimeLimit> {
+        self.time_limit.map(|duration| TimeLimit {
+            duration,
+            calendar: self.calendar,
+        })
+    }
+
+    pub fn duplicate_radius_m(&self) -> f64 {
+        self.duplicate_radius_m
+            .map_or(Self::DEFAULT_DUPLICATE_RADIUS_M, RadiusM::get)
+    }
+
+    /// The duplicate window in elapsed time (a day is 24 hours here, whatever the mode).
+    pub fn duplicate_window(&self) -> TimeDelta {
+        self.duplicate_window
+            .map_or(Self::DEFAULT_DUPLICATE_WINDOW, IsoDuration::natural)
+    }
 }
 
 /// The category list that ships with the service, loaded into every new store.
@@ -95,15 +215,46 @@ pub const SHIPPED_CATEGORIES: &str = include_str!("../../data/categories.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum CategoryFileError {
+    /// Not JSON, or a field with a bad value (code, duration, radius…).
     #[error("category file is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// Two categories share a code.
     #[error("category {0} appears twice")]
     Duplicate(String),
+    /// A parent code that no category in the file has.
     #[error("category {child} names parent {parent}, which is not in the file")]
     MissingParent { child: String, parent: String },
+    /// A child whose code does not extend its parent's (the codes are hierarchical).
+    #[error("category {child} does not start with its parent's code {parent}")]
+    CodeNotUnderParent { child: String, parent: String },
+    /// A handler naming a department the deployment does not have.
+    #[error("category {category} is handled by department {department}, which is unknown")]
+    UnknownDepartment {
+        category: String,
+        department: String,
+    },
 }
 
-/// Parses and checks a category file: unique codes, parents present.
+/// Checks that every department named as a handler exists.
+pub fn check_departments(
+    categories: &[Category],
+    known: impl Fn(&DepartmentCode) -> bool,
+) -> Result<(), CategoryFileError> {
+    for c in categories {
+        if let Some(Handler::Department(d)) = &c.handler
+            && !known(d)
+        {
+            return Err(CategoryFileError::UnknownDepartment {
+                category: c.code.to_string(),
+                department: d.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Parses and checks a category file: unique codes, parents present, child codes under
+/// their parent's.
 pub fn parse_category_file(text: &str) -> Result<Vec<Category>, CategoryFileError> {
     let categories: Vec<Category> = serde_json::from_str(text)?;
     let mut seen = std::collections::HashSet::new();
@@ -121,8 +272,26 @@ pub fn parse_category_file(text: &str) -> Result<Vec<Category>, CategoryFileErro
                 parent: p.to_string(),
             });
         }
+        if let Some(p) = &c.parent
+            && !c.code.as_str().starts_with(p.as_str())
+        {
+            return Err(CategoryFileError::CodeNotUnderParent {
+                child: c.code.to_string(),
+                parent: p.to_string(),
+            });
+        }
     }
     Ok(categories)
+}
+
+/// A shipped category by code, for tests of the modules that use categories.
+#[cfg(test)]
+pub(crate) fn shipped(code: &str) -> Category {
+    parse_category_file(SHIPPED_CATEGORIES)
+        .expect("the shipped category file is valid")
+        .into_iter()
+        .find(|c| c.code.as_str() == code)
+        .unwrap_or_else(|| panic!("no shipped category {code}"))
 }
 
 #[cfg(test)]
@@ -142,6 +311,115 @@ mod tests {
                 "no {kind:?} category shipped"
             );
         }
+    }
+
+    #[test]
+    fn shipped_tree_has_forty_leaves_and_keeps_the_original_codes() {
+        let cats = parse_category_file(SHIPPED_CATEGORIES).unwrap();
+        let leaves = cats
+            .iter()
+            .filter(|c| c.kind == CategoryKind::Problem && c.parent.is_some())
+            .count();
+        assert!(leaves >= 40, "only {leaves} leaves");
+        // The codes of the first category file keep their meaning (tests use 0101, 0301).
+        for (code, name) in [
+            ("01", "市容环境"),
+            ("0101", "暴露垃圾"),
+            ("0102", "道路不洁"),
+            ("0103", "非法小广告"),
+            ("02", "街面秩序"),
+            ("0201", "机动车乱停放"),
+            ("0202", "占道经营"),
+            ("03", "公用设施"),
+            ("0301", "道路破损"),
+            ("0302", "井盖"),
+            ("0303", "路灯"),
+            ("90", "正能量"),
+            ("91", "咨询"),
+        ] {
+            let c = cats.iter().find(|c| c.code.as_str() == code).unwrap();
+            assert_eq!(c.name, name, "code {code}");
+        }
+        for name in [
+            "垃圾箱",
+            "交通护栏",
+            "行道树",
+            "积存垃圾渣土",
+            "私搭乱建",
+            "施工扰民",
+            "工地扬尘",
+            "店外经营",
+            "非机动车乱停放",
+            "占用消防通道",
+            "油烟污染",
+        ] {
+            assert!(cats.iter().any(|c| c.name == name), "{name} is missing");
+        }
+        for c in cats.iter().filter(|c| c.parent.is_some()) {
+            assert!(c.name_en.is_some(), "{} has no English alias", c.code);
+            assert!(c.handler.is_some() && c.time_limit.is_some(), "{}", c.code);
+        }
+    }
+
+    #[test]
+    fn shipped_handlers_name_shipped_departments() {
+        use crate::domain::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
+        let deps = parse_department_file(SHIPPED_DEPARTMENTS).unwrap();
+        let cats = parse_category_file(SHIPPED_CATEGORIES).unwrap();
+        check_departments(&cats, |d| deps.iter().any(|x| &x.code == d)).unwrap();
+        assert!(matches!(
+            check_departments(&cats, |d| d.as_str() != "JJDD"),
+            Err(CategoryFileError::UnknownDepartment { .. })
+        ));
+    }
+
+    #[test]
+    fn the_minimal_form_parses_with_defaults() {
+        let c: Category =
+            serde_json::from_str(r#"{"code":"0101","name":"暴露垃圾","kind":"problem"}"#).unwrap();
+        assert_eq!(c.handler, None);
+        assert_eq!(c.limit(), None);
+        assert_eq!((c.verify_first, c.points, c.retired), (false, 0, false));
+        assert_eq!(c.duplicate_radius_m(), 50.0);
+        assert_eq!(c.duplicate_window(), TimeDelta::hours(72));
+    }
+
+    #[test]
+    fn the_admin_api_example_parses_and_working_means_working_days() {
+        let c: Category = serde_json::from_str(
+            r#"{"code":"0199","name":"测试","kind":"problem","handler":{"level":"community"},
+                "time_limit":"P1D","calendar":"working","verify_first":true,"points":5}"#,
+        )
+        .unwrap();
+        assert_eq!(c.handler, Some(Handler::Level(UnitLevel::Community)));
+        assert_eq!(c.calendar, CalendarMode::WorkingDays);
+        assert_eq!(c.limit().unwrap().duration.days(), 1);
+        let dept: Category = serde_json::from_str(
+            r#"{"code":"0199","name":"测试","kind":"problem","handler":{"department":"CGJ"},"time_limit":"PT5S"}"#,
+        )
+        .unwrap();
+        assert_eq!(dept.calendar, CalendarMode::Natural);
+        assert_eq!(
+            dept.handler,
+            Some(Handler::Department(DepartmentCode::parse("CGJ").unwrap()))
+        );
+    }
+
+    #[test]
+    fn bad_limits_radii_and_codes_out_of_their_parent_are_refused() {
+        for bad in [
+            r#"{"code":"0199","name":"a","kind":"problem","time_limit":"2 hours"}"#,
+            r#"{"code":"0199","name":"a","kind":"problem","duplicate_radius_m":-5}"#,
+            r#"{"code":"0199","name":"a","kind":"problem","handler":{"level":"city"}}"#,
+            r#"{"code":"0199","name":"a","kind":"problem","handler":{"department":"cgj"}}"#,
+        ] {
+            assert!(serde_json::from_str::<Category>(bad).is_err(), "{bad}");
+        }
+        let outside = r#"[{"code":"01","name":"a","kind":"problem"},{"code":"0201","name":"b","kind":"problem","parent":"01"}]"#;
+        assert!(matches!(
+            parse_category_file(outside),
+            Err(CategoryFileError::CodeNotUnderParent { .. })
+        ));
     }
 
     #[test]

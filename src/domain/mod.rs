@@ -2,9 +2,17 @@
 //! dispatch rules, case state machine, deadlines and hotspot statistics. Nothing here does
 //! I/O, so all of it is unit tested and benchmarked without a database or HTTP.
 
+pub mod boundary_import;
+pub mod calendar;
+pub mod case;
 pub mod categories;
 pub mod coords;
 pub mod datum;
+pub mod demo;
+pub mod departments;
+pub mod dispatch;
 pub mod hotspots;
+pub mod indicators;
 pub mod resolver;
+pub mod rewards;
 pub mod units;

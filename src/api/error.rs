@@ -1,0 +1,238 @@
+//! Errors as `application/problem+json` (RFC 9457), each with a stable machine-readable
+//! `code`. Turning an error into a response has no side effects: a 500 stores its cause in
+//! the response extensions and the logging middleware reports it with the request id.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::domain::units::UnitRef;
+use crate::media::MediaError;
+use crate::store::StoreError;
+
+/// Everything a handler can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not syntactically valid JSON (includes NaN, ±Infinity and numbers out of
+    /// the f64 range, which JSON cannot carry).
+    #[error("{0}")]
+    MalformedJson(String),
+    /// The JSON is well-formed but does not have the expected shape: missing or unknown
+    /// fields, wrong types, unknown enum values.
+    #[error("{0}")]
+    InvalidBody(String),
+    /// The query string does not parse.
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// Content-Type the endpoint does not take.
+    #[error("{0}")]
+    UnsupportedContentType(String),
+    /// Longitude/latitude not finite or out of range (a swapped pair usually lands here).
+    #[error("{0}")]
+    InvalidCoordinates(String),
+    /// A field value is out of its allowed range; `code` names which (e.g.
+    /// `invalid_description`, `invalid_accuracy`, `invalid_contact`).
+    #[error("{detail}")]
+    InvalidField { code: &'static str, detail: String },
+    /// The category code is not in the category list.
+    #[error("unknown category {0:?}; GET /v1/categories lists them")]
+    UnknownCategory(String),
+    /// The point lies outside the deployment's service area (beyond the snap tolerance).
+    #[error(
+        "this location is {distance_km:.1} km from {service_area}; this service only takes reports inside it"
+    )]
+    OutOfArea {
+        service_area: String,
+        nearest_unit: UnitRef,
+        distance_m: f64,
+        distance_km: f64,
+    },
+    /// A GeoJSON input is not what the endpoint takes.
+    #[error("{0}")]
+    InvalidGeoJson(String),
+    /// Too many items in one request.
+    #[error("{0}")]
+    TooMany(String),
+    /// A media part was refused: too large, too many, not a type accepted for its kind
+    /// (judged by its bytes), or unreadable.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// The request body is over the service's limit.
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The `Idempotency-Key` header is malformed.
+    #[error("{0}")]
+    InvalidIdempotencyKey(String),
+    /// The `Idempotency-Key` was already used with a different request.
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    /// No such report (or not visible to the caller).
+    #[error("no report {0}")]
+    ReportNotFound(String),
+    /// No boundaries are loaded yet, so nothing can be resolved.
+    #[error("no boundaries are loaded; run `citysnap import boundaries` or `citysnap demo`")]
+    NoBoundaries,
+    /// Anything unexpected. The cause is logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            MalformedJson(_) | InvalidQuery(_) | InvalidIdempotencyKey(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            InvalidBody(_)
+            | InvalidCoordinates(_)
+            | InvalidField { .. }
+            | UnknownCategory(_)
+            | OutOfArea { .. }
+            | InvalidGeoJson(_)
+            | TooMany(_)
+            | IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Media(e) => match e {
+                MediaError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                MediaError::MediaTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                MediaError::TooManyMedia { .. } | MediaError::MalformedMedia { .. } => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+            },
+            UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ReportNotFound(_) => StatusCode::NOT_FOUND,
+            NoBoundaries => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            MalformedJson(_) => "malformed_json",
+            InvalidBody(_) => "invalid_body",
+            InvalidQuery(_) => "invalid_query",
+            UnsupportedContentType(_) => "unsupported_content_type",
+            InvalidCoordinates(_) => "invalid_coordinates",
+            InvalidField { code, .. } => code,
+            UnknownCategory(_) => "unknown_category",
+            OutOfArea { .. } => "out_of_area",
+            InvalidGeoJson(_) => "invalid_geojson",
+            TooMany(_) => "too_many_items",
+            Media(e) => e.code(),
+            PayloadTooLarge(_) => "payload_too_large",
+            InvalidIdempotencyKey(_) => "invalid_idempotency_key",
+            IdempotencyKeyReused => "idempotency_key_reused",
+            ReportNotFound(_) => "report_not_found",
+            NoBoundaries => "no_boundaries",
+            Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            MalformedJson(_) => "Malformed JSON",
+            InvalidBody(_) => "Invalid request body",
+            InvalidQuery(_) => "Invalid query string",
+            UnsupportedContentType(_) => "Unsupported content type",
+            InvalidCoordinates(_) => "Invalid coordinates",
+            InvalidField { .. } => "Invalid field",
+            UnknownCategory(_) => "Unknown category",
+            OutOfArea { .. } => "Outside the service area",
+            InvalidGeoJson(_) => "Invalid GeoJSON",
+            TooMany(_) => "Too many items",
+            Media(_) => "Media refused",
+            PayloadTooLarge(_) => "Payload too large",
+            InvalidIdempotencyKey(_) => "Invalid Idempotency-Key",
+            IdempotencyKeyReused => "Idempotency-Key reused",
+            ReportNotFound(_) => "Report not found",
+            NoBoundaries => "No boundaries loaded",
+            Internal(_) => "Internal server error",
+        }
+    }
+
+    /// Extension members of the problem document (RFC 9457 §3.2).
+    fn extensions(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        if let ApiError::OutOfArea {
+            service_area,
+            nearest_unit,
+            distance_m,
+            ..
+        } = self
+        {
+            m.insert("service_area".into(), json!(service_area));
+            m.insert("nearest_unit".into(), json!(nearest_unit));
+            m.insert(
+                "distance_m".into(),
+                json!((distance_m * 10.0).round() / 10.0),
+            );
+        }
+        m
+    }
+}
+
+/// The cause of a 500, kept in the response extensions for the logging middleware.
+#[derive(Debug, Clone)]
+pub struct InternalCause(pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut body = Map::new();
+        body.insert("type".into(), json!(format!("/problems/{}", self.code())));
+        body.insert("title".into(), json!(self.title()));
+        body.insert("status".into(), json!(status.as_u16()));
+        body.insert("detail".into(), json!(self.to_string()));
+        body.insert("code".into(), json!(self.code()));
+        body.extend(self.extensions());
+        let mut response = (status, Json(Value::Object(body))).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let ApiError::Internal(cause) = self {
+            response.extensions_mut().insert(InternalCause(cause));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::JsonSyntaxError(e) => ApiError::MalformedJson(e.body_text()),
+            JsonRejection::JsonDataError(e) => ApiError::InvalidBody(e.body_text()),
+            JsonRejection::MissingJsonContentType(_) => {
+                ApiError::UnsupportedContentType("expected Content-Type: application/json".into())
+            }
+            other => ApiError::InvalidBody(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::InvalidQuery(r.body_text())
+    }
+}
+
+/// Maps a serde_json error on a raw body to the right problem: syntax → 400, shape → 422.
+pub fn json_body_error(e: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => ApiError::InvalidBody(e.to_string()),
+        Category::Syntax | Category::Eof | Category::Io => ApiError::MalformedJson(e.to_string()),
+    }
+}

@@ -1,0 +1,156 @@
+//! HTTP: axum handlers, one module per feature, merged in [`router`]. Handlers parse and
+//! shape; the domain decides; the store keeps.
+
+mod categories;
+pub mod error;
+mod health;
+mod reports;
+mod resolve;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use chrono::FixedOffset;
+use serde::de::DeserializeOwned;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::domain::resolver::Jurisdiction;
+use crate::media::{MediaLimits, MediaStorage};
+use crate::store::Store;
+pub use error::ApiError;
+
+/// Per-deployment settings the handlers need.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Prefix of case ids (`XL` in `XL-20260315-000123`).
+    pub case_prefix: String,
+    /// The deployment's time zone, for case-id dates (China: +08:00).
+    pub timezone: FixedOffset,
+    /// Largest request body accepted, bytes (media included).
+    pub max_body_bytes: usize,
+    /// How many media of each kind a report may carry, and how large.
+    pub media_limits: MediaLimits,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            case_prefix: "XL".into(),
+            timezone: FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset"),
+            max_body_bytes: 128 * 1024 * 1024,
+            media_limits: MediaLimits::default(),
+        }
+    }
+}
+
+/// Shared state of the service. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// Where photos, voice recordings and videos are kept (stripped of location metadata).
+    pub media: Arc<dyn MediaStorage>,
+    /// The in-memory jurisdiction, swapped whole when boundaries change.
+    jurisdiction: Arc<RwLock<Option<Arc<Jurisdiction>>>>,
+    pub settings: Arc<ApiSettings>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        media: Arc<dyn MediaStorage>,
+        jurisdiction: Option<Jurisdiction>,
+        settings: ApiSettings,
+    ) -> Self {
+        Self {
+            store,
+            media,
+            jurisdiction: Arc::new(RwLock::new(jurisdiction.map(Arc::new))),
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The current jurisdiction, or `no_boundaries`.
+    pub fn jurisdiction(&self) -> Result<Arc<Jurisdiction>, ApiError> {
+        self.jurisdiction
+            .read()
+            .map_err(|_| ApiError::Internal("jurisdiction lock poisoned".into()))?
+            .clone()
+            .ok_or(ApiError::NoBoundaries)
+    }
+
+    /// Replaces the jurisdiction after boundaries changed.
+    pub fn set_jurisdiction(&self, j: Jurisdiction) {
+        if let Ok(mut guard) = self.jurisdiction.write() {
+            *guard = Some(Arc::new(j));
+        }
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP surface, for `serve` and for tests.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.settings.max_body_bytes;
+    Router::new()
+        .merge(health::router())
+        .merge(resolve::router())
+        .merge(categories::router())
+        .merge(reports::router(max_body))
+        .with_state(state)
+        .layer(middleware::from_fn(log_failures))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+}
+
+/// Logs the cause of every 500 with the request id; the client only sees "internal error".
+async fn log_failures(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let response = next.run(req).await;
+    if let Some(cause) = response.extensions().get::<error::InternalCause>() {
+        tracing::error!(%request_id, %method, %path, cause = %cause.0, "request failed");
+    }
+    response
+}
+
+/// `axum::Json` whose rejections are problem documents.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(ApiJson(v))
+    }
+}
+
+/// `axum::extract::Query` whose rejections are problem documents.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Query(v) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(v))
+    }
+}

@@ -1,0 +1,428 @@
+//! `POST /v1/reports` (intake) and `GET /v1/reports/{case_id}`.
+//!
+//! Intake: parse and check the report, convert its datum, resolve it to its units (or refuse
+//! it as out of area), and store it under a new case id. A retried submission with the same
+//! `Idempotency-Key` returns the original case.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::error::json_body_error;
+use super::resolve::{InputLocation, near_boundary_json, place, round1, round6};
+use super::{ApiError, AppState};
+use crate::domain::categories::Category;
+use crate::domain::datum::Datum;
+use crate::media::{Ingested, MediaKey, MediaKind, MediaLimits};
+use crate::store::{
+    ChainEntry, Contact, IdempotencyKey, Inserted, MediaRow, NewReport, StoredReport,
+};
+
+/// Limits on report text, in characters (not bytes: Chinese text is 3 bytes a character).
+const DESCRIPTION_MAX_CHARS: usize = 2_000;
+const ADDRESS_MAX_CHARS: usize = 500;
+const NAME_MAX_CHARS: usize = 100;
+/// Longest accepted GPS accuracy radius; anything worse says nothing about the place.
+const ACCURACY_MAX_M: f64 = 10_000.0;
+
+pub fn router(max_body: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/reports",
+            post(submit).layer(DefaultBodyLimit::max(max_body)),
+        )
+        .route("/v1/reports/{case_id}", get(show))
+}
+
+/// The JSON of a report submission.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    pub description: String,
+    pub category: String,
+    pub location: LocationRequest,
+    #[serde(default)]
+    pub contact: Option<Contact>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationRequest {
+    pub lon: f64,
+    pub lat: f64,
+    #[serde(default)]
+    pub datum: Datum,
+    #[serde(default)]
+    pub accuracy_m: Option<f64>,
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::InvalidField {
+        code,
+        detail: detail.into(),
+    }
+}
+
+fn check_text(
+    code: &'static str,
+    field: &str,
+    text: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), ApiError> {
+    let chars = text.chars().count();
+    if required && text.trim().is_empty() {
+        return Err(invalid(code, format!("{field} must not be empty")));
+    }
+    if chars > max {
+        return Err(invalid(
+            code,
+            format!("{field} has {chars} characters; at most {max}"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(invalid(
+            code,
+            format!("{field} contains control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the fields that do not need the store.
+fn check_request(r: &ReportRequest) -> Result<InputLocation, ApiError> {
+    check_text(
+        "invalid_description",
+        "description",
+        &r.description,
+        DESCRIPTION_MAX_CHARS,
+        true,
+    )?;
+    let loc = InputLocation::parse(r.location.lon, r.location.lat, r.location.datum)?;
+    if let Some(a) = r.location.accuracy_m
+        && !(a.is_finite() && (0.0..=ACCURACY_MAX_M).contains(&a))
+    {
+        return Err(invalid(
+            "invalid_accuracy",
+            format!("accuracy_m must be between 0 and {ACCURACY_MAX_M} metres, got {a}"),
+        ));
+    }
+    if let Some(addr) = &r.location.address {
+        check_text("invalid_address", "address", addr, ADDRESS_MAX_CHARS, false)?;
+    }
+    if let Some(c) = &r.contact {
+        if let Some(name) = &c.name {
+            check_text(
+                "invalid_contact",
+                "contact.name",
+                name,
+                NAME_MAX_CHARS,
+                false,
+            )?;
+        }
+        if let Some(phone) = &c.phone {
+            let digits = phone.chars().filter(char::is_ascii_digit).count();
+            let allowed = phone
+                .chars()
+                .all(|ch| ch.is_ascii_digit() || "+- ()".contains(ch));
+            if !allowed || !(5..=20).contains(&digits) {
+                return Err(invalid(
+                    "invalid_contact",
+                    "contact.phone must be 5 to 20 digits, optionally with + - ( ) and spaces",
+                ));
+            }
+        }
+    }
+    Ok(loc)
+}
+
+/// `Idempotency-Key`: 1 to 255 visible ASCII characters.
+fn idempotency_key(
+    headers: &HeaderMap,
+    request_digest: [u8; 32],
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::InvalidIdempotencyKey(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+            )
+        })?;
+    Ok(Some(IdempotencyKey {
+        key: key.to_owned(),
+        request_hash: hex::encode(request_digest),
+    }))
+}
+
+fn media_type_of(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Reads the body whole; the body-limit layer has already bounded it.
+async fn body_bytes(req: Request) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), usize::MAX)
+        .await
+        .map_err(|e| body_error(&e))
+}
+
+fn body_error(e: &(dyn std::error::Error + 'static)) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return ApiError::PayloadTooLarge(0);
+        }
+        source = err.source();
+    }
+    ApiError::InvalidBody(format!("could not read the request body: {e}"))
+}
+
+/// Intake takes `application/json`, or `multipart/form-data` with the JSON in a part named
+/// `report` and media in parts named `photo` (up to 9), `voice` and `video`.
+#[tracing::instrument(skip_all)]
+async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let headers = req.headers().clone();
+    let content_type = media_type_of(&headers);
+    if content_type == "application/json" {
+        let body = body_bytes(req).await?;
+        let request: ReportRequest = serde_json::from_slice(&body).map_err(json_body_error)?;
+        let key = idempotency_key(&headers, Sha256::digest(&body).into())?;
+        return intake(&state, request, Vec::new(), key).await;
+    }
+    if content_type == "multipart/form-data" {
+        let multipart = Multipart::from_request(req, &state)
+            .await
+            .map_err(|e| ApiError::InvalidBody(e.body_text()))?;
+        let (request, media, digest) =
+            read_multipart(multipart, &state.settings.media_limits).await?;
+        let key = idempotency_key(&headers, digest)?;
+        return intake(&state, request, media, key).await;
+    }
+    Err(ApiError::UnsupportedContentType(
+        "send the report as application/json, or as multipart/form-data with a `report` part"
+            .into(),
+    ))
+}
+
+/// The parts of a multipart report: the JSON, the checked media in order, and a digest of
+/// everything for the idempotency check.
+async fn read_multipart(
+    mut multipart: Multipart,
+    limits: &MediaLimits,
+) -> Result<(ReportRequest, Vec<(MediaKind, Ingested)>, [u8; 32]), ApiError> {
+    let mut request = None;
+    let mut media = Vec::new();
+    let mut counts = std::collections::HashMap::new();
+    let mut digest = Sha256::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(|e| multipart_error(&e))?;
+        // Length-prefixed, so that moving bytes between parts changes the digest.
+        digest.update((name.len() as u64).to_le_bytes());
+        digest.update(name.as_bytes());
+        digest.update((bytes.len() as u64).to_le_bytes());
+        digest.update(&bytes);
+        if name == "report" {
+            if request.is_some() {
+                return Err(ApiError::InvalidBody("more than one `report` part".into()));
+            }
+            request =
+                Some(serde_json::from_slice::<ReportRequest>(&bytes).map_err(json_body_error)?);
+            continue;
+        }
+        let Some(kind) = MediaKind::parse(&name) else {
+            return Err(ApiError::InvalidBody(format!(
+                "unknown part {name:?}; parts are report, photo, voice and video"
+            )));
+        };
+        let ordinal = counts.entry(kind).and_modify(|n| *n += 1).or_insert(1usize);
+        media.push((kind, crate::media::ingest(kind, *ordinal, bytes, limits)?));
+    }
+    let request = request.ok_or_else(|| {
+        ApiError::InvalidBody("a multipart report needs a `report` part with the JSON".into())
+    })?;
+    Ok((request, media, digest.finalize().into()))
+}
+
+fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(0)
+    } else {
+        ApiError::InvalidBody(e.body_text())
+    }
+}
+
+/// Puts each medium into media storage under its content address and describes it for
+/// the store. Content addressing means a retried upload rewrites the same file.
+async fn store_media(
+    state: &AppState,
+    media: Vec<(MediaKind, Ingested)>,
+) -> Result<Vec<MediaRow>, ApiError> {
+    let mut rows = Vec::with_capacity(media.len());
+    for (i, (kind, m)) in media.into_iter().enumerate() {
+        let key = MediaKey::parse(&format!("media/{}.{}", m.sha256, m.media_type.extension()))
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let bytes = m.stored.len() as i64;
+        state
+            .media
+            .put(&key, m.stored)
+            .await
+            .map_err(|e| ApiError::Internal(format!("storing {key}: {e}")))?;
+        rows.push(MediaRow {
+            seq: i as i32 + 1,
+            kind: kind.as_str().to_owned(),
+            media_type: m.media_type.mime().to_owned(),
+            bytes,
+            sha256: m.sha256,
+            storage_key: key.as_str().to_owned(),
+            exif_lon: m.exif_location.as_ref().map(|l| l.lon),
+            exif_lat: m.exif_location.as_ref().map(|l| l.lat),
+            exif_taken_at: m.exif_location.and_then(|l| l.taken_at),
+        });
+    }
+    Ok(rows)
+}
+
+async fn intake(
+    state: &AppState,
+    request: ReportRequest,
+    media: Vec<(MediaKind, Ingested)>,
+    key: Option<IdempotencyKey>,
+) -> Result<Response, ApiError> {
+    let loc = check_request(&request)?;
+    let categories = state.store.categories().await?;
+    let category = categories
+        .into_iter()
+        .find(|c| c.code.as_str() == request.category)
+        .ok_or_else(|| ApiError::UnknownCategory(request.category.clone()))?;
+    let j = state.jurisdiction()?;
+    let placement = place(&j, loc.wgs84)?;
+    let chain = j
+        .chain(placement.unit)
+        .into_iter()
+        .map(|id| {
+            let u = j.unit(id);
+            ChainEntry {
+                level: u.level,
+                code: u.code.to_string(),
+                name: u.name.clone(),
+            }
+        })
+        .collect();
+    let h3_r15 = h3o::LatLng::new(loc.wgs84.lat, loc.wgs84.lon)
+        .map_err(|e| ApiError::InvalidCoordinates(e.to_string()))?
+        .to_cell(h3o::Resolution::Fifteen);
+    let now = Utc::now();
+    let new = NewReport {
+        created_at: now,
+        case_prefix: state.settings.case_prefix.clone(),
+        case_day: now
+            .with_timezone(&state.settings.timezone)
+            .format("%Y%m%d")
+            .to_string(),
+        description: request.description,
+        category: category.code.to_string(),
+        lon: loc.wgs84.lon,
+        lat: loc.wgs84.lat,
+        h3_r15: u64::from(h3_r15),
+        input_datum: loc.datum.to_string(),
+        input_lon: loc.input.lon,
+        input_lat: loc.input.lat,
+        accuracy_m: request.location.accuracy_m,
+        address: request.location.address,
+        contact: request.contact,
+        chain,
+        snapped_m: placement.snapped_m,
+        near_boundary: near_boundary_json(&j, &placement),
+        media: store_media(state, media).await?,
+    };
+    let (case_id, replayed) = match state.store.insert_report(&new, key.as_ref()).await? {
+        Inserted::Created(id) => (id, false),
+        Inserted::Replayed(id) => (id, true),
+        Inserted::KeyReused => return Err(ApiError::IdempotencyKeyReused),
+    };
+    let stored = state
+        .store
+        .get_report(&case_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("case {case_id} vanished after insert")))?;
+    let mut response = (
+        StatusCode::CREATED,
+        Json(public_report(&stored, Some(&category))),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = format!("/v1/reports/{case_id}").parse() {
+        headers.insert(header::LOCATION, v);
+    }
+    if replayed {
+        headers.insert(
+            "idempotent-replayed",
+            header::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
+/// A report as anyone may see it: no contact details, no EXIF locations.
+fn public_report(r: &StoredReport, category: Option<&Category>) -> Value {
+    let category = match category {
+        Some(c) => json!({"code": c.code, "name": c.name, "kind": c.kind}),
+        None => json!({"code": r.category}),
+    };
+    json!({
+        "case_id": r.case_id,
+        "status": r.status,
+        "created_at": r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "description": r.description,
+        "category": category,
+        "location": {"lon": round6(r.lon), "lat": round6(r.lat), "accuracy_m": r.accuracy_m, "address": r.address},
+        "units": r.units.0,
+        "snapped": r.snapped_m.is_some(),
+        "snapped_m": r.snapped_m.map(round1),
+        "near_boundary": r.near_boundary.as_ref().map(|n| n.0.clone()),
+        "media": r.media.iter().map(|m| json!({"seq": m.seq, "kind": m.kind, "media_type": m.media_type, "bytes": m.bytes})).collect::<Vec<_>>(),
+    })
+}
+
+#[tracing::instrument(skip(state))]
+async fn show(
+    State(state): State<AppState>,
+    Path(case_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let report = state
+        .store
+        .get_report(&case_id)
+        .await?
+        .ok_or_else(|| ApiError::ReportNotFound(case_id.clone()))?;
+    let categories = state.store.categories().await?;
+    let category = categories
+        .iter()
+        .find(|c| c.code.as_str() == report.category);
+    Ok(Json(public_report(&report, category)))
+}

@@ -1,0 +1,168 @@
+//! Start-up: open the store, seed it, build the in-memory jurisdiction, serve.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::api::{self, ApiSettings, AppState};
+use crate::domain::categories::{SHIPPED_CATEGORIES, parse_category_file};
+use crate::domain::demo;
+use crate::domain::resolver::{Jurisdiction, ResolverSettings};
+use crate::media::ObjectStoreMedia;
+use crate::store::{self, Store};
+
+/// Where the service keeps its data and how it behaves.
+#[derive(Clone)]
+pub struct Config {
+    /// `postgres://…` selects PostGIS; `None` the embedded SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    pub resolver: ResolverSettings,
+    /// Name of the service area in out-of-area messages; default: the top-level unit names.
+    pub service_area: Option<String>,
+    pub api: ApiSettings,
+}
+
+/// Hides the database password in logs (atuin's settings do the same).
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("data_dir", &self.data_dir)
+            .field("resolver", &self.resolver)
+            .field("service_area", &self.service_area)
+            .field("api", &self.api)
+            .finish()
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
+            Some(colon) => format!("{}:***{}", &url[..s + 3 + colon], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    pub fn new(database_url: Option<String>, data_dir: PathBuf) -> Self {
+        Self {
+            database_url,
+            data_dir,
+            resolver: ResolverSettings::default(),
+            service_area: None,
+            api: ApiSettings::default(),
+        }
+    }
+
+    /// Opens the store, runs migrations and seeds the shipped categories on first start.
+    pub async fn open_store(&self) -> anyhow::Result<Arc<dyn Store>> {
+        let store = store::open(self.database_url.as_deref(), &self.data_dir).await?;
+        let categories = parse_category_file(SHIPPED_CATEGORIES)?;
+        store.seed_categories(&categories).await?;
+        Ok(store)
+    }
+
+    /// The jurisdiction in the store, or `None` when no boundaries are loaded yet.
+    pub async fn load_jurisdiction(
+        &self,
+        store: &dyn Store,
+    ) -> anyhow::Result<Option<Jurisdiction>> {
+        let units = store.load_units().await?;
+        if units.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Jurisdiction::new(
+            units,
+            self.service_area.clone(),
+            self.resolver,
+        )?))
+    }
+
+    /// The application state over an opened store.
+    pub async fn state(&self, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
+        let jurisdiction = self.load_jurisdiction(store.as_ref()).await?;
+        if jurisdiction.is_none() {
+            tracing::warn!("no boundaries loaded: resolution and intake answer 503 until they are");
+        }
+        let media = ObjectStoreMedia::local(&self.data_dir.join("media"))?;
+        Ok(AppState::new(
+            store,
+            Arc::new(media),
+            jurisdiction,
+            self.api.clone(),
+        ))
+    }
+}
+
+/// Loads the demo jurisdiction (兴隆台区 and its synthetic streets, communities and grids)
+/// into a store that holds no boundaries; a store that has some keeps them, so
+/// `serve --demo` on an existing data directory reuses it. Returns whether it loaded.
+pub async fn load_demo_if_empty(store: &dyn Store) -> anyhow::Result<bool> {
+    if store.unit_count().await? > 0 {
+        return Ok(false);
+    }
+    let started = std::time::Instant::now();
+    let units = tokio::task::spawn_blocking(|| demo::build_demo(&demo::demo_district())).await?;
+    store.replace_units(&units).await?;
+    tracing::info!(
+        units = units.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "loaded the demo jurisdiction (below district level: synthetic)"
+    );
+    Ok(true)
+}
+
+/// Serves `state` on `listener` until ctrl-c / SIGTERM (graceful shutdown).
+pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    let addr: SocketAddr = listener.local_addr()?;
+    tracing::info!(%addr, store = state.store.backend(), "citysnap serving");
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let c = Config::new(
+            Some("postgres://citysnap:s3cret@db:5432/citysnap".into()),
+            "d".into(),
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("postgres://citysnap:***@db:5432/citysnap"),
+            "{shown}"
+        );
+    }
+}

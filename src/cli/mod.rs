@@ -1,0 +1,240 @@
+//! The command line: `citysnap serve | import | resolve | demo`.
+
+mod resolve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{self, Config};
+use crate::domain::boundary_import::{self, ImportOptions, ImportReport};
+use crate::domain::datum::Datum;
+use crate::domain::units::UnitLevel;
+
+/// Prints an import report on stdout: one line a finding, or the whole report as JSON.
+fn print_report(report: &ImportReport, json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for f in &report.findings {
+        let feature = f.feature.map_or("-".to_owned(), |i| format!("feature {i}"));
+        let severity = serde_json::to_value(f.severity)?;
+        let kind = serde_json::to_value(f.kind)?;
+        writeln!(
+            out,
+            "{} {} {feature} {}: {}",
+            severity.as_str().unwrap_or("?"),
+            kind.as_str().unwrap_or("?"),
+            f.code.as_deref().unwrap_or("-"),
+            f.message
+        )?;
+    }
+    writeln!(out, "{report}")?;
+    Ok(())
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "citysnap",
+    version,
+    about = "Snap-and-report intake, dispatch and hotspot analytics"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the store is: every subcommand that touches it takes these.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Directory of the embedded store (used when DATABASE_URL is not set).
+    #[arg(
+        long,
+        env = "CITYSNAP_DATA_DIR",
+        default_value = "citysnap-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostGIS instead of the embedded store.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn config(&self) -> Config {
+        Config::new(self.database_url.clone(), self.data_dir.clone())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// Load the demo jurisdiction (兴隆台区 with synthetic streets, communities and grids)
+        /// if the store has no boundaries yet.
+        #[arg(long)]
+        demo: bool,
+        /// Reports this far (metres) outside the area are snapped to the nearest unit.
+        #[arg(long, default_value_t = 30.0)]
+        snap_tolerance_m: f64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Load data into the store.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Load the demo jurisdiction into the store (if it has no boundaries yet).
+    Demo {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Resolve a CSV of points offline: `id,lon,lat` on stdin, `id,code` on stdout.
+    Resolve {
+        /// GeoJSON FeatureCollection of Polygon/MultiPolygon features.
+        #[arg(long)]
+        boundaries: PathBuf,
+        /// Datum of the boundary file's coordinates (the CSV is WGS-84).
+        #[arg(long, default_value = "wgs84")]
+        datum: Datum,
+        /// Feature property that holds each polygon's code.
+        #[arg(long, default_value = "code")]
+        code_property: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Load one level of boundaries from a GeoJSON FeatureCollection of Polygon and
+    /// MultiPolygon features. Every feature is checked; any error refuses the whole file
+    /// (nothing half-imported) and the report says what and where.
+    Boundaries {
+        file: PathBuf,
+        /// district, street, community or grid.
+        #[arg(long)]
+        level: UnitLevel,
+        /// Datum of the file's coordinates; converted to WGS-84 on import.
+        #[arg(long, default_value = "wgs84")]
+        datum: Datum,
+        #[arg(long, default_value = "code")]
+        code_property: String,
+        #[arg(long, default_value = "name")]
+        name_property: String,
+        /// Property with the parent's code; default: the parent is the code's prefix.
+        #[arg(long)]
+        parent_property: Option<String>,
+        /// Slivers outside a parent, overlaps and gaps thinner than this are tolerated.
+        #[arg(long, default_value_t = boundary_import::DEFAULT_TOLERANCE_M)]
+        tolerance_m: f64,
+        /// Print the report as JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            bind,
+            demo,
+            snap_tolerance_m,
+            store,
+        } => {
+            let mut config = store.config();
+            config.resolver.snap_tolerance_m = snap_tolerance_m;
+            let db = config.open_store().await?;
+            if demo {
+                app::load_demo_if_empty(db.as_ref()).await?;
+            }
+            let state = config.state(db).await?;
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("binding {bind}"))?;
+            app::serve(listener, state).await
+        }
+        Command::Import {
+            what:
+                ImportCommand::Boundaries {
+                    file,
+                    level,
+                    datum,
+                    code_property,
+                    name_property,
+                    parent_property,
+                    tolerance_m,
+                    json,
+                    store,
+                },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let opts = ImportOptions {
+                level,
+                datum,
+                code_property,
+                name_property,
+                parent_property,
+                tolerance_m,
+            };
+            let db = store.config().open_store().await?;
+            let existing = db.load_units().await?;
+            let outcome = tokio::task::spawn_blocking(move || {
+                boundary_import::import_boundaries(&text, &opts, &existing)
+            })
+            .await?;
+            let (report, units) = match outcome {
+                Ok(o) => (o.report, Some(o.units)),
+                Err(report) => (report, None),
+            };
+            print_report(&report, json)?;
+            let Some(units) = units else {
+                anyhow::bail!(
+                    "{}: import refused, nothing changed ({report})",
+                    file.display()
+                );
+            };
+            db.replace_units(&units).await?;
+            tracing::info!(units = units.len(), %level, "imported; running services pick the boundaries up at their next start");
+            Ok(())
+        }
+        Command::Demo { store } => {
+            let db = store.config().open_store().await?;
+            if !app::load_demo_if_empty(db.as_ref()).await? {
+                tracing::info!("the store already holds boundaries; left as they are");
+            }
+            Ok(())
+        }
+        Command::Resolve {
+            boundaries,
+            datum,
+            code_property,
+        } => {
+            let (codes, index) = resolve::load_polygons(&boundaries, datum, &code_property)?;
+            let rows = tokio::task::spawn_blocking(move || {
+                let stdin = std::io::stdin().lock();
+                let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+                resolve::run(
+                    &codes,
+                    &index,
+                    std::io::BufReader::with_capacity(1 << 16, stdin),
+                    stdout,
+                )
+            })
+            .await??;
+            tracing::info!(rows, "resolved");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,1736 @@
+//! The case (案卷): one report and its life, as an append-only list of events folded into
+//! the current state.
+//!
+//! The states and actions cover both real workflows in `DESIGN.md`: 兴隆台区 (dispatch by
+//! category to the street, passed down to the community, fixed by the grid worker, scored
+//! by the resident) and Dongguan (verified on site first, re-inspected after handling), in
+//! the vocabulary of the 数字城管 loop 信息收集 → 立案 → 派遣 → 处置 → 反馈 → 核查结案 → 评价.
+//!
+//! Nothing is ever updated in place: every change is an [`Event`] `{actor, role, at, action,
+//! reason, payload}`, and [`fold`] derives the [`CaseState`] from them, checking each
+//! transition against the machine. A refused event leaves the state exactly as it was.
+//!
+//! Besides the actions the issue lists for the API (`verify` … `reply`), the machine knows
+//! `acknowledge` and `answer` (the closing step of praise and of a consultation, also
+//! posted through the API), and three that only the service writes: `submit` (the report
+//! itself, always the first event) and `escalated_yellow` / `escalated_red` (recorded by the
+//! deadline job as [`Role::System`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::calendar::{Deadline, IsoDuration, WarningLevel, WorkingCalendar};
+use crate::domain::categories::CategoryKind;
+use crate::domain::dispatch::{RuleRef, Target};
+
+/// Who performs an action. Scoping to a unit or grid is the API's job; this module only
+/// knows which role may perform which action ([`may`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Resident,
+    GridWorker,
+    Handler,
+    Dispatcher,
+    Leader,
+    Planner,
+    Admin,
+    /// The service itself: auto-dispatch on intake, rule-based merges and the deadline job.
+    /// Never issued a token.
+    System,
+}
+
+impl Role {
+    /// The roles a token can be issued for (every role but [`Role::System`]).
+    pub const ISSUABLE: [Role; 7] = [
+        Self::Resident,
+        Self::GridWorker,
+        Self::Handler,
+        Self::Dispatcher,
+        Self::Leader,
+        Self::Planner,
+        Self::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Resident => "resident",
+            Self::GridWorker => "grid_worker",
+            Self::Handler => "handler",
+            Self::Dispatcher => "dispatcher",
+            Self::Leader => "leader",
+            Self::Planner => "planner",
+            Self::Admin => "admin",
+            Self::System => "system",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "unknown role {0:?}; expected resident, grid_worker, handler, dispatcher, leader, planner or admin"
+)]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    /// Parses an issuable role; `system` is refused because no caller may act as the service.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ISSUABLE
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+/// Declares a fieldless enum whose variants have stable snake_case names, the same in
+/// serde, `as_str`, `Display` and `FromStr` (which fails with `$err`), plus `ALL`.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident, unknown: $err:ident($noun:literal) {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+        #[error("unknown {} {:?}", $noun, .0)]
+        pub struct $err(pub String);
+
+        impl FromStr for $name {
+            type Err = $err;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| $err(s.to_owned()))
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// The state of a case. Terminal states are [`State::Invalid`], [`State::Merged`] and
+    /// [`State::Cancelled`]; a closed or rated case can still be reopened for review.
+    pub enum State, unknown: UnknownState("case state") {
+        /// Reported and waiting for dispatch (or for acknowledgement / an answer).
+        Submitted = "submitted",
+        /// Reported in a category whose reports a grid worker must verify on site first (核实).
+        PendingVerification = "pending_verification",
+        /// Verified as real and filed (立案), waiting for dispatch.
+        Verified = "verified",
+        /// Verified as not a real problem, or abuse; terminal.
+        Invalid = "invalid",
+        /// Sent to a unit or department (派遣), not yet accepted.
+        Dispatched = "dispatched",
+        /// Accepted by the target unit.
+        Accepted = "accepted",
+        /// Sent back by the target unit (退回) with a reason; waits for dispatch again.
+        Returned = "returned",
+        /// Being worked on (处置).
+        InProgress = "in_progress",
+        /// The handler reports it fixed, with a note and "after" photos (反馈).
+        Resolved = "resolved",
+        /// Re-inspected (复查) or closed by the command centre (核查结案).
+        Closed = "closed",
+        /// Scored by the resident (评价) with a satisfactory result.
+        Rated = "rated",
+        /// A low rating, a resident saying "not fixed", or a review request: waits for a
+        /// dispatcher to rework, re-dispatch or close it again.
+        Reopened = "reopened",
+        /// Merged as a duplicate into a master case; its reporter follows the master. Terminal.
+        Merged = "merged",
+        /// Parked (挂账): cannot be handled now, with a reason; waits to be dispatched again.
+        Parked = "parked",
+        /// Withdrawn by the reporter or removed by the command centre; terminal.
+        Cancelled = "cancelled",
+    }
+}
+
+impl State {
+    /// Open cases still need someone to act: they can be supervised and cancelled.
+    pub fn is_open(self) -> bool {
+        !matches!(
+            self,
+            Self::Invalid | Self::Closed | Self::Rated | Self::Merged | Self::Cancelled
+        )
+    }
+
+    /// Whether the handling deadline runs: open and not parked (挂账 suspends it).
+    pub fn deadline_runs(self) -> bool {
+        self.is_open() && self != Self::Parked
+    }
+}
+
+named_enum! {
+    /// The name of an action, without its payload: what [`may`] and the errors talk about.
+    pub enum ActionKind, unknown: UnknownAction("action") {
+        Submit = "submit",
+        Verify = "verify",
+        Invalidate = "invalidate",
+        Dispatch = "dispatch",
+        Accept = "accept",
+        Return = "return",
+        Progress = "progress",
+        Resolve = "resolve",
+        Reinspect = "reinspect",
+        Close = "close",
+        Rework = "rework",
+        Rate = "rate",
+        Reopen = "reopen",
+        Merge = "merge",
+        Park = "park",
+        Cancel = "cancel",
+        Supervise = "supervise",
+        Reply = "reply",
+        Acknowledge = "acknowledge",
+        Answer = "answer",
+        EscalatedYellow = "escalated_yellow",
+        EscalatedRed = "escalated_red",
+    }
+}
+
+impl ActionKind {
+    /// Whether callers may post this action to `POST /v1/cases/{id}/actions`. The report
+    /// itself arrives through intake and escalations come from the deadline job.
+    pub fn is_api_action(self) -> bool {
+        !matches!(
+            self,
+            Self::Submit | Self::EscalatedYellow | Self::EscalatedRed
+        )
+    }
+
+    /// Actions a reason is required for: each one refuses or undoes someone's work, and the
+    /// people affected (the reporter, the unit) must be able to read why.
+    pub fn needs_reason(self) -> bool {
+        matches!(
+            self,
+            Self::Invalidate
+                | Self::Return
+                | Self::Rework
+                | Self::Reopen
+                | Self::Park
+                | Self::Cancel
+        )
+    }
+
+    /// Whether the action exists for cases of this kind. Praise is only acknowledged and a
+    /// consultation only answered; neither is dispatched as work (issue 3, "Categories").
+    pub fn applies_to(self, kind: CategoryKind) -> bool {
+        match (self, kind) {
+            (Self::Acknowledge, k) => k == CategoryKind::Praise,
+            (Self::Answer, k) => k == CategoryKind::Consultation,
+            (_, CategoryKind::Problem) => true,
+            (
+                Self::Submit
+                | Self::Invalidate
+                | Self::Cancel
+                | Self::Supervise
+                | Self::Reply
+                | Self::EscalatedYellow
+                | Self::EscalatedRed,
+                _,
+            ) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Which role may perform which action, as a table. Scoping (a handler only on its unit's
+/// cases, a grid worker only in its grids) is the API's job.
+pub fn may(role: Role, action: ActionKind) -> bool {
+    use ActionKind as A;
+    use Role as R;
+    match action {
+        // Residents report; grid workers report what they find on patrol; the command
+        // centre enters reports phoned in.
+        A::Submit => matches!(role, R::Resident | R::GridWorker | R::Dispatcher),
+        // 核实 is on site by the grid worker; the command centre may verify by phone/video.
+        A::Verify | A::Invalidate => matches!(role, R::GridWorker | R::Dispatcher),
+        // The command centre dispatches (the service on intake); a street's handler passes
+        // a case down to its community (兴隆台区).
+        A::Dispatch => matches!(role, R::Dispatcher | R::Handler | R::System),
+        // In 兴隆台区 the community's grid worker is the one who fixes the problem.
+        A::Accept | A::Return | A::Progress | A::Resolve | A::Reply => {
+            matches!(role, R::Handler | R::GridWorker)
+        }
+        A::Reinspect => role == R::GridWorker,
+        A::Close | A::Park => role == R::Dispatcher,
+        // Re-inspection failed (grid worker) or a review found it not fixed (dispatcher).
+        A::Rework => matches!(role, R::GridWorker | R::Dispatcher),
+        A::Rate => role == R::Resident,
+        A::Reopen => matches!(role, R::Resident | R::Dispatcher | R::Leader),
+        // "a dispatcher (or a rule, above a confidence threshold) merges them"
+        A::Merge => matches!(role, R::Dispatcher | R::System),
+        A::Cancel => matches!(role, R::Resident | R::Dispatcher | R::Admin),
+        A::Supervise => role == R::Leader,
+        A::Acknowledge | A::Answer => matches!(role, R::Dispatcher | R::Handler),
+        A::EscalatedYellow | A::EscalatedRed => role == R::System,
+    }
+}
+
+/// A non-empty, trimmed piece of text of at most [`Text::MAX_CHARS`] characters: a reason,
+/// a note, a reply, a photo or case reference.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Text(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TextError {
+    /// Empty or only whitespace.
+    #[error("text must not be empty")]
+    Empty,
+    /// Longer than [`Text::MAX_CHARS`].
+    #[error("text has {0} characters; at most {max} are allowed", max = Text::MAX_CHARS)]
+    TooLong(usize),
+}
+
+impl Text {
+    pub const MAX_CHARS: usize = 4000;
+
+    pub fn parse(s: &str) -> Result<Self, TextError> {
+        let t = s.trim();
+        let n = t.chars().count();
+        if n == 0 {
+            Err(TextError::Empty)
+        } else if n > Self::MAX_CHARS {
+            Err(TextError::TooLong(n))
+        } else {
+            Ok(Self(t.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Text {
+    type Error = TextError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        t.0
+    }
+}
+
+/// The "after" photos of a resolution: at least one reference (issue 3: "handler's note and
+/// 'after' photos required").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<Text>", into = "Vec<Text>")]
+pub struct AfterPhotos(Vec<Text>);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a resolution needs at least one \"after\" photo")]
+pub struct NoAfterPhoto;
+
+impl AfterPhotos {
+    pub fn new(photos: Vec<Text>) -> Result<Self, NoAfterPhoto> {
+        if photos.is_empty() {
+            Err(NoAfterPhoto)
+        } else {
+            Ok(Self(photos))
+        }
+    }
+
+    pub fn as_slice(&self) -> &[Text] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<Text>> for AfterPhotos {
+    type Error = NoAfterPhoto;
+    fn try_from(v: Vec<Text>) -> Result<Self, Self::Error> {
+        Self::new(v)
+    }
+}
+
+impl From<AfterPhotos> for Vec<Text> {
+    fn from(p: AfterPhotos) -> Vec<Text> {
+        p.0
+    }
+}
+
+/// A resident's score, 1 (worst) to 5 (best).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Score(u8);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("score {0} is outside 1 to 5")]
+pub struct BadScore(pub u8);
+
+impl Score {
+    /// Scores at or below this reopen the case for review.
+    pub const LOW: u8 = 2;
+
+    pub fn new(v: u8) -> Result<Self, BadScore> {
+        if (1..=5).contains(&v) {
+            Ok(Self(v))
+        } else {
+            Err(BadScore(v))
+        }
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+
+    pub fn is_low(self) -> bool {
+        self.0 <= Self::LOW
+    }
+}
+
+impl TryFrom<u8> for Score {
+    type Error = BadScore;
+    fn try_from(v: u8) -> Result<Self, Self::Error> {
+        Self::new(v)
+    }
+}
+
+impl From<Score> for u8 {
+    fn from(s: Score) -> u8 {
+        s.0
+    }
+}
+
+/// Payload of `submit`: what the machine needs to know about the report's category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    pub kind: CategoryKind,
+    /// The category needs a grid worker's on-site verification before dispatch.
+    #[serde(default)]
+    pub verify_first: bool,
+}
+
+/// Payload of `dispatch`: where the case goes, to whom, by which rule, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dispatch {
+    pub target: Target,
+    /// The person within the target (see `dispatch::assign`), if one was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// The plan-library rule that chose the target; `None` for the category default or a
+    /// dispatcher's manual choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<RuleRef>,
+    /// The handling deadline for the target; a new deadline restarts the warnings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Deadline>,
+}
+
+/// Payload of `progress` and `reinspect`: an optional note and photos.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Note {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Text>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<Text>,
+}
+
+/// Payload of `resolve`: the handler's note and the "after" photos, both required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resolution {
+    pub note: Text,
+    pub after_photos: AfterPhotos,
+}
+
+/// Payload of `rate`: the resident's score and comment; `fixed: false` says "not fixed".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rating {
+    pub score: Score,
+    /// The resident's comment; may be empty.
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default = "yes")]
+    pub fixed: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Rating {
+    /// A low score or "not fixed" reopens the case for review (issue 3).
+    pub fn reopens(&self) -> bool {
+        self.score.is_low() || !self.fixed
+    }
+}
+
+/// Payload of `merge`: the master case this one duplicates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    pub into: Text,
+}
+
+/// Payload of `supervise` (督办): a leader's opinion, which the unit must answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Supervision {
+    pub opinion: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_by: Option<DateTime<Utc>>,
+}
+
+/// Payload of `reply` (to a supervision) and `answer` (to a consultation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reply {
+    pub text: Text,
+}
+
+/// An action with its payload. Serialised as `"action": name` plus `"payload": {…}` for
+/// the actions that carry one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", content = "payload", rename_all = "snake_case")]
+pub enum Action {
+    Submit(Submission),
+    Verify,
+    Invalidate,
+    Dispatch(Dispatch),
+    Accept,
+    Return,
+    Progress(Note),
+    Resolve(Resolution),
+    Reinspect(Note),
+    Close,
+    Rework,
+    Rate(Rating),
+    Reopen,
+    Merge(Merge),
+    Park,
+    Cancel,
+    Supervise(Supervision),
+    Reply(Reply),
+    Acknowledge,
+    Answer(Reply),
+    EscalatedYellow,
+    EscalatedRed,
+}
+
+impl Action {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Self::Submit(_) => ActionKind::Submit,
+            Self::Verify => ActionKind::Verify,
+            Self::Invalidate => ActionKind::Invalidate,
+            Self::Dispatch(_) => ActionKind::Dispatch,
+            Self::Accept => ActionKind::Accept,
+            Self::Return => ActionKind::Return,
+            Self::Progress(_) => ActionKind::Progress,
+            Self::Resolve(_) => ActionKind::Resolve,
+            Self::Reinspect(_) => ActionKind::Reinspect,
+            Self::Close => ActionKind::Close,
+            Self::Rework => ActionKind::Rework,
+            Self::Rate(_) => ActionKind::Rate,
+            Self::Reopen => ActionKind::Reopen,
+            Self::Merge(_) => ActionKind::Merge,
+            Self::Park => ActionKind::Park,
+            Self::Cancel => ActionKind::Cancel,
+            Self::Supervise(_) => ActionKind::Supervise,
+            Self::Reply(_) => ActionKind::Reply,
+            Self::Acknowledge => ActionKind::Acknowledge,
+            Self::Answer(_) => ActionKind::Answer,
+            Self::EscalatedYellow => ActionKind::EscalatedYellow,
+            Self::EscalatedRed => ActionKind::EscalatedRed,
+        }
+    }
+}
+
+/// One append-only record of the case's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The user id of whoever acted (`system` for the service).
+    pub actor: String,
+    pub role: Role,
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Text>,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum CaseError {
+    /// The action is not a transition of the machine from this state (HTTP 409,
+    /// `illegal_transition`).
+    #[error("action {action} is not allowed in state {state}")]
+    IllegalTransition { state: State, action: ActionKind },
+    /// The action does not exist for this kind of case (e.g. dispatching praise).
+    #[error("action {action} does not apply to a {kind} case", kind = kind.as_str())]
+    NotForKind {
+        kind: CategoryKind,
+        action: ActionKind,
+    },
+    /// The role may never perform this action ([`may`]).
+    #[error("role {role} may not {action}")]
+    Forbidden { role: Role, action: ActionKind },
+    /// The action needs a reason ([`ActionKind::needs_reason`]).
+    #[error("action {0} needs a reason")]
+    ReasonRequired(ActionKind),
+    /// A log must start with `submit`, and only the first event may be one.
+    #[error("a case's log must start with exactly one submit event")]
+    NotSubmitted,
+    /// A reply with no supervision waiting for one.
+    #[error("there is no open supervision to reply to")]
+    NoOpenSupervision,
+    /// The deadline job recorded this warning already for the current deadline, or red
+    /// before yellow.
+    #[error("escalation {0} is out of order or already recorded")]
+    Escalation(ActionKind),
+    /// Events are appended in time order.
+    #[error("event at {at} is earlier than the previous event at {previous}")]
+    OutOfOrder {
+        previous: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+}
+
+/// The pure transition graph on states: where `action` leads from `state`, or
+/// [`CaseError::IllegalTransition`]. Role, kind and payload rules are checked by
+/// [`CaseState::apply`]; `submit` is never a transition (it opens the case).
+pub fn apply(state: State, action: &Action) -> Result<State, CaseError> {
+    use State as S;
+    let next = match (state, action) {
+        (S::Submitted | S::PendingVerification, Action::Verify) => Some(S::Verified),
+        (S::Submitted | S::PendingVerification, Action::Invalidate) => Some(S::Invalid),
+        // Dispatched → dispatched is a dispatcher's override before acceptance; accepted →
+        // dispatched is a street passing the case down to its community.
+        (
+            S::Submitted
+            | S::Verified
+            | S::Dispatched
+            | S::Accepted
+            | S::Returned
+            | S::Reopened
+            | S::Parked,
+            Action::Dispatch(_),
+        ) => Some(S::Dispatched),
+        (S::Dispatched, Action::Accept) => Some(S::Accepted),
+        (S::Dispatched | S::Accepted, Action::Return) => Some(S::Returned),
+        (S::Accepted | S::InProgress, Action::Progress(_)) => Some(S::InProgress),
+        (S::Accepted | S::InProgress, Action::Resolve(_)) => Some(S::Resolved),
+        (S::Resolved, Action::Reinspect(_)) => Some(S::Closed),
+        (S::Resolved | S::Reopened, Action::Close) => Some(S::Closed),
+        (S::Resolved | S::Reopened, Action::Rework) => Some(S::InProgress),
+        (S::Closed, Action::Rate(r)) => Some(if r.reopens() { S::Reopened } else { S::Rated }),
+        (S::Closed | S::Rated, Action::Reopen) => Some(S::Reopened),
+        // Duplicates are merged at intake, before anyone has worked on them.
+        (
+            S::Submitted | S::PendingVerification | S::Verified | S::Dispatched | S::Returned,
+            Action::Merge(_),
+        ) => Some(S::Merged),
+        (
+            S::Verified | S::Dispatched | S::Accepted | S::Returned | S::InProgress | S::Reopened,
+            Action::Park,
+        ) => Some(S::Parked),
+        (s, Action::Cancel) if s.is_open() => Some(S::Cancelled),
+        (S::Submitted, Action::Acknowledge | Action::Answer(_)) => Some(S::Closed),
+        (s, Action::Supervise(_) | Action::Reply(_)) if s.is_open() => Some(s),
+        (s, Action::EscalatedYellow | Action::EscalatedRed) if s.deadline_runs() => Some(s),
+        _ => None,
+    };
+    next.ok_or(CaseError::IllegalTransition {
+        state,
+        action: action.kind(),
+    })
+}
+
+/// The current state of a case and what the log says about it, derived by [`fold`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseState {
+    pub state: State,
+    pub kind: CategoryKind,
+    /// The reporter (actor of `submit`).
+    pub reporter: String,
+    pub submitted_at: DateTime<Utc>,
+    /// The last event's time.
+    pub updated_at: DateTime<Utc>,
+    /// Where the case is (or was last) dispatched.
+    pub target: Option<Target>,
+    /// The person responsible: the dispatch's assignee, then whoever accepted.
+    pub assignee: Option<String>,
+    pub rule: Option<RuleRef>,
+    pub deadline: Option<Deadline>,
+    /// Filed (立案): verified, or dispatched without verification.
+    pub filed: bool,
+    /// Targets that returned the case, oldest first; the next suggestion avoids them.
+    pub returned_by: Vec<Target>,
+    pub dispatches: u32,
+    pub returns: u32,
+    pub resolutions: u32,
+    pub reworks: u32,
+    pub reopens: u32,
+    pub parks: u32,
+    /// When the case was last closed; cleared when it is reopened.
+    pub closed_at: Option<DateTime<Utc>>,
+    pub rating: Option<Rating>,
+    pub merged_into: Option<Text>,
+    /// Supervisions (督办) still waiting for the unit's reply.
+    pub open_supervisions: u32,
+    /// Warnings recorded for the current deadline.
+    pub escalated_yellow: bool,
+    pub escalated_red: bool,
+}
+
+impl CaseState {
+    /// Opens a case from its first event, which must be a `submit`.
+    pub fn open(event: &Event) -> Result<Self, CaseError> {
+        let Action::Submit(sub) = &event.action else {
+            return Err(CaseError::NotSubmitted);
+        };
+        if !may(event.role, ActionKind::Submit) {
+            return Err(CaseError::Forbidden {
+                role: event.role,
+                action: ActionKind::Submit,
+            });
+        }
+        let state = if sub.kind == CategoryKind::Problem && sub.verify_first {
+            State::PendingVerification
+        } else {
+            State::Submitted
+        };
+        Ok(Self {
+            state,
+            kind: sub.kind,
+            reporter: event.actor.clone(),
+            submitted_at: event.at,
+            updated_at: event.at,
+            target: None,
+            assignee: None,
+            rule: None,
+            deadline: None,
+            filed: false,
+            returned_by: Vec::new(),
+            dispatches: 0,
+            returns: 0,
+            resolutions: 0,
+            reworks: 0,
+            reopens: 0,
+            parks: 0,
+            closed_at: None,
+            rating: None,
+            merged_into: None,
+            open_supervisions: 0,
+            escalated_yellow: false,
+            escalated_red: false,
+        })
+    }
+
+    /// Applies one more event. Every rule is checked before anything changes, so a refused
+    /// event leaves the case exactly as it was.
+    pub fn apply(&mut self, event: &Event) -> Result<(), CaseError> {
+        let action = event.action.kind();
+        if event.at < self.updated_at {
+            return Err(CaseError::OutOfOrder {
+                previous: self.updated_at,
+                at: event.at,
+            });
+        }
+        if action == ActionKind::Submit {
+            return Err(CaseError::NotSubmitted);
+        }
+        if !may(event.role, action) {
+            return Err(CaseError::Forbidden {
+                role: event.role,
+                action,
+            });
+        }
+        if !action.applies_to(self.kind) {
+            return Err(CaseError::NotForKind {
+                kind: self.kind,
+                action,
+            });
+        }
+        let next = apply(self.state, &event.action)?;
+        if action.needs_reason() && event.reason.is_none() {
+            return Err(CaseError::ReasonRequired(action));
+        }
+        match &event.action {
+            Action::Reply(_) if self.open_supervisions == 0 => {
+                return Err(CaseError::NoOpenSupervision);
+            }
+            Action::EscalatedYellow if self.escalated_yellow => {
+                return Err(CaseError::Escalation(action));
+            }
+            Action::EscalatedRed if self.escalated_red || !self.escalated_yellow => {
+                return Err(CaseError::Escalation(action));
+            }
+            _ => {}
+        }
+
+        // All checks passed: record the event's effects.
+        match &event.action {
+            Action::Verify => self.filed = true,
+            Action::Dispatch(d) => {
+                self.filed = true;
+                self.dispatches += 1;
+                self.target = Some(d.target.clone());
+                self.assignee = d.assignee.clone();
+                self.rule = d.rule.clone();
+                if d.deadline.is_some() {
+                    self.deadline = d.deadline;
+                    self.escalated_yellow = false;
+                    self.escalated_red = false;
+                }
+            }
+            Action::Accept => self.assignee = Some(event.actor.clone()),
+            Action::Return => {
+                self.returns += 1;
+                if let Some(t) = &self.target {
+                    self.returned_by.push(t.clone());
+                }
+            }
+            Action::Resolve(_) => self.resolutions += 1,
+            Action::Rework => self.reworks += 1,
+            Action::Rate(r) => self.rating = Some(r.clone()),
+            Action::Merge(m) => self.merged_into = Some(m.into.clone()),
+            Action::Park => self.parks += 1,
+            Action::Supervise(_) => self.open_supervisions += 1,
+            Action::Reply(_) => self.open_supervisions -= 1,
+            Action::EscalatedYellow => self.escalated_yellow = true,
+            Action::EscalatedRed => self.escalated_red = true,
+            _ => {}
+        }
+        if next == State::Closed {
+            self.closed_at = Some(event.at);
+        }
+        if next == State::Reopened {
+            self.reopens += 1;
+            self.closed_at = None;
+        }
+        self.state = next;
+        self.updated_at = event.at;
+        Ok(())
+    }
+}
+
+impl CaseState {
+    /// The warning level at `now` while the handling deadline runs; `None` for a case
+    /// without a deadline, or closed, parked, merged, cancelled or invalid (no clock runs).
+    pub fn warning_level(
+        &self,
+        now: DateTime<Utc>,
+        calendar: &WorkingCalendar,
+        red_margin: Option<IsoDuration>,
+    ) -> Option<WarningLevel> {
+        let deadline = self.deadline.filter(|_| self.state.deadline_runs())?;
+        Some(deadline.level(now, calendar, red_margin))
+    }
+}
+
+/// The case as its events say it is. The first event must be `submit`; the first refused
+/// event stops the fold (a stored log is never expected to hold one).
+pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<CaseState, CaseError> {
+    let mut events = events.into_iter();
+    let first = events.next().ok_or(CaseError::NotSubmitted)?;
+    let mut case = CaseState::open(first)?;
+    for e in events {
+        case.apply(e)?;
+    }
+    Ok(case)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::calendar::{CalendarMode, TimeLimit};
+    use crate::domain::departments::DepartmentCode;
+    use crate::domain::units::UnitCode;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    const STREET: &str = "211103001";
+    const COMMUNITY: &str = "211103001002";
+
+    fn t(minute: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 6, 3, 1, 0, 0).unwrap() + chrono::Duration::minutes(minute)
+    }
+
+    /// A deadline at minute `minute` under a two-hour natural limit.
+    fn due(minute: i64) -> Deadline {
+        Deadline {
+            at: t(minute),
+            limit: TimeLimit {
+                duration: IsoDuration::parse("PT2H").unwrap(),
+                calendar: CalendarMode::Natural,
+            },
+        }
+    }
+
+    fn ev(minute: i64, actor: &str, role: Role, action: Action) -> Event {
+        Event {
+            actor: actor.to_owned(),
+            role,
+            at: t(minute),
+            action,
+            reason: None,
+        }
+    }
+
+    fn because(mut e: Event, reason: &str) -> Event {
+        e.reason = Some(Text::parse(reason).unwrap());
+        e
+    }
+
+    fn text(s: &str) -> Text {
+        Text::parse(s).unwrap()
+    }
+
+    fn submit(kind: CategoryKind, verify_first: bool) -> Event {
+        ev(
+            0,
+            "resident-1",
+            Role::Resident,
+            Action::Submit(Submission { kind, verify_first }),
+        )
+    }
+
+    fn to_unit(code: &str) -> Action {
+        Action::Dispatch(Dispatch {
+            target: Target::Unit(UnitCode::parse(code).unwrap()),
+            assignee: None,
+            rule: None,
+            deadline: Some(due(120)),
+        })
+    }
+
+    fn to_department(code: &str) -> Action {
+        Action::Dispatch(Dispatch {
+            target: Target::Department(DepartmentCode::parse(code).unwrap()),
+            assignee: None,
+            rule: Some(RuleRef {
+                id: "road-damage".into(),
+                version: 2,
+            }),
+            deadline: Some(due(600)),
+        })
+    }
+
+    fn resolution() -> Action {
+        Action::Resolve(Resolution {
+            note: text("补好了破损的路面"),
+            after_photos: AfterPhotos::new(vec![text("media/after-1.jpg")]).unwrap(),
+        })
+    }
+
+    fn rating(score: u8, fixed: bool) -> Action {
+        Action::Rate(Rating {
+            score: Score::new(score).unwrap(),
+            comment: "处理很及时".into(),
+            fixed,
+        })
+    }
+
+    fn run(events: &[Event]) -> CaseState {
+        fold(events).unwrap()
+    }
+
+    #[test]
+    fn xinglongtai_path_street_passes_down_to_community_whose_grid_worker_fixes_it() {
+        let events = [
+            submit(CategoryKind::Problem, false),
+            ev(1, "system", Role::System, to_unit(STREET)),
+            ev(5, "street-handler", Role::Handler, Action::Accept),
+            ev(6, "street-handler", Role::Handler, to_unit(COMMUNITY)),
+            ev(9, "grid-worker-7", Role::GridWorker, Action::Accept),
+            ev(
+                10,
+                "grid-worker-7",
+                Role::GridWorker,
+                Action::Progress(Note::default()),
+            ),
+            ev(50, "grid-worker-7", Role::GridWorker, resolution()),
+            ev(55, "dispatcher-1", Role::Dispatcher, Action::Close),
+            ev(90, "resident-1", Role::Resident, rating(5, true)),
+        ];
+        let case = run(&events);
+        assert_eq!(case.state, State::Rated);
+        assert_eq!(case.dispatches, 2);
+        assert_eq!(
+            case.target,
+            Some(Target::Unit(UnitCode::parse(COMMUNITY).unwrap()))
+        );
+        assert_eq!(case.assignee.as_deref(), Some("grid-worker-7"));
+        assert_eq!(case.closed_at, Some(t(55)));
+        assert_eq!(case.rating.map(|r| r.score.get()), Some(5));
+        assert!(case.filed);
+    }
+
+    #[test]
+    fn dongguan_path_verifies_first_and_closes_on_reinspection() {
+        let events = [
+            submit(CategoryKind::Problem, true),
+            ev(20, "grid-worker-3", Role::GridWorker, Action::Verify),
+            ev(21, "system", Role::System, to_unit(STREET)),
+            ev(30, "town-centre", Role::Handler, Action::Accept),
+            ev(31, "town-centre", Role::Handler, to_department("ZJJ")),
+            ev(40, "zjj-staff", Role::Handler, Action::Accept),
+            ev(300, "zjj-staff", Role::Handler, resolution()),
+            ev(
+                320,
+                "grid-worker-3",
+                Role::GridWorker,
+                Action::Reinspect(Note::default()),
+            ),
+        ];
+        assert_eq!(
+            CaseState::open(&events[0]).unwrap().state,
+            State::PendingVerification
+        );
+        let case = run(&events);
+        assert_eq!(case.state, State::Closed);
+        assert_eq!(
+            case.rule,
+            Some(RuleRef {
+                id: "road-damage".into(),
+                version: 2
+            })
+        );
+        assert_eq!(case.deadline.map(|d| d.at), Some(t(600)));
+    }
+
+    #[test]
+    fn a_verify_first_case_cannot_be_dispatched_before_verification() {
+        let mut case = CaseState::open(&submit(CategoryKind::Problem, true)).unwrap();
+        let err = case
+            .apply(&ev(1, "system", Role::System, to_unit(STREET)))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            CaseError::IllegalTransition {
+                state: State::PendingVerification,
+                action: ActionKind::Dispatch
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "action dispatch is not allowed in state pending_verification"
+        );
+    }
+
+    #[test]
+    fn return_needs_a_reason_and_remembers_who_returned_it() {
+        let mut case = run(&[
+            submit(CategoryKind::Problem, false),
+            ev(1, "system", Role::System, to_department("GDGS")),
+        ]);
+        let bare = ev(2, "gdgs-staff", Role::Handler, Action::Return);
+        assert_eq!(
+            case.apply(&bare),
+            Err(CaseError::ReasonRequired(ActionKind::Return))
+        );
+        case.apply(&because(bare, "路灯属于城管局管养")).unwrap();
+        assert_eq!(case.state, State::Returned);
+        assert_eq!(
+            case.returned_by,
+            vec![Target::Department(DepartmentCode::parse("GDGS").unwrap())]
+        );
+        case.apply(&ev(
+            3,
+            "dispatcher-1",
+            Role::Dispatcher,
+            to_department("CGJ"),
+        ))
+        .unwrap();
+        assert_eq!(case.state, State::Dispatched);
+    }
+
+    #[test]
+    fn a_resolution_without_note_or_after_photo_does_not_parse() {
+        let no_photo = r#"{"actor":"h","role":"handler","at":"2025-06-03T01:00:00Z","action":"resolve","payload":{"note":"修好了","after_photos":[]}}"#;
+        assert!(serde_json::from_str::<Event>(no_photo).is_err());
+        let blank_note = r#"{"actor":"h","role":"handler","at":"2025-06-03T01:00:00Z","action":"resolve","payload":{"note":"  ","after_photos":["a.jpg"]}}"#;
+        assert!(serde_json::from_str::<Event>(blank_note).is_err());
+        assert_eq!(AfterPhotos::new(vec![]), Err(NoAfterPhoto));
+    }
+
+    fn closed_case() -> CaseState {
+        run(&[
+            submit(CategoryKind::Problem, false),
+            ev(1, "dispatcher-1", Role::Dispatcher, to_unit(COMMUNITY)),
+            ev(2, "grid-worker-7", Role::GridWorker, Action::Accept),
+            ev(3, "grid-worker-7", Role::GridWorker, resolution()),
+            ev(4, "dispatcher-1", Role::Dispatcher, Action::Close),
+        ])
+    }
+
+    #[test]
+    fn a_rating_of_two_or_less_or_not_fixed_reopens_the_case_for_review() {
+        for (score, fixed, expected) in [
+            (1, true, State::Reopened),
+            (2, true, State::Reopened),
+            (3, true, State::Rated),
+            (5, true, State::Rated),
+            (5, false, State::Reopened),
+        ] {
+            let mut case = closed_case();
+            case.apply(&ev(9, "resident-1", Role::Resident, rating(score, fixed)))
+                .unwrap();
+            assert_eq!(case.state, expected, "score {score}, fixed {fixed}");
+            if expected == State::Reopened {
+                assert_eq!(case.closed_at, None);
+                assert_eq!(case.reopens, 1);
+            }
+        }
+        assert_eq!(Score::new(0), Err(BadScore(0)));
+        assert_eq!(Score::new(6), Err(BadScore(6)));
+    }
+
+    #[test]
+    fn a_reopened_case_is_reworked_and_closes_again() {
+        let mut case = closed_case();
+        for e in [
+            ev(9, "resident-1", Role::Resident, rating(1, false)),
+            because(
+                ev(10, "dispatcher-1", Role::Dispatcher, Action::Rework),
+                "井盖仍然松动",
+            ),
+            ev(20, "grid-worker-7", Role::GridWorker, resolution()),
+            ev(
+                21,
+                "grid-worker-7",
+                Role::GridWorker,
+                Action::Reinspect(Note::default()),
+            ),
+        ] {
+            case.apply(&e).unwrap();
+        }
+        assert_eq!(case.state, State::Closed);
+        assert_eq!((case.reworks, case.resolutions), (1, 2));
+    }
+
+    #[test]
+    fn supervision_and_reply_leave_the_state_unchanged_and_reply_needs_a_supervision() {
+        let mut case = run(&[
+            submit(CategoryKind::Problem, false),
+            ev(1, "system", Role::System, to_unit(COMMUNITY)),
+        ]);
+        let reply = ev(
+            3,
+            "community-handler",
+            Role::Handler,
+            Action::Reply(Reply {
+                text: text("已安排明早处理"),
+            }),
+        );
+        assert_eq!(case.apply(&reply), Err(CaseError::NoOpenSupervision));
+        case.apply(&ev(
+            2,
+            "leader-1",
+            Role::Leader,
+            Action::Supervise(Supervision {
+                opinion: text("请今日内处理并回复"),
+                reply_by: None,
+            }),
+        ))
+        .unwrap();
+        assert_eq!((case.state, case.open_supervisions), (State::Dispatched, 1));
+        case.apply(&reply).unwrap();
+        assert_eq!((case.state, case.open_supervisions), (State::Dispatched, 0));
+    }
+
+    #[test]
+    fn closed_cases_cannot_be_supervised() {
+        let mut case = closed_case();
+        let err = case
+            .apply(&ev(
+                9,
+                "leader-1",
+                Role::Leader,
+                Action::Supervise(Supervision {
+                    opinion: text("督办"),
+                    reply_by: None,
+                }),
+            ))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            CaseError::IllegalTransition {
+                state: State::Closed,
+                action: ActionKind::Supervise
+            }
+        );
+    }
+
+    #[test]
+    fn praise_is_acknowledged_and_closed_and_never_dispatched() {
+        let mut case = CaseState::open(&submit(CategoryKind::Praise, true)).unwrap();
+        assert_eq!(case.state, State::Submitted, "praise is never verified");
+        assert_eq!(
+            case.apply(&ev(1, "system", Role::System, to_unit(STREET))),
+            Err(CaseError::NotForKind {
+                kind: CategoryKind::Praise,
+                action: ActionKind::Dispatch
+            })
+        );
+        case.apply(&ev(
+            2,
+            "dispatcher-1",
+            Role::Dispatcher,
+            Action::Acknowledge,
+        ))
+        .unwrap();
+        assert_eq!(case.state, State::Closed);
+        assert!(!case.filed);
+    }
+
+    #[test]
+    fn consultation_is_answered_and_closed() {
+        let mut case = CaseState::open(&submit(CategoryKind::Consultation, false)).unwrap();
+        case.apply(&ev(
+            2,
+            "dispatcher-1",
+            Role::Dispatcher,
+            Action::Answer(Reply {
+                text: text("占道经营可向城管局申请临时摊点"),
+            }),
+        ))
+        .unwrap();
+        assert_eq!(case.state, State::Closed);
+        assert_eq!(case.closed_at, Some(t(2)));
+    }
+
+    #[test]
+    fn roles_outside_the_table_are_forbidden() {
+        let mut case = run(&[submit(CategoryKind::Problem, true)]);
+        assert_eq!(
+            case.apply(&ev(1, "resident-1", Role::Resident, Action::Verify)),
+            Err(CaseError::Forbidden {
+                role: Role::Resident,
+                action: ActionKind::Verify
+            })
+        );
+        for &action in ActionKind::ALL {
+            assert!(
+                !may(Role::Planner, action),
+                "a planner only reads aggregates"
+            );
+        }
+        assert!(
+            "system".parse::<Role>().is_err(),
+            "no token acts as the service"
+        );
+        assert_eq!("grid_worker".parse::<Role>(), Ok(Role::GridWorker));
+    }
+
+    #[test]
+    fn warnings_are_recorded_once_per_deadline_yellow_before_red() {
+        let mut case = run(&[
+            submit(CategoryKind::Problem, false),
+            ev(1, "system", Role::System, to_unit(COMMUNITY)),
+        ]);
+        let yellow = ev(130, "system", Role::System, Action::EscalatedYellow);
+        let red = ev(250, "system", Role::System, Action::EscalatedRed);
+        assert_eq!(
+            case.apply(&red),
+            Err(CaseError::Escalation(ActionKind::EscalatedRed))
+        );
+        case.apply(&yellow).unwrap();
+        assert_eq!(
+            case.apply(&yellow),
+            Err(CaseError::Escalation(ActionKind::EscalatedYellow))
+        );
+        case.apply(&red).unwrap();
+        assert_eq!(
+            case.apply(&red),
+            Err(CaseError::Escalation(ActionKind::EscalatedRed))
+        );
+        // A dispatcher re-dispatches with a new deadline: the warnings start over.
+        case.apply(&ev(260, "dispatcher-1", Role::Dispatcher, to_unit(STREET)))
+            .unwrap();
+        assert!(!case.escalated_yellow && !case.escalated_red);
+        assert_eq!(case.state, State::Dispatched);
+    }
+
+    #[test]
+    fn the_warning_level_runs_from_the_dispatch_deadline_until_the_case_stops_the_clock() {
+        // Dispatched with a deadline at minute 120 under a 2 h limit: red after minute 240.
+        let mut case = run(&[
+            submit(CategoryKind::Problem, false),
+            ev(1, "system", Role::System, to_unit(COMMUNITY)),
+        ]);
+        let cal = WorkingCalendar::china();
+        let level = |case: &CaseState, minute| case.warning_level(t(minute), &cal, None);
+        assert_eq!(level(&case, 100), Some(WarningLevel::Green));
+        assert_eq!(level(&case, 130), Some(WarningLevel::Yellow));
+        assert_eq!(level(&case, 240), Some(WarningLevel::Yellow));
+        assert_eq!(level(&case, 241), Some(WarningLevel::Red));
+        case.apply(&because(
+            ev(242, "dispatcher-1", Role::Dispatcher, Action::Park),
+            "待明年道路改造",
+        ))
+        .unwrap();
+        assert_eq!(level(&case, 300), None, "parking suspends the clock");
+        let fresh = run(&[submit(CategoryKind::Problem, false)]);
+        assert_eq!(level(&fresh, 300), None, "no deadline before dispatch");
+    }
+
+    #[test]
+    fn a_log_must_start_with_one_submit_and_run_forward_in_time() {
+        assert_eq!(fold(&[]), Err(CaseError::NotSubmitted));
+        assert_eq!(
+            fold(&[ev(0, "d", Role::Dispatcher, Action::Close)]),
+            Err(CaseError::NotSubmitted)
+        );
+        let mut case = run(&[submit(CategoryKind::Problem, false)]);
+        assert_eq!(
+            case.apply(&submit(CategoryKind::Problem, false)),
+            Err(CaseError::NotSubmitted)
+        );
+        let mut late = run(&[
+            submit(CategoryKind::Problem, false),
+            ev(10, "system", Role::System, to_unit(COMMUNITY)),
+        ]);
+        assert!(matches!(
+            late.apply(&ev(5, "h", Role::Handler, Action::Accept)),
+            Err(CaseError::OutOfOrder { .. })
+        ));
+    }
+
+    #[test]
+    fn events_serialise_as_actor_role_at_action_reason_payload() {
+        let e = because(
+            ev(1, "gdgs-staff", Role::Handler, to_department("GDGS")),
+            "夜间抢修",
+        );
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["actor"], "gdgs-staff");
+        assert_eq!(json["role"], "handler");
+        assert_eq!(json["at"], "2025-06-03T01:01:00Z");
+        assert_eq!(json["action"], "dispatch");
+        assert_eq!(json["reason"], "夜间抢修");
+        assert_eq!(json["payload"]["target"]["department"], "GDGS");
+        assert_eq!(json["payload"]["rule"]["version"], 2);
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap(), e);
+
+        let bare: Event = serde_json::from_str(
+            r#"{"actor":"h","role":"handler","at":"2025-06-03T01:00:00Z","action":"accept"}"#,
+        )
+        .unwrap();
+        assert_eq!(bare.action, Action::Accept);
+        let accept = serde_json::to_value(&bare).unwrap();
+        assert!(accept.get("payload").is_none() && accept.get("reason").is_none());
+    }
+
+    #[test]
+    fn state_and_action_names_are_the_same_in_json_and_text() {
+        for &s in State::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.as_str().parse::<State>(), Ok(s));
+        }
+        for &a in ActionKind::ALL {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+            assert_eq!(a.as_str().parse::<ActionKind>(), Ok(a));
+        }
+        assert_eq!(
+            "closed ".parse::<State>().unwrap_err().to_string(),
+            r#"unknown case state "closed ""#
+        );
+    }
+
+    #[test]
+    fn api_actions_are_exactly_those_the_issue_lists_plus_acknowledge_and_answer() {
+        let api: Vec<&str> = ActionKind::ALL
+            .iter()
+            .copied()
+            .filter(|a| a.is_api_action())
+            .map(ActionKind::as_str)
+            .collect();
+        assert_eq!(
+            api.join("|"),
+            "verify|invalidate|dispatch|accept|return|progress|resolve|reinspect|close|rework|\
+             rate|reopen|merge|park|cancel|supervise|reply|acknowledge|answer"
+        );
+    }
+
+    // ----- The allowed-state graph, written out as data, independently of `apply`. -----
+
+    use ActionKind as A;
+    use State as S;
+
+    /// Every state-changing edge for problem cases: (from, action, to).
+    const PROBLEM_EDGES: &[(State, ActionKind, State)] = &[
+        (S::Submitted, A::Verify, S::Verified),
+        (S::Submitted, A::Invalidate, S::Invalid),
+        (S::Submitted, A::Dispatch, S::Dispatched),
+        (S::Submitted, A::Merge, S::Merged),
+        (S::Submitted, A::Cancel, S::Cancelled),
+        (S::PendingVerification, A::Verify, S::Verified),
+        (S::PendingVerification, A::Invalidate, S::Invalid),
+        (S::PendingVerification, A::Merge, S::Merged),
+        (S::PendingVerification, A::Cancel, S::Cancelled),
+        (S::Verified, A::Dispatch, S::Dispatched),
+        (S::Verified, A::Merge, S::Merged),
+        (S::Verified, A::Park, S::Parked),
+        (S::Verified, A::Cancel, S::Cancelled),
+        (S::Dispatched, A::Dispatch, S::Dispatched),
+        (S::Dispatched, A::Accept, S::Accepted),
+        (S::Dispatched, A::Return, S::Returned),
+        (S::Dispatched, A::Merge, S::Merged),
+        (S::Dispatched, A::Park, S::Parked),
+        (S::Dispatched, A::Cancel, S::Cancelled),
+        (S::Accepted, A::Dispatch, S::Dispatched),
+        (S::Accepted, A::Return, S::Returned),
+        (S::Accepted, A::Progress, S::InProgress),
+        (S::Accepted, A::Resolve, S::Resolved),
+        (S::Accepted, A::Park, S::Parked),
+        (S::Accepted, A::Cancel, S::Cancelled),
+        (S::Returned, A::Dispatch, S::Dispatched),
+        (S::Returned, A::Merge, S::Merged),
+        (S::Returned, A::Park, S::Parked),
+        (S::Returned, A::Cancel, S::Cancelled),
+        (S::InProgress, A::Progress, S::InProgress),
+        (S::InProgress, A::Resolve, S::Resolved),
+        (S::InProgress, A::Park, S::Parked),
+        (S::InProgress, A::Cancel, S::Cancelled),
+        (S::Resolved, A::Reinspect, S::Closed),
+        (S::Resolved, A::Close, S::Closed),
+        (S::Resolved, A::Rework, S::InProgress),
+        (S::Resolved, A::Cancel, S::Cancelled),
+        (S::Closed, A::Rate, S::Rated),
+        (S::Closed, A::Rate, S::Reopened),
+        (S::Closed, A::Reopen, S::Reopened),
+        (S::Rated, A::Reopen, S::Reopened),
+        (S::Reopened, A::Dispatch, S::Dispatched),
+        (S::Reopened, A::Rework, S::InProgress),
+        (S::Reopened, A::Close, S::Closed),
+        (S::Reopened, A::Park, S::Parked),
+        (S::Reopened, A::Cancel, S::Cancelled),
+        (S::Parked, A::Dispatch, S::Dispatched),
+        (S::Parked, A::Cancel, S::Cancelled),
+    ];
+
+    const PRAISE_EDGES: &[(State, ActionKind, State)] = &[
+        (S::Submitted, A::Acknowledge, S::Closed),
+        (S::Submitted, A::Invalidate, S::Invalid),
+        (S::Submitted, A::Cancel, S::Cancelled),
+    ];
+
+    const CONSULTATION_EDGES: &[(State, ActionKind, State)] = &[
+        (S::Submitted, A::Answer, S::Closed),
+        (S::Submitted, A::Invalidate, S::Invalid),
+        (S::Submitted, A::Cancel, S::Cancelled),
+    ];
+
+    /// States in which a problem case is open (supervision and replies allowed).
+    const PROBLEM_OPEN: &[State] = &[
+        S::Submitted,
+        S::PendingVerification,
+        S::Verified,
+        S::Dispatched,
+        S::Accepted,
+        S::Returned,
+        S::InProgress,
+        S::Resolved,
+        S::Reopened,
+        S::Parked,
+    ];
+
+    /// Actions that are events without a change of state, allowed in open states
+    /// (escalations not while parked).
+    const NEUTRAL: &[ActionKind] = &[A::Supervise, A::Reply, A::EscalatedYellow, A::EscalatedRed];
+
+    fn edge_allowed(kind: CategoryKind, from: State, action: ActionKind, to: State) -> bool {
+        if NEUTRAL.contains(&action) {
+            let open = match kind {
+                CategoryKind::Problem => PROBLEM_OPEN.contains(&from),
+                _ => from == S::Submitted,
+            };
+            let escalation = matches!(action, A::EscalatedYellow | A::EscalatedRed);
+            return open && from == to && !(escalation && from == S::Parked);
+        }
+        let edges = match kind {
+            CategoryKind::Problem => PROBLEM_EDGES,
+            CategoryKind::Praise => PRAISE_EDGES,
+            CategoryKind::Consultation => CONSULTATION_EDGES,
+        };
+        edges.contains(&(from, action, to))
+    }
+
+    fn initial_allowed(kind: CategoryKind, verify_first: bool, state: State) -> bool {
+        match (kind, verify_first) {
+            (CategoryKind::Problem, true) => state == S::PendingVerification,
+            _ => state == S::Submitted,
+        }
+    }
+
+    /// One action of each kind with a representative payload (two for `rate`, whose target
+    /// depends on the score).
+    fn sample_actions() -> Vec<Action> {
+        let mut v = vec![
+            Action::Verify,
+            Action::Invalidate,
+            to_unit(STREET),
+            Action::Accept,
+            Action::Return,
+            Action::Progress(Note::default()),
+            resolution(),
+            Action::Reinspect(Note::default()),
+            Action::Close,
+            Action::Rework,
+            rating(4, true),
+            rating(2, true),
+            Action::Reopen,
+            Action::Merge(Merge { into: text("C-1") }),
+            Action::Park,
+            Action::Cancel,
+            Action::Supervise(Supervision {
+                opinion: text("督办"),
+                reply_by: None,
+            }),
+            Action::Reply(Reply {
+                text: text("已处理"),
+            }),
+            Action::Acknowledge,
+            Action::Answer(Reply {
+                text: text("答复")
+            }),
+            Action::EscalatedYellow,
+            Action::EscalatedRed,
+        ];
+        v.push(Action::Submit(Submission {
+            kind: CategoryKind::Problem,
+            verify_first: false,
+        }));
+        v
+    }
+
+    #[test]
+    fn the_transition_function_is_exactly_the_problem_graph() {
+        let mut seen = Vec::new();
+        for &from in State::ALL {
+            for action in sample_actions() {
+                let kind = action.kind();
+                match apply(from, &action) {
+                    Ok(to) => {
+                        assert!(
+                            edge_allowed(CategoryKind::Problem, from, kind, to)
+                                || matches!(kind, A::Acknowledge | A::Answer),
+                            "{from} --{kind}--> {to} is not in the graph"
+                        );
+                        seen.push((from, kind, to));
+                    }
+                    Err(e) => assert_eq!(
+                        e,
+                        CaseError::IllegalTransition {
+                            state: from,
+                            action: kind
+                        }
+                    ),
+                }
+            }
+        }
+        for edge in PROBLEM_EDGES {
+            assert!(seen.contains(edge), "{edge:?} is never taken");
+        }
+    }
+
+    fn arb_kind() -> impl Strategy<Value = CategoryKind> {
+        prop_oneof![
+            6 => Just(CategoryKind::Problem),
+            1 => Just(CategoryKind::Praise),
+            1 => Just(CategoryKind::Consultation),
+        ]
+    }
+
+    const ALL_ROLES: [Role; 8] = [
+        Role::Resident,
+        Role::GridWorker,
+        Role::Handler,
+        Role::Dispatcher,
+        Role::Leader,
+        Role::Planner,
+        Role::Admin,
+        Role::System,
+    ];
+
+    /// Builds the `i`-th event from random knobs: the action, whether to use a role that
+    /// may perform it, whether to give a reason, and a byte that varies the payload.
+    fn make_event(i: usize, action: usize, knob: u8, allowed_role: bool, reason: bool) -> Event {
+        let mut action = sample_actions().swap_remove(action);
+        match &mut action {
+            Action::Dispatch(d) => {
+                if knob.is_multiple_of(3) {
+                    d.target = Target::Department(DepartmentCode::parse("CGJ").unwrap());
+                }
+                d.deadline = knob.is_multiple_of(2).then(|| due(i as i64 * 10 + 60));
+            }
+            Action::Rate(r) => {
+                r.score = Score::new(knob % 5 + 1).unwrap();
+                r.fixed = !knob.is_multiple_of(7);
+            }
+            _ => {}
+        }
+        let kind = action.kind();
+        let role = if allowed_role {
+            ALL_ROLES
+                .into_iter()
+                .find(|r| may(*r, kind))
+                .unwrap_or(Role::Admin)
+        } else {
+            ALL_ROLES[knob as usize % ALL_ROLES.len()]
+        };
+        let e = ev(i as i64, &format!("user-{}", knob % 4), role, action);
+        if reason { because(e, "原因") } else { e }
+    }
+
+    /// How the random walk picks its next action.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    enum Pick {
+        /// An edge of the data graph that moves the case along its life (not one of the
+        /// side exits or state-neutral events), so that deep states are reached.
+        Forward,
+        /// Any edge of the data graph.
+        Legal,
+        /// An action the data graph forbids from the current state.
+        Illegal,
+    }
+
+    const SIDE: &[ActionKind] = &[
+        A::Cancel,
+        A::Merge,
+        A::Invalidate,
+        A::Park,
+        A::Supervise,
+        A::Reply,
+        A::EscalatedYellow,
+        A::EscalatedRed,
+    ];
+
+    /// For each kind, state and [`Pick`], the indices into [`sample_actions`] to choose
+    /// from. Computed once: the walk consults it at every step.
+    fn moves(kind: CategoryKind, state: State, pick: Pick) -> &'static [usize] {
+        use std::collections::HashMap;
+        use std::sync::LazyLock;
+        type Moves = HashMap<(CategoryKind, State, Pick), Vec<usize>>;
+        static MOVES: LazyLock<Moves> = LazyLock::new(|| {
+            let samples: Vec<ActionKind> = sample_actions().iter().map(Action::kind).collect();
+            let mut m = Moves::new();
+            for kind in [
+                CategoryKind::Problem,
+                CategoryKind::Praise,
+                CategoryKind::Consultation,
+            ] {
+                for &from in State::ALL {
+                    for (i, a) in samples.iter().enumerate() {
+                        let legal = State::ALL
+                            .iter()
+                            .copied()
+                            .any(|to| edge_allowed(kind, from, *a, to));
+                        if !legal {
+                            m.entry((kind, from, Pick::Illegal)).or_default().push(i);
+                            continue;
+                        }
+                        m.entry((kind, from, Pick::Legal)).or_default().push(i);
+                        if !SIDE.contains(a) {
+                            m.entry((kind, from, Pick::Forward)).or_default().push(i);
+                        }
+                    }
+                }
+            }
+            m
+        });
+        [pick, Pick::Legal, Pick::Illegal]
+            .into_iter()
+            .find_map(|p| MOVES.get(&(kind, state, p)))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn arb_pick() -> impl Strategy<Value = Pick> {
+        prop_oneof![
+            6 => Just(Pick::Forward),
+            2 => Just(Pick::Legal),
+            2 => Just(Pick::Illegal),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// No sequence of actions reaches a state the graph forbids; refused actions leave
+        /// the case unchanged; the derived state equals a replay of the accepted events.
+        /// Most steps take an edge of the data graph (so deep states are reached), a fifth
+        /// try an action the graph forbids from the current state; roles and reasons are
+        /// sometimes wrong too.
+        #[test]
+        fn random_action_sequences_stay_on_the_graph(
+            kind in arb_kind(),
+            verify_first in any::<bool>(),
+            steps in proptest::collection::vec(
+                (arb_pick(), any::<usize>(), any::<u8>(), proptest::bool::weighted(0.9), proptest::bool::weighted(0.8)),
+                0..40,
+            ),
+        ) {
+            let first = submit(kind, verify_first);
+            let mut case = CaseState::open(&first).unwrap();
+            prop_assert!(initial_allowed(kind, verify_first, case.state));
+            let mut accepted = vec![first];
+            for (i, (pick, n, knob, allowed_role, reason)) in steps.into_iter().enumerate() {
+                let choices = moves(kind, case.state, pick);
+                let e = make_event(i + 1, choices[n % choices.len()], knob, allowed_role, reason);
+                let before = case.clone();
+                match case.apply(&e) {
+                    Ok(()) => {
+                        let kind_of = e.action.kind();
+                        prop_assert!(
+                            edge_allowed(kind, before.state, kind_of, case.state),
+                            "{} --{}--> {} is not in the graph", before.state, kind_of, case.state
+                        );
+                        prop_assert!(may(e.role, kind_of));
+                        accepted.push(e);
+                    }
+                    Err(_) => prop_assert_eq!(&case, &before),
+                }
+            }
+            prop_assert_eq!(fold(&accepted).unwrap(), case);
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Test harness: spawn the service on 127.0.0.1:0 over a fresh store.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use citysnap::api::AppState;
+use citysnap::app::Config;
+use citysnap::domain::datum::Datum;
+use citysnap::domain::units::{Unit, UnitCode, UnitLevel};
+use citysnap::store::Store;
+use geo::{MapCoordsInPlace, MultiPolygon};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares an async test body once and runs it on both backends:
+/// `both_backends!(name, |backend| async move { … });`
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                ($body)($crate::helpers::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+/// The PostgreSQL server tests create their databases on. A PostGIS test that cannot reach
+/// it fails: it never skips.
+fn pg_admin_url() -> String {
+    std::env::var("CITYSNAP_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Creates an empty database of its own for one test.
+pub async fn fresh_pg_database() -> String {
+    use sqlx::Connection;
+    let admin = pg_admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostGIS tests need PostgreSQL at {admin} (set CITYSNAP_TEST_PG_URL): {e}")
+        });
+    let name = format!("citysnap_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub state: AppState,
+    server: JoinHandle<()>,
+    /// Keeps the SQLite data directory alive for the test's duration.
+    pub dir: Arc<tempfile::TempDir>,
+}
+
+impl TestApp {
+    /// A service over a fresh store holding `units`.
+    pub async fn spawn(backend: Backend, units: &[Unit]) -> TestApp {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_pg_database().await),
+        };
+        let config = Config::new(database_url, dir.path().join("data"));
+        let store = config.open_store().await.expect("open store");
+        if !units.is_empty() {
+            store.replace_units(units).await.expect("load units");
+        }
+        Self::start(config, store, dir).await
+    }
+
+    async fn start(config: Config, store: Arc<dyn Store>, dir: Arc<tempfile::TempDir>) -> TestApp {
+        let state = config.state(store.clone()).await.expect("state");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = citysnap::api::router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            config,
+            store,
+            state,
+            server,
+            dir,
+        }
+    }
+
+    /// Stops this instance and starts a new one on the same store, as after a restart.
+    pub async fn restart(self) -> TestApp {
+        self.server.abort();
+        let _ = self.server.await;
+        let (config, dir) = (self.config.clone(), self.dir.clone());
+        drop(self.store);
+        drop(self.state);
+        let store = config.open_store().await.expect("reopen store");
+        Self::start(config, store, dir).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value, reqwest::header::HeaderMap) {
+        let r = self.client.get(self.url(path)).send().await.expect("GET");
+        read(r).await
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
+        read(r).await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        read(r).await
+    }
+}
+
+pub async fn read(r: reqwest::Response) -> (u16, Value, reqwest::header::HeaderMap) {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body, headers)
+}
+
+/// Asserts a problem+json answer with this status and code.
+pub fn assert_problem(resp: &(u16, Value, reqwest::header::HeaderMap), status: u16, code: &str) {
+    let (s, body, headers) = resp;
+    assert_eq!(*s, status, "status for {code}: {body}");
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "content type for {code}"
+    );
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "problem without detail: {body}"
+    );
+}
+
+pub fn repo_path(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The real district outlines of Panjin (GCJ-02 on disk) as WGS-84 district units.
+pub fn panjin_districts() -> Vec<Unit> {
+    let text = std::fs::read_to_string(repo_path("data/boundaries/panjin_districts.gcj02.geojson"))
+        .expect("boundaries");
+    let fc: geojson::FeatureCollection = text.parse().expect("FeatureCollection");
+    fc.features
+        .into_iter()
+        .map(|f| {
+            let code = UnitCode::parse(f.property("code").and_then(Value::as_str).expect("code"))
+                .expect("code");
+            let name = f
+                .property("name")
+                .and_then(Value::as_str)
+                .expect("name")
+                .to_owned();
+            let mut geometry: MultiPolygon<f64> =
+                geo::Geometry::<f64>::try_from(f.geometry.expect("geometry"))
+                    .expect("geometry")
+                    .try_into()
+                    .expect("multipolygon");
+            geometry.map_coords_in_place(|c| {
+                let (x, y) = Datum::Gcj02.to_wgs84(c.x, c.y);
+                geo::Coord { x, y }
+            });
+            Unit {
+                level: UnitLevel::District,
+                parent: None,
+                code,
+                name,
+                geometry,
+                synthetic: false,
+            }
+        })
+        .collect()
+}
+
+/// Only 兴隆台区: the demo deployment's area at district level.
+pub fn xinglongtai() -> Vec<Unit> {
+    panjin_districts()
+        .into_iter()
+        .filter(|u| u.code.as_str() == "211103")
+        .collect()
+}
+
+/// The easternmost vertex of a unit's outline (a point on its boundary whose outside is to
+/// the east).
+pub fn easternmost_vertex(u: &Unit) -> geo::Coord<f64> {
+    use geo::CoordsIter;
+    u.geometry
+        .exterior_coords_iter()
+        .max_by(|a, b| a.x.total_cmp(&b.x))
+        .expect("non-empty outline")
+}
+
+/// 任城区, Jining (a WGS-84 point in the middle of it).
+pub const JINING: (f64, f64) = (116.595, 35.41);

@@ -1,0 +1,11 @@
+//! Integration suite: the real service over real HTTP against real databases. Every test
+//! that touches a store runs twice, once on the embedded SQLite store and once on PostGIS,
+//! each time on a fresh database of its own.
+
+mod helpers;
+
+mod demo;
+mod import;
+mod intake;
+mod media;
+mod resolve;
