@@ -11,6 +11,7 @@ pub mod datum;
 pub mod demo;
 pub mod departments;
 pub mod dispatch;
+pub mod hotspots;
 pub mod indicators;
 pub mod resolver;
 pub mod rewards;
