@@ -5,5 +5,6 @@
 pub mod categories;
 pub mod coords;
 pub mod datum;
+pub mod demo;
 pub mod resolver;
 pub mod units;
