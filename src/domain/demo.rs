@@ -35,8 +35,7 @@ pub const DEMO_DISTRICT_CODE: &str = "211103";
 
 /// The real outlines of Panjin's districts (GCJ-02), shipped with the crate; see
 /// `data/boundaries/README.md` for their source and licence.
-const PANJIN_DISTRICTS: &str =
-    include_str!("../../data/boundaries/panjin_districts.gcj02.geojson");
+const PANJIN_DISTRICTS: &str = include_str!("../../data/boundaries/panjin_districts.gcj02.geojson");
 
 /// The side of a unit grid: 万米单元网格 are about 10,000 m² (CJ/T 213).
 const GRID_SIDE_M: f64 = 100.0;
@@ -54,12 +53,12 @@ const REAL_COMMUNITY_NAMES: [&str; 5] = ["景园", "兴油", "恒大", "瀚新",
 
 /// Characters that combine into plausible generated community names (锦园, 康乐, 瑞泉 …).
 const NAME_FIRST: [char; 20] = [
-    '锦', '华', '惠', '康', '和', '安', '福', '祥', '瑞', '泰', '润', '明', '阳', '金', '春',
-    '盛', '宏', '嘉', '欣', '丽',
+    '锦', '华', '惠', '康', '和', '安', '福', '祥', '瑞', '泰', '润', '明', '阳', '金', '春', '盛',
+    '宏', '嘉', '欣', '丽',
 ];
 const NAME_SECOND: [char; 20] = [
-    '园', '苑', '城', '湖', '林', '泉', '河', '丰', '乐', '兴', '华', '海', '景', '庭', '湾',
-    '馨', '居', '都', '港', '源',
+    '园', '苑', '城', '湖', '林', '泉', '河', '丰', '乐', '兴', '华', '海', '景', '庭', '湾', '馨',
+    '居', '都', '港', '源',
 ];
 /// Step through the 400 combinations in a scattered but fixed order (coprime with 400),
 /// so consecutive communities do not all start with the same character.
@@ -92,9 +91,7 @@ pub fn demo_district() -> Unit {
     let feature = collection
         .features
         .into_iter()
-        .find(|f| {
-            f.property("code").and_then(|c| c.as_str()) == Some(DEMO_DISTRICT_CODE)
-        })
+        .find(|f| f.property("code").and_then(|c| c.as_str()) == Some(DEMO_DISTRICT_CODE))
         .expect("the embedded Panjin outlines contain 兴隆台区");
     let name = feature
         .property("name")
@@ -144,14 +141,19 @@ pub fn build_demo(district: &Unit) -> Vec<Unit> {
     let mut grid_units = Vec::new();
     for (s, (&street, street_name)) in streets.iter().zip(STREET_NAMES).enumerate() {
         let street_code = child_code(&district.code, s);
-        let parts = weights.count(street).div_ceil(COMMUNITY_TARGET_GRIDS).max(1);
+        let parts = weights
+            .count(street)
+            .div_ceil(COMMUNITY_TARGET_GRIDS)
+            .max(1);
         let mut communities = Vec::new();
         weights.bisect(street, parts, MAX_GRIDS_PER_COMMUNITY, &mut communities);
         for (c, &community) in communities.iter().enumerate() {
             let community_code = child_code(&street_code, c);
             let community_name = format!(
                 "{}社区",
-                community_names.next().expect("the name generator never ends")
+                community_names
+                    .next()
+                    .expect("the name generator never ends")
             );
             let cells_north_to_south = (community.j0..community.j1)
                 .rev()
@@ -191,7 +193,8 @@ pub fn build_demo(district: &Unit) -> Vec<Unit> {
             synthetic: true,
         });
     }
-    let mut units = Vec::with_capacity(1 + street_units.len() + community_units.len() + grid_units.len());
+    let mut units =
+        Vec::with_capacity(1 + street_units.len() + community_units.len() + grid_units.len());
     units.push(district.clone());
     units.extend(street_units);
     units.extend(community_units);
@@ -233,7 +236,9 @@ fn community_names() -> impl Iterator<Item = String> {
             (a != b).then(|| format!("{a}{b}"))
         })
         .flatten()
-        .filter(|n| !REAL_COMMUNITY_NAMES.contains(&n.as_str()) && !STREET_NAMES.contains(&n.as_str()))
+        .filter(|n| {
+            !REAL_COMMUNITY_NAMES.contains(&n.as_str()) && !STREET_NAMES.contains(&n.as_str())
+        })
         .collect();
     let real = REAL_COMMUNITY_NAMES.iter().map(|n| (*n).to_owned());
     real.chain((0..).flat_map(move |round: usize| {
@@ -407,8 +412,14 @@ impl<'a> Outline<'a> {
             .collect();
         let mut cell_edges = vec![Vec::new(); lattice.nx() * lattice.ny()];
         for (e, &(a, b)) in edges.iter().enumerate() {
-            let (i0, i1) = (lattice.col(a.x.min(b.x) - SNAP_DEG), lattice.col(a.x.max(b.x) + SNAP_DEG));
-            let (j0, j1) = (lattice.row(a.y.min(b.y) - SNAP_DEG), lattice.row(a.y.max(b.y) + SNAP_DEG));
+            let (i0, i1) = (
+                lattice.col(a.x.min(b.x) - SNAP_DEG),
+                lattice.col(a.x.max(b.x) + SNAP_DEG),
+            );
+            let (j0, j1) = (
+                lattice.row(a.y.min(b.y) - SNAP_DEG),
+                lattice.row(a.y.max(b.y) + SNAP_DEG),
+            );
             for j in j0..=j1 {
                 for i in i0..=i1 {
                     let (x0, x1) = (lattice.x[i] - SNAP_DEG, lattice.x[i + 1] + SNAP_DEG);
@@ -575,10 +586,20 @@ impl<'a> Outline<'a> {
 }
 
 /// Whether segment `ab` meets the closed rectangle `[x0, x1] × [y0, y1]` (Liang–Barsky).
-fn segment_meets_rect(a: Coord<f64>, b: Coord<f64>, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> bool {
+fn segment_meets_rect(
+    a: Coord<f64>,
+    b: Coord<f64>,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> bool {
     let d = b - a;
     let (mut t0, mut t1) = (0.0_f64, 1.0_f64);
-    for (p, q) in [(-d.x, a.x - x0), (d.x, x1 - a.x), (-d.y, a.y - y0), (d.y, y1 - a.y)] {
+    for (p, q) in [
+        (-d.x, a.x - x0),
+        (d.x, x1 - a.x),
+        (-d.y, a.y - y0),
+        (d.y, y1 - a.y),
+    ] {
         if p == 0.0 {
             if q < 0.0 {
                 return false;
@@ -605,9 +626,9 @@ impl Weights {
         for j in 0..ny {
             for i in 0..nx {
                 let here = u32::from(cells[j * nx + i].is_grid());
-                prefix[(j + 1) * (nx + 1) + i + 1] = here + prefix[j * (nx + 1) + i + 1]
-                    + prefix[(j + 1) * (nx + 1) + i]
-                    - prefix[j * (nx + 1) + i];
+                prefix[(j + 1) * (nx + 1) + i + 1] =
+                    here + prefix[j * (nx + 1) + i + 1] + prefix[(j + 1) * (nx + 1) + i]
+                        - prefix[j * (nx + 1) + i];
             }
         }
         Self { nx, prefix }
@@ -653,8 +674,9 @@ impl Weights {
         // The cut whose first part comes closest to first_parts / parts of the grids,
         // compared in integers so that ties resolve the same way everywhere.
         let miss = |first: Region| {
-            (i64::from(self.count(first)) * i64::from(parts) - i64::from(n) * i64::from(first_parts))
-                .abs()
+            (i64::from(self.count(first)) * i64::from(parts)
+                - i64::from(n) * i64::from(first_parts))
+            .abs()
         };
         let (first, second) = if r.width() >= r.height() {
             let k = (r.i0 + 1..r.i1)
@@ -733,12 +755,28 @@ mod tests {
         // A 40 × 30 block of cells, all grids: 1,200 grids.
         let cells = vec![Cell::Inside; 40 * 30];
         let w = Weights::new(40, 30, &cells);
-        let all = Region { i0: 0, i1: 40, j0: 0, j1: 30 };
+        let all = Region {
+            i0: 0,
+            i1: 40,
+            j0: 0,
+            j1: 30,
+        };
         let mut out = Vec::new();
         w.bisect(all, 4, u32::MAX, &mut out);
-        assert_eq!(out.iter().map(|&r| w.count(r)).collect::<Vec<_>>(), [300; 4]);
+        assert_eq!(
+            out.iter().map(|&r| w.count(r)).collect::<Vec<_>>(),
+            [300; 4]
+        );
         // West half first (the block is wider than tall), then north before south.
-        assert_eq!(out[0], Region { i0: 0, i1: 20, j0: 15, j1: 30 });
+        assert_eq!(
+            out[0],
+            Region {
+                i0: 0,
+                i1: 20,
+                j0: 15,
+                j1: 30
+            }
+        );
         let mut capped = Vec::new();
         w.bisect(all, 1, 500, &mut capped);
         assert!(capped.iter().all(|&r| w.count(r) <= 500));
@@ -751,14 +789,26 @@ mod tests {
     fn the_demo_tiles_the_district_exactly_and_resolves_every_point_to_a_grid() {
         let district = demo_district();
         let units = build_demo(&district);
-        assert_eq!(units, build_demo(&district), "building twice gives the same units");
+        assert_eq!(
+            units,
+            build_demo(&district),
+            "building twice gives the same units"
+        );
 
         let streets = at_level(&units, UnitLevel::Street);
         let communities = at_level(&units, UnitLevel::Community);
         let grids = at_level(&units, UnitLevel::Grid);
         assert_eq!(streets.len(), 10);
-        assert!((70_000..=90_000).contains(&grids.len()), "{} grids", grids.len());
-        assert!(units.iter().all(|u| u.synthetic == (u.level != UnitLevel::District)));
+        assert!(
+            (70_000..=90_000).contains(&grids.len()),
+            "{} grids",
+            grids.len()
+        );
+        assert!(
+            units
+                .iter()
+                .all(|u| u.synthetic == (u.level != UnitLevel::District))
+        );
 
         // Codes: unique, the prefix scheme, children under existing parents.
         let codes: HashSet<&UnitCode> = units.iter().map(|u| &u.code).collect();
@@ -769,7 +819,10 @@ mod tests {
             assert!(codes.contains(u.parent.as_ref().unwrap()), "{}", u.code);
         }
         for c in &communities {
-            let n = grids.iter().filter(|g| g.parent.as_ref() == Some(&c.code)).count();
+            let n = grids
+                .iter()
+                .filter(|g| g.parent.as_ref() == Some(&c.code))
+                .count();
             assert!((1..=999).contains(&n), "{} has {n} grids", c.name);
         }
         let street_names: HashSet<&str> = streets.iter().map(|s| s.name.as_str()).collect();
@@ -786,9 +839,16 @@ mod tests {
 
         // Areas: each level adds up to the district.
         let district_area = district.geometry.unsigned_area();
-        for (level, units) in [("streets", &streets), ("communities", &communities), ("grids", &grids)] {
+        for (level, units) in [
+            ("streets", &streets),
+            ("communities", &communities),
+            ("grids", &grids),
+        ] {
             let ratio = area(units) / district_area;
-            assert!((ratio - 1.0).abs() < 1e-3, "{level} cover {ratio} of the district");
+            assert!(
+                (ratio - 1.0).abs() < 1e-3,
+                "{level} cover {ratio} of the district"
+            );
         }
         assert!((area(&streets) / district_area - 1.0).abs() < 1e-9);
 
@@ -798,7 +858,12 @@ mod tests {
         for g in &grids {
             let p = g.geometry.interior_point().expect("a grid is not empty");
             let community = by_code[g.parent.as_ref().unwrap()];
-            assert!(community.geometry.contains(&p), "{} is outside {}", g.code, community.code);
+            assert!(
+                community.geometry.contains(&p),
+                "{} is outside {}",
+                g.code,
+                community.code
+            );
         }
 
         // Random points of the district resolve to exactly one grid, whose chain ends at
@@ -821,9 +886,13 @@ mod tests {
                 panic!("{c:?} is inside the district but was refused");
             };
             let chain = jurisdiction.chain(placement.unit);
-            let levels: Vec<UnitLevel> = chain.iter().map(|&u| jurisdiction.unit(u).level).collect();
+            let levels: Vec<UnitLevel> =
+                chain.iter().map(|&u| jurisdiction.unit(u).level).collect();
             assert_eq!(levels, UnitLevel::ALL);
-            assert_eq!(jurisdiction.unit(chain[0]).code.as_str(), DEMO_DISTRICT_CODE);
+            assert_eq!(
+                jurisdiction.unit(chain[0]).code.as_str(),
+                DEMO_DISTRICT_CODE
+            );
             let holders = grids.iter().filter(|g| g.geometry.contains(&c)).count();
             assert_eq!(holders, 1, "{c:?} lies in {holders} grids");
         }

@@ -17,11 +17,12 @@
 //!   carries that unit as the other candidate, for a dispatcher to confirm.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use geo::coordinate_position::{CoordPos, CoordinatePosition};
 use geo::indexed::IntervalTreeMultiPolygon;
-use geo::{BoundingRect, Contains, Coord, MultiPolygon};
-use rstar::{AABB, PointDistance, RTree, RTreeObject};
+use geo::{BoundingRect, Contains, Coord, MultiPolygon, Rect};
+use rstar::{AABB, PointDistance, RStarInsertionStrategy, RTree, RTreeObject, RTreeParams};
 
 use super::coords::haversine_m;
 use super::units::{Unit, UnitCode, UnitLevel};
@@ -56,7 +57,23 @@ impl PointDistance for Entry {
     }
 }
 
+/// R-tree node sizes. Larger nodes than rstar's default (3..6) make the tree shallower: a
+/// point query on ~80,000 grids visits fewer levels, and scanning a node's envelopes is a
+/// tight loop over contiguous memory (measured in `benches/README.md`). The tree is only
+/// bulk-loaded, so the insertion parameters do not matter.
+struct NodeParams;
+
+impl RTreeParams for NodeParams {
+    const MIN_SIZE: usize = 8;
+    const MAX_SIZE: usize = 16;
+    const REINSERTION_COUNT: usize = 4;
+    type DefaultInsertionStrategy = RStarInsertionStrategy;
+}
+
 enum Prepared {
+    /// A single axis-aligned rectangle without holes (most unit grids): comparisons with
+    /// its corners decide exactly, with no orientation test.
+    Rect(Rect<f64>),
     /// Few vertices: test against the polygon itself.
     Plain,
     /// Many vertices: an interval tree over the edges answers "strictly inside".
@@ -66,7 +83,7 @@ enum Prepared {
 /// An R-tree over a set of polygons that answers which polygon holds a point. Generic over
 /// what the polygons are, so the offline batch tool uses it on any FeatureCollection.
 pub struct PolygonIndex {
-    tree: RTree<Entry>,
+    tree: RTree<Entry, NodeParams>,
     polygons: Vec<MultiPolygon<f64>>,
     prepared: Vec<Prepared>,
     /// Tie-break rank for points on shared edges: lower wins.
@@ -99,7 +116,9 @@ impl PolygonIndex {
                                 + p.interiors().iter().map(|r| r.0.len()).sum::<usize>()
                         })
                         .sum();
-                if vertices >= INTERVAL_TREE_MIN_VERTICES {
+                if let Some(r) = axis_aligned_rect(mp) {
+                    Prepared::Rect(r)
+                } else if vertices >= INTERVAL_TREE_MIN_VERTICES {
                     Prepared::Indexed(Box::new(IntervalTreeMultiPolygon::new(mp)))
                 } else {
                     Prepared::Plain
@@ -107,7 +126,7 @@ impl PolygonIndex {
             })
             .collect();
         Self {
-            tree: RTree::bulk_load(entries),
+            tree: RTree::bulk_load_with_params(entries),
             polygons,
             prepared,
             rank,
@@ -129,27 +148,56 @@ impl PolygonIndex {
     fn strictly_inside(&self, id: u32, c: Coord<f64>) -> bool {
         match &self.prepared[id as usize] {
             Prepared::Indexed(tree) => tree.contains(&c),
-            Prepared::Plain => {
-                self.polygons[id as usize].coordinate_position(&c) == CoordPos::Inside
+            Prepared::Rect(_) | Prepared::Plain => self.position(id, c) == CoordPos::Inside,
+        }
+    }
+
+    /// Where `c` lies relative to polygon `id`, by the cheapest exact test it allows.
+    fn position(&self, id: u32, c: Coord<f64>) -> CoordPos {
+        match &self.prepared[id as usize] {
+            Prepared::Rect(r) => {
+                let (lo, hi) = (r.min(), r.max());
+                if lo.x < c.x && c.x < hi.x && lo.y < c.y && c.y < hi.y {
+                    CoordPos::Inside
+                } else if lo.x <= c.x && c.x <= hi.x && lo.y <= c.y && c.y <= hi.y {
+                    CoordPos::OnBoundary
+                } else {
+                    CoordPos::Outside
+                }
             }
+            Prepared::Indexed(tree) if tree.contains(&c) => CoordPos::Inside,
+            // The interval tree said "not strictly inside": only the boundary is left to
+            // tell from outside.
+            Prepared::Indexed(_) => match self.polygons[id as usize].coordinate_position(&c) {
+                CoordPos::OnBoundary => CoordPos::OnBoundary,
+                _ => CoordPos::Outside,
+            },
+            Prepared::Plain => self.polygons[id as usize].coordinate_position(&c),
         }
     }
 
     /// The polygon that holds `c`, by the shared-edge rule in the module docs.
     pub fn locate(&self, c: Coord<f64>) -> Option<u32> {
-        let p = [c.x, c.y];
         let mut on_boundary: Option<u32> = None;
-        for e in self.tree.locate_all_at_point(&p) {
-            if self.strictly_inside(e.id, c) {
-                return Some(e.id);
+        // Internal iteration: no iterator state to keep, and it stops at the first polygon
+        // that holds the point strictly.
+        let found = self.tree.locate_all_at_point_int(&[c.x, c.y], |e| {
+            match self.position(e.id, c) {
+                CoordPos::Inside => return ControlFlow::Break(e.id),
+                CoordPos::OnBoundary
+                    if on_boundary
+                        .is_none_or(|b| self.rank[e.id as usize] < self.rank[b as usize]) =>
+                {
+                    on_boundary = Some(e.id);
+                }
+                _ => {}
             }
-            if self.polygons[e.id as usize].coordinate_position(&c) == CoordPos::OnBoundary
-                && on_boundary.is_none_or(|b| self.rank[e.id as usize] < self.rank[b as usize])
-            {
-                on_boundary = Some(e.id);
-            }
+            ControlFlow::Continue(())
+        });
+        match found {
+            ControlFlow::Break(id) => Some(id),
+            ControlFlow::Continue(()) => on_boundary,
         }
-        on_boundary
     }
 
     /// Polygons whose envelope lies within `radius_m` of `c`, with their exact distance in
@@ -178,6 +226,36 @@ impl PolygonIndex {
         }
         boundary_distance_m(&self.polygons[id as usize], c)
     }
+}
+
+/// The rectangle `mp` is, if it is exactly one axis-aligned rectangle without holes: a closed
+/// ring of four edges through corners of its bounding box, alternately horizontal and
+/// vertical (which rules out a ring that doubles back on itself).
+fn axis_aligned_rect(mp: &MultiPolygon<f64>) -> Option<Rect<f64>> {
+    let [polygon] = mp.0.as_slice() else {
+        return None;
+    };
+    let ring = &polygon.exterior().0;
+    if !polygon.interiors().is_empty() || ring.len() != 5 || ring[0] != ring[4] {
+        return None;
+    }
+    let r = mp.bounding_rect()?;
+    let corner = |c: &Coord<f64>| {
+        (c.x == r.min().x || c.x == r.max().x) && (c.y == r.min().y || c.y == r.max().y)
+    };
+    // Some(true) for a horizontal edge, Some(false) for a vertical one.
+    let axis = |w: &[Coord<f64>]| match (w[0].x == w[1].x, w[0].y == w[1].y) {
+        (false, true) => Some(true),
+        (true, false) => Some(false),
+        _ => None,
+    };
+    let axes: Vec<Option<bool>> = ring.windows(2).map(axis).collect();
+    (r.width() > 0.0
+        && r.height() > 0.0
+        && ring.iter().all(corner)
+        && axes.iter().all(Option::is_some)
+        && axes.windows(2).all(|a| a[0] != a[1]))
+    .then_some(r)
 }
 
 /// Distance in metres from `c` to the nearest edge of `mp`.
@@ -522,6 +600,47 @@ mod tests {
         assert_eq!(
             p.near_boundary.map(|n| j.unit(n.unit).code.to_string()),
             Some("999999002".into())
+        );
+    }
+
+    #[test]
+    fn a_rectangular_grid_places_points_exactly_as_the_general_test() {
+        let square = MultiPolygon(vec![rect(122.0, 41.0, 122.001, 41.001)]);
+        let index = PolygonIndex::new(vec![square.clone()], vec![0]);
+        assert!(
+            matches!(index.prepared[0], Prepared::Rect(_)),
+            "the fast path is taken"
+        );
+        let probes = [
+            (122.0005, 41.0005),
+            (122.0, 41.0005),
+            (122.001, 41.001),
+            (122.0005, 41.001),
+            (122.0011, 41.0005),
+            (122.0005, 40.9999),
+        ];
+        for (x, y) in probes {
+            let c = Coord { x, y };
+            assert_eq!(
+                index.position(0, c),
+                square.coordinate_position(&c),
+                "at {c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ring_that_doubles_back_is_not_taken_for_a_rectangle() {
+        let ring = LineString::from(vec![
+            (122.0, 41.0),
+            (122.001, 41.0),
+            (122.001, 41.001),
+            (122.001, 41.0),
+            (122.0, 41.0),
+        ]);
+        assert_eq!(
+            axis_aligned_rect(&MultiPolygon(vec![Polygon::new(ring, vec![])])),
+            None
         );
     }
 
