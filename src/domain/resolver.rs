@@ -21,6 +21,7 @@ use std::ops::ControlFlow;
 
 use geo::coordinate_position::{CoordPos, CoordinatePosition};
 use geo::indexed::IntervalTreeMultiPolygon;
+use geo::kernels::{Kernel, Orientation, RobustKernel};
 use geo::{BoundingRect, Contains, Coord, MultiPolygon, Rect};
 use rstar::{AABB, PointDistance, RStarInsertionStrategy, RTree, RTreeObject, RTreeParams};
 
@@ -76,8 +77,61 @@ enum Prepared {
     Rect(Rect<f64>),
     /// Few vertices: test against the polygon itself.
     Plain,
-    /// Many vertices: an interval tree over the edges answers "strictly inside".
-    Indexed(Box<IntervalTreeMultiPolygon<f64>>),
+    /// Many vertices: an interval tree over the edges answers "strictly inside", an R-tree
+    /// over the same edges "on the boundary", both without visiting every edge.
+    Indexed(Box<IntervalTreeMultiPolygon<f64>>, RTree<Edge>),
+}
+
+/// An edge of a ring of polygon `part` of a multipolygon.
+struct Edge {
+    a: Coord<f64>,
+    b: Coord<f64>,
+    part: u32,
+}
+
+impl RTreeObject for Edge {
+    type Envelope = AABB<[f64; 2]>;
+    fn envelope(&self) -> Self::Envelope {
+        AABB::from_corners([self.a.x, self.a.y], [self.b.x, self.b.y])
+    }
+}
+
+fn edge_tree(mp: &MultiPolygon<f64>) -> RTree<Edge> {
+    let edges =
+        mp.0.iter()
+            .enumerate()
+            .flat_map(|(part, p)| {
+                std::iter::once(p.exterior())
+                    .chain(p.interiors())
+                    .flat_map(move |ring| {
+                        ring.0.windows(2).map(move |w| Edge {
+                            a: w[0],
+                            b: w[1],
+                            part: part as u32,
+                        })
+                    })
+            })
+            .collect();
+    RTree::bulk_load(edges)
+}
+
+/// Whether `c`, not strictly inside, is on the boundary of the multipolygon whose edges are
+/// in `edges`: exactly as geo's `coordinate_position`, by the "mod 2" rule of OGC Simple
+/// Features §6.1.15.1 (on the boundary of an odd number of parts). An edge whose envelope
+/// holds `c` holds `c` itself exactly when the robust orientation test says collinear.
+fn on_edges(edges: &RTree<Edge>, c: Coord<f64>) -> CoordPos {
+    let mut parts: Vec<u32> = edges
+        .locate_in_envelope_intersecting(&AABB::from_point([c.x, c.y]))
+        .filter(|e| RobustKernel::orient2d(e.a, e.b, c) == Orientation::Collinear)
+        .map(|e| e.part)
+        .collect();
+    parts.sort_unstable();
+    parts.dedup();
+    if parts.len() % 2 == 1 {
+        CoordPos::OnBoundary
+    } else {
+        CoordPos::Outside
+    }
 }
 
 /// An R-tree over a set of polygons that answers which polygon holds a point. Generic over
@@ -119,7 +173,7 @@ impl PolygonIndex {
                 if let Some(r) = axis_aligned_rect(mp) {
                     Prepared::Rect(r)
                 } else if vertices >= INTERVAL_TREE_MIN_VERTICES {
-                    Prepared::Indexed(Box::new(IntervalTreeMultiPolygon::new(mp)))
+                    Prepared::Indexed(Box::new(IntervalTreeMultiPolygon::new(mp)), edge_tree(mp))
                 } else {
                     Prepared::Plain
                 }
@@ -147,7 +201,7 @@ impl PolygonIndex {
 
     fn strictly_inside(&self, id: u32, c: Coord<f64>) -> bool {
         match &self.prepared[id as usize] {
-            Prepared::Indexed(tree) => tree.contains(&c),
+            Prepared::Indexed(tree, _) => tree.contains(&c),
             Prepared::Rect(_) | Prepared::Plain => self.position(id, c) == CoordPos::Inside,
         }
     }
@@ -165,13 +219,8 @@ impl PolygonIndex {
                     CoordPos::Outside
                 }
             }
-            Prepared::Indexed(tree) if tree.contains(&c) => CoordPos::Inside,
-            // The interval tree said "not strictly inside": only the boundary is left to
-            // tell from outside.
-            Prepared::Indexed(_) => match self.polygons[id as usize].coordinate_position(&c) {
-                CoordPos::OnBoundary => CoordPos::OnBoundary,
-                _ => CoordPos::Outside,
-            },
+            Prepared::Indexed(tree, _) if tree.contains(&c) => CoordPos::Inside,
+            Prepared::Indexed(_, edges) => on_edges(edges, c),
             Prepared::Plain => self.polygons[id as usize].coordinate_position(&c),
         }
     }
@@ -625,6 +674,45 @@ mod tests {
                 index.position(0, c),
                 square.coordinate_position(&c),
                 "at {c:?}"
+            );
+        }
+    }
+
+    /// A square from (x0, 0) to (x0 + 64, 64) with a vertex every unit along its edges, so
+    /// that it is indexed (more than [`INTERVAL_TREE_MIN_VERTICES`] vertices).
+    fn dense_square(x0: f64) -> MultiPolygon<f64> {
+        let side = |i: u32| -> [(f64, f64); 4] {
+            let t = f64::from(i);
+            [
+                (x0 + t, 0.0),
+                (x0 + 64.0, t),
+                (x0 + 64.0 - t, 64.0),
+                (x0, 64.0 - t),
+            ]
+        };
+        let mut ring: Vec<(f64, f64)> = (0..4)
+            .flat_map(|k| (0..64).map(move |i| side(i)[k]))
+            .collect();
+        ring.push(ring[0]);
+        MultiPolygon(vec![Polygon::new(LineString::from(ring), vec![])])
+    }
+
+    #[test]
+    fn an_indexed_outline_places_edge_points_by_the_shared_edge_rule() {
+        let index = PolygonIndex::new(vec![dense_square(64.0), dense_square(0.0)], vec![1, 0]);
+        assert!(matches!(index.prepared[0], Prepared::Indexed(..)));
+        // On the shared edge, between two vertices and on a vertex: the lower rank wins.
+        assert_eq!(index.locate(Coord { x: 64.0, y: 10.5 }), Some(1));
+        assert_eq!(index.locate(Coord { x: 64.0, y: 10.0 }), Some(1));
+        // On the outer edge of one square only, strictly inside one, outside both.
+        assert_eq!(index.locate(Coord { x: 100.0, y: 64.0 }), Some(0));
+        assert_eq!(index.locate(Coord { x: 100.0, y: 32.0 }), Some(0));
+        assert_eq!(index.locate(Coord { x: 130.0, y: 32.0 }), None);
+        for (x, y) in [(64.0, 10.5), (100.0, 64.0), (100.0, 32.0), (130.0, 32.0)] {
+            let c = Coord { x, y };
+            assert_eq!(
+                index.position(0, c),
+                index.polygon(0).coordinate_position(&c)
             );
         }
     }
