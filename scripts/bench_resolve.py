@@ -219,21 +219,28 @@ def main() -> int:
         problems += disagreements(name, rust, other, edge)
     counts = {"rust": len(rust)} | {k: sum(map(len, v.values())) for k, v in others.items()}
 
-    rust_locate = rust_stats["jurisdiction_locate_pps"]
-    rust_grid = rust_stats["grid_index_locate_pps"]
     print(f"{n} points, {len(grids)} grids, {counts['rust']} points in a grid"
           f" ({len(edge)} exactly on a grid boundary); match counts {counts}")
-    print(f"Rust Jurisdiction::locate   {rust_locate:>14,.0f} points/s (single thread)")
-    print(f"Rust PolygonIndex (grids)   {rust_grid:>14,.0f} points/s (single thread)")
-    print(f"Rust Jurisdiction::resolve  {rust_stats['jurisdiction_resolve_pps']:>14,.0f} points/s")
     print()
-    print(f"{'other tool':<36} {'points/s':>12} {'locate ×':>9} {'grids ×':>8} {'target':>7}  met")
+    theirs = {name: pps for name, pps, _ in rows}
+    print(f"{'single thread':<36} {'points/s':>12}" + "".join(f" {'× ' + k.split()[0]:>10}" for k in theirs))
+    mine = [
+        ("Rust PolygonIndex::locate, grids", rust_stats["grid_index_locate_pps"]),
+        ("Rust Jurisdiction::locate, 4 levels", rust_stats["jurisdiction_locate_pps"]),
+        ("Rust Jurisdiction::resolve", rust_stats["jurisdiction_resolve_pps"]),
+    ]
+    for name, pps in mine:
+        print(f"{name:<36} {pps:>12,.0f}" + "".join(f" {pps / v:>9.1f}×" for v in theirs.values()))
+    for name, pps in theirs.items():
+        print(f"{name:<36} {pps:>12,.0f}")
+    # The targets compare like with like: the same polygons (the grids), one lookup each.
+    like = rust_stats["grid_index_locate_pps"]
     ok = True
+    print()
     for name, pps, target in rows:
-        met = rust_locate / pps >= target
+        met = like / pps >= target
         ok &= met
-        print(f"{name:<36} {pps:>12,.0f} {rust_locate / pps:>8.1f}× {rust_grid / pps:>7.1f}×"
-              f" {target:>6.0f}×  {'yes' if met else 'NO'}")
+        print(f"target ≥ {target:.0f}× {name}: {like / pps:.1f}×, {'met' if met else 'NOT met'}")
     print()
     print(json.dumps({"rust": rust_stats, "others": {r[0]: r[1] for r in rows},
                       "counts": counts, "on_boundary": len(edge)}))

@@ -23,7 +23,7 @@ use geo::coordinate_position::{CoordPos, CoordinatePosition};
 use geo::indexed::IntervalTreeMultiPolygon;
 use geo::kernels::{Kernel, Orientation, RobustKernel};
 use geo::{BoundingRect, Contains, Coord, MultiPolygon, Rect};
-use rstar::{AABB, PointDistance, RStarInsertionStrategy, RTree, RTreeObject, RTreeParams};
+use rstar::{AABB, PointDistance, RTree, RTreeObject};
 
 use super::coords::haversine_m;
 use super::units::{Unit, UnitCode, UnitLevel};
@@ -56,19 +56,6 @@ impl PointDistance for Entry {
     fn contains_point(&self, point: &[f64; 2]) -> bool {
         rstar::Envelope::contains_point(&self.envelope, point)
     }
-}
-
-/// R-tree node sizes. Larger nodes than rstar's default (3..6) make the tree shallower: a
-/// point query on ~80,000 grids visits fewer levels, and scanning a node's envelopes is a
-/// tight loop over contiguous memory (measured in `benches/README.md`). The tree is only
-/// bulk-loaded, so the insertion parameters do not matter.
-struct NodeParams;
-
-impl RTreeParams for NodeParams {
-    const MIN_SIZE: usize = 8;
-    const MAX_SIZE: usize = 16;
-    const REINSERTION_COUNT: usize = 4;
-    type DefaultInsertionStrategy = RStarInsertionStrategy;
 }
 
 enum Prepared {
@@ -137,7 +124,7 @@ fn on_edges(edges: &RTree<Edge>, c: Coord<f64>) -> CoordPos {
 /// An R-tree over a set of polygons that answers which polygon holds a point. Generic over
 /// what the polygons are, so the offline batch tool uses it on any FeatureCollection.
 pub struct PolygonIndex {
-    tree: RTree<Entry, NodeParams>,
+    tree: RTree<Entry>,
     polygons: Vec<MultiPolygon<f64>>,
     prepared: Vec<Prepared>,
     /// Tie-break rank for points on shared edges: lower wins.
@@ -180,7 +167,7 @@ impl PolygonIndex {
             })
             .collect();
         Self {
-            tree: RTree::bulk_load_with_params(entries),
+            tree: RTree::bulk_load(entries),
             polygons,
             prepared,
             rank,
