@@ -15,6 +15,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn resolution(c: &mut Criterion) {
     let (units, points) = support::demo();
+    let (_, grids) = support::grid_index(&units);
     let jurisdiction = support::jurisdiction(units);
     let (_, districts) = support::panjin_districts();
 
@@ -26,6 +27,14 @@ fn resolution(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
+    group.bench_function("polygon_index_locate/demo_grids", |b| {
+        b.iter(|| {
+            points
+                .iter()
+                .filter(|&&p| grids.locate(black_box(p)).is_some())
+                .count()
+        })
+    });
     group.bench_function("jurisdiction_locate/demo_grids", |b| {
         b.iter(|| {
             points

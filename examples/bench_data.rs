@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use citysnap::domain::resolver::{PolygonIndex, Resolution};
+use citysnap::domain::resolver::Resolution;
 use citysnap::domain::units::UnitLevel;
 use geo::{Coord, LineString, MultiPolygon};
 
@@ -40,11 +40,7 @@ fn main() -> anyhow::Result<()> {
     let built = Instant::now();
     let (units, points) = support::demo();
     let build_s = built.elapsed().as_secs_f64();
-    let grids: Vec<(String, MultiPolygon<f64>)> = units
-        .iter()
-        .filter(|u| u.level == UnitLevel::Grid)
-        .map(|u| (u.code.to_string(), u.geometry.clone()))
-        .collect();
+    let (grids, grid_index) = support::grid_index(&units);
     let jurisdiction = support::jurisdiction(units);
     let (district_codes, districts) = support::panjin_districts();
 
@@ -67,12 +63,6 @@ fn main() -> anyhow::Result<()> {
         format!("{i},{code}")
     })?;
 
-    // The grids alone, as shapely's STRtree and the PostGIS table hold them: the
-    // like-for-like comparison. Units are in code order, so the rank is the position.
-    let grid_index = PolygonIndex::new(
-        grids.iter().map(|(_, g)| g.clone()).collect(),
-        (0..grids.len() as u32).collect(),
-    );
     let grid_matches = points
         .iter()
         .filter(|&&p| grid_index.locate(p).is_some())

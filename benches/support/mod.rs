@@ -7,8 +7,8 @@ use citysnap::cli::resolve::load_polygons;
 use citysnap::domain::datum::Datum;
 use citysnap::domain::demo::{build_demo, demo_district};
 use citysnap::domain::resolver::{Jurisdiction, PolygonIndex, ResolverSettings};
-use citysnap::domain::units::Unit;
-use geo::{BoundingRect, Coord, Rect};
+use citysnap::domain::units::{Unit, UnitLevel};
+use geo::{BoundingRect, Coord, MultiPolygon, Rect};
 
 /// Number of points per run: large enough that one pass takes milliseconds.
 pub const POINTS: usize = 100_000;
@@ -61,6 +61,22 @@ pub fn demo() -> (Vec<Unit>, Vec<Coord<f64>>) {
 pub fn jurisdiction(units: Vec<Unit>) -> Jurisdiction {
     Jurisdiction::new(units, None, ResolverSettings::default())
         .expect("the demo units form a valid hierarchy")
+}
+
+/// The grids alone, with their codes, indexed as shapely's STRtree and the PostGIS table of
+/// `scripts/bench_resolve.py` hold them: the like-for-like comparison. Units come in code
+/// order, so the rank for the shared-edge rule is the position, as in the service.
+pub fn grid_index(units: &[Unit]) -> (Vec<(String, MultiPolygon<f64>)>, PolygonIndex) {
+    let grids: Vec<(String, MultiPolygon<f64>)> = units
+        .iter()
+        .filter(|u| u.level == UnitLevel::Grid)
+        .map(|u| (u.code.to_string(), u.geometry.clone()))
+        .collect();
+    let index = PolygonIndex::new(
+        grids.iter().map(|(_, g)| g.clone()).collect(),
+        (0..grids.len() as u32).collect(),
+    );
+    (grids, index)
 }
 
 /// The real outlines of Panjin's four districts, converted from GCJ-02 to WGS-84, with
