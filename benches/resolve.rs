@@ -12,6 +12,10 @@ use std::time::Duration;
 
 use citysnap::domain::resolver::Resolution;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use geo::Coord;
+
+/// A benchmark's name and what it does with one point (true: the point was placed).
+type Case<'a> = (&'a str, &'a dyn Fn(Coord<f64>) -> bool);
 
 fn resolution(c: &mut Criterion) {
     let (units, points) = support::demo();
@@ -27,38 +31,25 @@ fn resolution(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    group.bench_function("polygon_index_locate/demo_grids", |b| {
-        b.iter(|| {
-            points
-                .iter()
-                .filter(|&&p| grids.locate(black_box(p)).is_some())
-                .count()
-        })
-    });
-    group.bench_function("jurisdiction_locate/demo_grids", |b| {
-        b.iter(|| {
-            points
-                .iter()
-                .filter(|&&p| jurisdiction.locate(black_box(p)).is_some())
-                .count()
-        })
-    });
-    group.bench_function("jurisdiction_resolve/demo_grids", |b| {
-        b.iter(|| {
-            points
-                .iter()
-                .filter(|&&p| matches!(jurisdiction.resolve(black_box(p)), Resolution::Inside(_)))
-                .count()
-        })
-    });
-    group.bench_function("polygon_index_locate/panjin_districts", |b| {
-        b.iter(|| {
-            points
-                .iter()
-                .filter(|&&p| districts.locate(black_box(p)).is_some())
-                .count()
-        })
-    });
+    let cases: [Case; 4] = [
+        ("polygon_index_locate/demo_grids", &|p| {
+            grids.locate(p).is_some()
+        }),
+        ("jurisdiction_locate/demo_grids", &|p| {
+            jurisdiction.locate(p).is_some()
+        }),
+        ("jurisdiction_resolve/demo_grids", &|p| {
+            matches!(jurisdiction.resolve(p), Resolution::Inside(_))
+        }),
+        ("polygon_index_locate/panjin_districts", &|p| {
+            districts.locate(p).is_some()
+        }),
+    ];
+    for (name, resolve) in cases {
+        group.bench_function(name, |b| {
+            b.iter(|| points.iter().filter(|&&p| resolve(black_box(p))).count())
+        });
+    }
     group.finish();
 }
 
