@@ -8,7 +8,9 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, ApiSettings, AppState};
 use crate::domain::categories::{SHIPPED_CATEGORIES, parse_category_file};
+use crate::domain::demo;
 use crate::domain::resolver::{Jurisdiction, ResolverSettings};
+use crate::media::ObjectStoreMedia;
 use crate::store::{self, Store};
 
 /// Where the service keeps its data and how it behaves.
@@ -90,8 +92,32 @@ impl Config {
         if jurisdiction.is_none() {
             tracing::warn!("no boundaries loaded: resolution and intake answer 503 until they are");
         }
-        Ok(AppState::new(store, jurisdiction, self.api.clone()))
+        let media = ObjectStoreMedia::local(&self.data_dir.join("media"))?;
+        Ok(AppState::new(
+            store,
+            Arc::new(media),
+            jurisdiction,
+            self.api.clone(),
+        ))
     }
+}
+
+/// Loads the demo jurisdiction (兴隆台区 and its synthetic streets, communities and grids)
+/// into a store that holds no boundaries; a store that has some keeps them, so
+/// `serve --demo` on an existing data directory reuses it. Returns whether it loaded.
+pub async fn load_demo_if_empty(store: &dyn Store) -> anyhow::Result<bool> {
+    if store.unit_count().await? > 0 {
+        return Ok(false);
+    }
+    let started = std::time::Instant::now();
+    let units = tokio::task::spawn_blocking(|| demo::build_demo(&demo::demo_district())).await?;
+    store.replace_units(&units).await?;
+    tracing::info!(
+        units = units.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "loaded the demo jurisdiction (below district level: synthetic)"
+    );
+    Ok(true)
 }
 
 /// Serves `state` on `listener` until ctrl-c / SIGTERM (graceful shutdown).

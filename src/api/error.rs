@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::domain::units::UnitRef;
+use crate::media::MediaError;
 use crate::store::StoreError;
 
 /// Everything a handler can refuse or fail with.
@@ -54,15 +55,10 @@ pub enum ApiError {
     /// Too many items in one request.
     #[error("{0}")]
     TooMany(String),
-    /// A media part is over its size limit.
-    #[error("{0}")]
-    MediaTooLarge(String),
-    /// A media part's bytes are not a type accepted for its kind.
-    #[error("{0}")]
-    UnsupportedMediaType(String),
-    /// More media parts of a kind than allowed.
-    #[error("{0}")]
-    TooManyMedia(String),
+    /// A media part was refused: too large, too many, not a type accepted for its kind
+    /// (judged by its bytes), or unreadable.
+    #[error(transparent)]
+    Media(#[from] MediaError),
     /// The request body is over the service's limit.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -97,12 +93,16 @@ impl ApiError {
             | OutOfArea { .. }
             | InvalidGeoJson(_)
             | TooMany(_)
-            | TooManyMedia(_)
             | IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            UnsupportedContentType(_) | UnsupportedMediaType(_) => {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE
-            }
-            MediaTooLarge(_) | PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Media(e) => match e {
+                MediaError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                MediaError::MediaTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                MediaError::TooManyMedia { .. } | MediaError::MalformedMedia { .. } => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+            },
+            UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ReportNotFound(_) => StatusCode::NOT_FOUND,
             NoBoundaries => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -123,9 +123,7 @@ impl ApiError {
             OutOfArea { .. } => "out_of_area",
             InvalidGeoJson(_) => "invalid_geojson",
             TooMany(_) => "too_many_items",
-            MediaTooLarge(_) => "media_too_large",
-            UnsupportedMediaType(_) => "unsupported_media_type",
-            TooManyMedia(_) => "too_many_media",
+            Media(e) => e.code(),
             PayloadTooLarge(_) => "payload_too_large",
             InvalidIdempotencyKey(_) => "invalid_idempotency_key",
             IdempotencyKeyReused => "idempotency_key_reused",
@@ -148,9 +146,7 @@ impl ApiError {
             OutOfArea { .. } => "Outside the service area",
             InvalidGeoJson(_) => "Invalid GeoJSON",
             TooMany(_) => "Too many items",
-            MediaTooLarge(_) => "Media too large",
-            UnsupportedMediaType(_) => "Unsupported media type",
-            TooManyMedia(_) => "Too many media files",
+            Media(_) => "Media refused",
             PayloadTooLarge(_) => "Payload too large",
             InvalidIdempotencyKey(_) => "Invalid Idempotency-Key",
             IdempotencyKeyReused => "Idempotency-Key reused",

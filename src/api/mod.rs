@@ -23,6 +23,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::domain::resolver::Jurisdiction;
+use crate::media::{MediaLimits, MediaStorage};
 use crate::store::Store;
 pub use error::ApiError;
 
@@ -35,6 +36,8 @@ pub struct ApiSettings {
     pub timezone: FixedOffset,
     /// Largest request body accepted, bytes (media included).
     pub max_body_bytes: usize,
+    /// How many media of each kind a report may carry, and how large.
+    pub media_limits: MediaLimits,
 }
 
 impl Default for ApiSettings {
@@ -43,6 +46,7 @@ impl Default for ApiSettings {
             case_prefix: "XL".into(),
             timezone: FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset"),
             max_body_bytes: 128 * 1024 * 1024,
+            media_limits: MediaLimits::default(),
         }
     }
 }
@@ -51,6 +55,8 @@ impl Default for ApiSettings {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Where photos, voice recordings and videos are kept (stripped of location metadata).
+    pub media: Arc<dyn MediaStorage>,
     /// The in-memory jurisdiction, swapped whole when boundaries change.
     jurisdiction: Arc<RwLock<Option<Arc<Jurisdiction>>>>,
     pub settings: Arc<ApiSettings>,
@@ -59,11 +65,13 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
+        media: Arc<dyn MediaStorage>,
         jurisdiction: Option<Jurisdiction>,
         settings: ApiSettings,
     ) -> Self {
         Self {
             store,
+            media,
             jurisdiction: Arc::new(RwLock::new(jurisdiction.map(Arc::new))),
             settings: Arc::new(settings),
         }

@@ -5,7 +5,7 @@
 //! `Idempotency-Key` returns the original case.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,7 +20,10 @@ use super::resolve::{InputLocation, near_boundary_json, place, round1, round6};
 use super::{ApiError, AppState};
 use crate::domain::categories::Category;
 use crate::domain::datum::Datum;
-use crate::store::{ChainEntry, Contact, IdempotencyKey, Inserted, NewReport, StoredReport};
+use crate::media::{Ingested, MediaKey, MediaKind, MediaLimits};
+use crate::store::{
+    ChainEntry, Contact, IdempotencyKey, Inserted, MediaRow, NewReport, StoredReport,
+};
 
 /// Limits on report text, in characters (not bytes: Chinese text is 3 bytes a character).
 const DESCRIPTION_MAX_CHARS: usize = 2_000;
@@ -146,7 +149,10 @@ fn check_request(r: &ReportRequest) -> Result<InputLocation, ApiError> {
 }
 
 /// `Idempotency-Key`: 1 to 255 visible ASCII characters.
-fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> Result<Option<IdempotencyKey>, ApiError> {
+fn idempotency_key(
+    headers: &HeaderMap,
+    request_digest: [u8; 32],
+) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -161,41 +167,151 @@ fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> Result<Option<Idempotenc
         })?;
     Ok(Some(IdempotencyKey {
         key: key.to_owned(),
-        request_hash: hex::encode(Sha256::digest(body)),
+        request_hash: hex::encode(request_digest),
     }))
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+fn media_type_of(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .map(|m| {
-            let m = m.trim().to_ascii_lowercase();
-            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-        })
-        .unwrap_or(false)
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
-#[tracing::instrument(skip_all)]
-async fn submit(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    if !is_json(&headers) {
-        return Err(ApiError::UnsupportedContentType(
-            "send the report as application/json".into(),
-        ));
+/// Reads the body whole; the body-limit layer has already bounded it.
+async fn body_bytes(req: Request) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), usize::MAX)
+        .await
+        .map_err(|e| body_error(&e))
+}
+
+fn body_error(e: &(dyn std::error::Error + 'static)) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return ApiError::PayloadTooLarge(0);
+        }
+        source = err.source();
     }
-    let request: ReportRequest = serde_json::from_slice(&body).map_err(json_body_error)?;
-    let key = idempotency_key(&headers, &body)?;
-    intake(&state, request, key).await
+    ApiError::InvalidBody(format!("could not read the request body: {e}"))
+}
+
+/// Intake takes `application/json`, or `multipart/form-data` with the JSON in a part named
+/// `report` and media in parts named `photo` (up to 9), `voice` and `video`.
+#[tracing::instrument(skip_all)]
+async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let headers = req.headers().clone();
+    let content_type = media_type_of(&headers);
+    if content_type == "application/json" {
+        let body = body_bytes(req).await?;
+        let request: ReportRequest = serde_json::from_slice(&body).map_err(json_body_error)?;
+        let key = idempotency_key(&headers, Sha256::digest(&body).into())?;
+        return intake(&state, request, Vec::new(), key).await;
+    }
+    if content_type == "multipart/form-data" {
+        let multipart = Multipart::from_request(req, &state)
+            .await
+            .map_err(|e| ApiError::InvalidBody(e.body_text()))?;
+        let (request, media, digest) =
+            read_multipart(multipart, &state.settings.media_limits).await?;
+        let key = idempotency_key(&headers, digest)?;
+        return intake(&state, request, media, key).await;
+    }
+    Err(ApiError::UnsupportedContentType(
+        "send the report as application/json, or as multipart/form-data with a `report` part"
+            .into(),
+    ))
+}
+
+/// The parts of a multipart report: the JSON, the checked media in order, and a digest of
+/// everything for the idempotency check.
+async fn read_multipart(
+    mut multipart: Multipart,
+    limits: &MediaLimits,
+) -> Result<(ReportRequest, Vec<(MediaKind, Ingested)>, [u8; 32]), ApiError> {
+    let mut request = None;
+    let mut media = Vec::new();
+    let mut counts = std::collections::HashMap::new();
+    let mut digest = Sha256::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(|e| multipart_error(&e))?;
+        // Length-prefixed, so that moving bytes between parts changes the digest.
+        digest.update((name.len() as u64).to_le_bytes());
+        digest.update(name.as_bytes());
+        digest.update((bytes.len() as u64).to_le_bytes());
+        digest.update(&bytes);
+        if name == "report" {
+            if request.is_some() {
+                return Err(ApiError::InvalidBody("more than one `report` part".into()));
+            }
+            request =
+                Some(serde_json::from_slice::<ReportRequest>(&bytes).map_err(json_body_error)?);
+            continue;
+        }
+        let Some(kind) = MediaKind::parse(&name) else {
+            return Err(ApiError::InvalidBody(format!(
+                "unknown part {name:?}; parts are report, photo, voice and video"
+            )));
+        };
+        let ordinal = counts.entry(kind).and_modify(|n| *n += 1).or_insert(1usize);
+        media.push((kind, crate::media::ingest(kind, *ordinal, bytes, limits)?));
+    }
+    let request = request.ok_or_else(|| {
+        ApiError::InvalidBody("a multipart report needs a `report` part with the JSON".into())
+    })?;
+    Ok((request, media, digest.finalize().into()))
+}
+
+fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(0)
+    } else {
+        ApiError::InvalidBody(e.body_text())
+    }
+}
+
+/// Puts each medium into media storage under its content address and describes it for
+/// the store. Content addressing means a retried upload rewrites the same file.
+async fn store_media(
+    state: &AppState,
+    media: Vec<(MediaKind, Ingested)>,
+) -> Result<Vec<MediaRow>, ApiError> {
+    let mut rows = Vec::with_capacity(media.len());
+    for (i, (kind, m)) in media.into_iter().enumerate() {
+        let key = MediaKey::parse(&format!("media/{}.{}", m.sha256, m.media_type.extension()))
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let bytes = m.stored.len() as i64;
+        state
+            .media
+            .put(&key, m.stored)
+            .await
+            .map_err(|e| ApiError::Internal(format!("storing {key}: {e}")))?;
+        rows.push(MediaRow {
+            seq: i as i32 + 1,
+            kind: kind.as_str().to_owned(),
+            media_type: m.media_type.mime().to_owned(),
+            bytes,
+            sha256: m.sha256,
+            storage_key: key.as_str().to_owned(),
+            exif_lon: m.exif_location.as_ref().map(|l| l.lon),
+            exif_lat: m.exif_location.as_ref().map(|l| l.lat),
+            exif_taken_at: m.exif_location.and_then(|l| l.taken_at),
+        });
+    }
+    Ok(rows)
 }
 
 async fn intake(
     state: &AppState,
     request: ReportRequest,
+    media: Vec<(MediaKind, Ingested)>,
     key: Option<IdempotencyKey>,
 ) -> Result<Response, ApiError> {
     let loc = check_request(&request)?;
@@ -243,7 +359,7 @@ async fn intake(
         chain,
         snapped_m: placement.snapped_m,
         near_boundary: near_boundary_json(&j, &placement),
-        media: Vec::new(),
+        media: store_media(state, media).await?,
     };
     let (case_id, replayed) = match state.store.insert_report(&new, key.as_ref()).await? {
         Inserted::Created(id) => (id, false),

@@ -61,6 +61,11 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Load the demo jurisdiction into the store (if it has no boundaries yet).
+    Demo {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Resolve a CSV of points offline: `id,lon,lat` on stdin, `id,code` on stdout.
     Resolve {
         /// GeoJSON FeatureCollection of Polygon/MultiPolygon features.
@@ -79,18 +84,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
             bind,
-            demo: _,
+            demo,
             snap_tolerance_m,
             store,
         } => {
             let mut config = store.config();
             config.resolver.snap_tolerance_m = snap_tolerance_m;
             let db = config.open_store().await?;
+            if demo {
+                app::load_demo_if_empty(db.as_ref()).await?;
+            }
             let state = config.state(db).await?;
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("binding {bind}"))?;
             app::serve(listener, state).await
+        }
+        Command::Demo { store } => {
+            let db = store.config().open_store().await?;
+            if !app::load_demo_if_empty(db.as_ref()).await? {
+                tracing::info!("the store already holds boundaries; left as they are");
+            }
+            Ok(())
         }
         Command::Resolve {
             boundaries,

@@ -4,5 +4,6 @@
 
 mod helpers;
 
+mod demo;
 mod intake;
 mod resolve;
