@@ -1,6 +1,6 @@
 //! The command line: `citysnap serve | import | resolve | demo`.
 
-mod resolve;
+pub mod resolve;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -17,10 +17,12 @@
 //!   carries that unit as the other candidate, for a dispatcher to confirm.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use geo::coordinate_position::{CoordPos, CoordinatePosition};
 use geo::indexed::IntervalTreeMultiPolygon;
-use geo::{BoundingRect, Contains, Coord, MultiPolygon};
+use geo::kernels::{Kernel, Orientation, RobustKernel};
+use geo::{BoundingRect, Contains, Coord, MultiPolygon, Rect};
 use rstar::{AABB, PointDistance, RTree, RTreeObject};
 
 use super::coords::haversine_m;
@@ -57,10 +59,66 @@ impl PointDistance for Entry {
 }
 
 enum Prepared {
+    /// A single axis-aligned rectangle without holes (most unit grids): comparisons with
+    /// its corners decide exactly, with no orientation test.
+    Rect(Rect<f64>),
     /// Few vertices: test against the polygon itself.
     Plain,
-    /// Many vertices: an interval tree over the edges answers "strictly inside".
-    Indexed(Box<IntervalTreeMultiPolygon<f64>>),
+    /// Many vertices: an interval tree over the edges answers "strictly inside", an R-tree
+    /// over the same edges "on the boundary", both without visiting every edge.
+    Indexed(Box<IntervalTreeMultiPolygon<f64>>, RTree<Edge>),
+}
+
+/// An edge of a ring of polygon `part` of a multipolygon.
+struct Edge {
+    a: Coord<f64>,
+    b: Coord<f64>,
+    part: u32,
+}
+
+impl RTreeObject for Edge {
+    type Envelope = AABB<[f64; 2]>;
+    fn envelope(&self) -> Self::Envelope {
+        AABB::from_corners([self.a.x, self.a.y], [self.b.x, self.b.y])
+    }
+}
+
+fn edge_tree(mp: &MultiPolygon<f64>) -> RTree<Edge> {
+    let edges =
+        mp.0.iter()
+            .enumerate()
+            .flat_map(|(part, p)| {
+                std::iter::once(p.exterior())
+                    .chain(p.interiors())
+                    .flat_map(move |ring| {
+                        ring.0.windows(2).map(move |w| Edge {
+                            a: w[0],
+                            b: w[1],
+                            part: part as u32,
+                        })
+                    })
+            })
+            .collect();
+    RTree::bulk_load(edges)
+}
+
+/// Whether `c`, not strictly inside, is on the boundary of the multipolygon whose edges are
+/// in `edges`: exactly as geo's `coordinate_position`, by the "mod 2" rule of OGC Simple
+/// Features §6.1.15.1 (on the boundary of an odd number of parts). An edge whose envelope
+/// holds `c` holds `c` itself exactly when the robust orientation test says collinear.
+fn on_edges(edges: &RTree<Edge>, c: Coord<f64>) -> CoordPos {
+    let mut parts: Vec<u32> = edges
+        .locate_in_envelope_intersecting(&AABB::from_point([c.x, c.y]))
+        .filter(|e| RobustKernel::orient2d(e.a, e.b, c) == Orientation::Collinear)
+        .map(|e| e.part)
+        .collect();
+    parts.sort_unstable();
+    parts.dedup();
+    if parts.len() % 2 == 1 {
+        CoordPos::OnBoundary
+    } else {
+        CoordPos::Outside
+    }
 }
 
 /// An R-tree over a set of polygons that answers which polygon holds a point. Generic over
@@ -99,8 +157,10 @@ impl PolygonIndex {
                                 + p.interiors().iter().map(|r| r.0.len()).sum::<usize>()
                         })
                         .sum();
-                if vertices >= INTERVAL_TREE_MIN_VERTICES {
-                    Prepared::Indexed(Box::new(IntervalTreeMultiPolygon::new(mp)))
+                if let Some(r) = axis_aligned_rect(mp) {
+                    Prepared::Rect(r)
+                } else if vertices >= INTERVAL_TREE_MIN_VERTICES {
+                    Prepared::Indexed(Box::new(IntervalTreeMultiPolygon::new(mp)), edge_tree(mp))
                 } else {
                     Prepared::Plain
                 }
@@ -128,28 +188,52 @@ impl PolygonIndex {
 
     fn strictly_inside(&self, id: u32, c: Coord<f64>) -> bool {
         match &self.prepared[id as usize] {
-            Prepared::Indexed(tree) => tree.contains(&c),
-            Prepared::Plain => {
-                self.polygons[id as usize].coordinate_position(&c) == CoordPos::Inside
+            Prepared::Indexed(tree, _) => tree.contains(&c),
+            Prepared::Rect(_) | Prepared::Plain => self.position(id, c) == CoordPos::Inside,
+        }
+    }
+
+    /// Where `c` lies relative to polygon `id`, by the cheapest exact test it allows.
+    fn position(&self, id: u32, c: Coord<f64>) -> CoordPos {
+        match &self.prepared[id as usize] {
+            Prepared::Rect(r) => {
+                let (lo, hi) = (r.min(), r.max());
+                if lo.x < c.x && c.x < hi.x && lo.y < c.y && c.y < hi.y {
+                    CoordPos::Inside
+                } else if lo.x <= c.x && c.x <= hi.x && lo.y <= c.y && c.y <= hi.y {
+                    CoordPos::OnBoundary
+                } else {
+                    CoordPos::Outside
+                }
             }
+            Prepared::Indexed(tree, _) if tree.contains(&c) => CoordPos::Inside,
+            Prepared::Indexed(_, edges) => on_edges(edges, c),
+            Prepared::Plain => self.polygons[id as usize].coordinate_position(&c),
         }
     }
 
     /// The polygon that holds `c`, by the shared-edge rule in the module docs.
     pub fn locate(&self, c: Coord<f64>) -> Option<u32> {
-        let p = [c.x, c.y];
         let mut on_boundary: Option<u32> = None;
-        for e in self.tree.locate_all_at_point(&p) {
-            if self.strictly_inside(e.id, c) {
-                return Some(e.id);
+        // Internal iteration: no iterator state to keep, and it stops at the first polygon
+        // that holds the point strictly.
+        let found = self.tree.locate_all_at_point_int(&[c.x, c.y], |e| {
+            match self.position(e.id, c) {
+                CoordPos::Inside => return ControlFlow::Break(e.id),
+                CoordPos::OnBoundary
+                    if on_boundary
+                        .is_none_or(|b| self.rank[e.id as usize] < self.rank[b as usize]) =>
+                {
+                    on_boundary = Some(e.id);
+                }
+                _ => {}
             }
-            if self.polygons[e.id as usize].coordinate_position(&c) == CoordPos::OnBoundary
-                && on_boundary.is_none_or(|b| self.rank[e.id as usize] < self.rank[b as usize])
-            {
-                on_boundary = Some(e.id);
-            }
+            ControlFlow::Continue(())
+        });
+        match found {
+            ControlFlow::Break(id) => Some(id),
+            ControlFlow::Continue(()) => on_boundary,
         }
-        on_boundary
     }
 
     /// Polygons whose envelope lies within `radius_m` of `c`, with their exact distance in
@@ -178,6 +262,36 @@ impl PolygonIndex {
         }
         boundary_distance_m(&self.polygons[id as usize], c)
     }
+}
+
+/// The rectangle `mp` is, if it is exactly one axis-aligned rectangle without holes: a closed
+/// ring of four edges through corners of its bounding box, alternately horizontal and
+/// vertical (which rules out a ring that doubles back on itself).
+fn axis_aligned_rect(mp: &MultiPolygon<f64>) -> Option<Rect<f64>> {
+    let [polygon] = mp.0.as_slice() else {
+        return None;
+    };
+    let ring = &polygon.exterior().0;
+    if !polygon.interiors().is_empty() || ring.len() != 5 || ring[0] != ring[4] {
+        return None;
+    }
+    let r = mp.bounding_rect()?;
+    let corner = |c: &Coord<f64>| {
+        (c.x == r.min().x || c.x == r.max().x) && (c.y == r.min().y || c.y == r.max().y)
+    };
+    // Some(true) for a horizontal edge, Some(false) for a vertical one.
+    let axis = |w: &[Coord<f64>]| match (w[0].x == w[1].x, w[0].y == w[1].y) {
+        (false, true) => Some(true),
+        (true, false) => Some(false),
+        _ => None,
+    };
+    let axes: Vec<Option<bool>> = ring.windows(2).map(axis).collect();
+    (r.width() > 0.0
+        && r.height() > 0.0
+        && ring.iter().all(corner)
+        && axes.iter().all(Option::is_some)
+        && axes.windows(2).all(|a| a[0] != a[1]))
+    .then_some(r)
 }
 
 /// Distance in metres from `c` to the nearest edge of `mp`.
@@ -522,6 +636,86 @@ mod tests {
         assert_eq!(
             p.near_boundary.map(|n| j.unit(n.unit).code.to_string()),
             Some("999999002".into())
+        );
+    }
+
+    #[test]
+    fn a_rectangular_grid_places_points_exactly_as_the_general_test() {
+        let square = MultiPolygon(vec![rect(122.0, 41.0, 122.001, 41.001)]);
+        let index = PolygonIndex::new(vec![square.clone()], vec![0]);
+        assert!(
+            matches!(index.prepared[0], Prepared::Rect(_)),
+            "the fast path is taken"
+        );
+        let probes = [
+            (122.0005, 41.0005),
+            (122.0, 41.0005),
+            (122.001, 41.001),
+            (122.0005, 41.001),
+            (122.0011, 41.0005),
+            (122.0005, 40.9999),
+        ];
+        for (x, y) in probes {
+            let c = Coord { x, y };
+            assert_eq!(
+                index.position(0, c),
+                square.coordinate_position(&c),
+                "at {c:?}"
+            );
+        }
+    }
+
+    /// A square from (x0, 0) to (x0 + 64, 64) with a vertex every unit along its edges, so
+    /// that it is indexed (more than [`INTERVAL_TREE_MIN_VERTICES`] vertices).
+    fn dense_square(x0: f64) -> MultiPolygon<f64> {
+        let side = |i: u32| -> [(f64, f64); 4] {
+            let t = f64::from(i);
+            [
+                (x0 + t, 0.0),
+                (x0 + 64.0, t),
+                (x0 + 64.0 - t, 64.0),
+                (x0, 64.0 - t),
+            ]
+        };
+        let mut ring: Vec<(f64, f64)> = (0..4)
+            .flat_map(|k| (0..64).map(move |i| side(i)[k]))
+            .collect();
+        ring.push(ring[0]);
+        MultiPolygon(vec![Polygon::new(LineString::from(ring), vec![])])
+    }
+
+    #[test]
+    fn an_indexed_outline_places_edge_points_by_the_shared_edge_rule() {
+        let index = PolygonIndex::new(vec![dense_square(64.0), dense_square(0.0)], vec![1, 0]);
+        assert!(matches!(index.prepared[0], Prepared::Indexed(..)));
+        // On the shared edge, between two vertices and on a vertex: the lower rank wins.
+        assert_eq!(index.locate(Coord { x: 64.0, y: 10.5 }), Some(1));
+        assert_eq!(index.locate(Coord { x: 64.0, y: 10.0 }), Some(1));
+        // On the outer edge of one square only, strictly inside one, outside both.
+        assert_eq!(index.locate(Coord { x: 100.0, y: 64.0 }), Some(0));
+        assert_eq!(index.locate(Coord { x: 100.0, y: 32.0 }), Some(0));
+        assert_eq!(index.locate(Coord { x: 130.0, y: 32.0 }), None);
+        for (x, y) in [(64.0, 10.5), (100.0, 64.0), (100.0, 32.0), (130.0, 32.0)] {
+            let c = Coord { x, y };
+            assert_eq!(
+                index.position(0, c),
+                index.polygon(0).coordinate_position(&c)
+            );
+        }
+    }
+
+    #[test]
+    fn a_ring_that_doubles_back_is_not_taken_for_a_rectangle() {
+        let ring = LineString::from(vec![
+            (122.0, 41.0),
+            (122.001, 41.0),
+            (122.001, 41.001),
+            (122.001, 41.0),
+            (122.0, 41.0),
+        ]);
+        assert_eq!(
+            axis_aligned_rect(&MultiPolygon(vec![Polygon::new(ring, vec![])])),
+            None
         );
     }
 
