@@ -71,6 +71,9 @@ pub enum ApiError {
     /// No such report (or not visible to the caller).
     #[error("no report {0}")]
     ReportNotFound(String),
+    /// No such case (or not visible to the caller).
+    #[error("no case {0}")]
+    CaseNotFound(String),
     /// No boundaries are loaded yet, so nothing can be resolved.
     #[error("no boundaries are loaded; run `citysnap import boundaries` or `citysnap demo`")]
     NoBoundaries,
@@ -103,7 +106,7 @@ impl ApiError {
             },
             UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ReportNotFound(_) => StatusCode::NOT_FOUND,
+            ReportNotFound(_) | CaseNotFound(_) => StatusCode::NOT_FOUND,
             NoBoundaries => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -128,6 +131,7 @@ impl ApiError {
             InvalidIdempotencyKey(_) => "invalid_idempotency_key",
             IdempotencyKeyReused => "idempotency_key_reused",
             ReportNotFound(_) => "report_not_found",
+            CaseNotFound(_) => "case_not_found",
             NoBoundaries => "no_boundaries",
             Internal(_) => "internal",
         }
@@ -151,6 +155,7 @@ impl ApiError {
             InvalidIdempotencyKey(_) => "Invalid Idempotency-Key",
             IdempotencyKeyReused => "Idempotency-Key reused",
             ReportNotFound(_) => "Report not found",
+            CaseNotFound(_) => "Case not found",
             NoBoundaries => "No boundaries loaded",
             Internal(_) => "Internal server error",
         }

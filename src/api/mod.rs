@@ -1,6 +1,7 @@
 //! HTTP: axum handlers, one module per feature, merged in [`router`]. Handlers parse and
 //! shape; the domain decides; the store keeps.
 
+mod cases;
 mod categories;
 pub mod error;
 mod health;
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resolve::router())
         .merge(categories::router())
         .merge(reports::router(max_body))
+        .merge(cases::router())
         .with_state(state)
         .layer(middleware::from_fn(log_failures))
         .layer(TraceLayer::new_for_http())
