@@ -74,6 +74,9 @@ pub enum ApiError {
     /// No such report (or not visible to the caller).
     #[error("no report {0}")]
     ReportNotFound(String),
+    /// No such case (or not visible to the caller).
+    #[error("no case {0}")]
+    CaseNotFound(String),
     /// No boundaries are loaded yet, so nothing can be resolved.
     #[error("no boundaries are loaded; run `citysnap import boundaries` or `citysnap demo`")]
     NoBoundaries,
@@ -106,7 +109,7 @@ impl ApiError {
             },
             UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ReportNotFound(_) | RouteNotFound(_) => StatusCode::NOT_FOUND,
+            ReportNotFound(_) | CaseNotFound(_) | RouteNotFound(_) => StatusCode::NOT_FOUND,
             NoBoundaries => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -132,6 +135,7 @@ impl ApiError {
             IdempotencyKeyReused => "idempotency_key_reused",
             ReportNotFound(_) => "report_not_found",
             RouteNotFound(_) => "not_found",
+            CaseNotFound(_) => "case_not_found",
             NoBoundaries => "no_boundaries",
             Internal(_) => "internal",
         }
@@ -156,6 +160,7 @@ impl ApiError {
             IdempotencyKeyReused => "Idempotency-Key reused",
             ReportNotFound(_) => "Report not found",
             RouteNotFound(_) => "Not found",
+            CaseNotFound(_) => "Case not found",
             NoBoundaries => "No boundaries loaded",
             Internal(_) => "Internal server error",
         }

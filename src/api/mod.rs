@@ -1,6 +1,7 @@
 //! HTTP: axum handlers, one module per feature, merged in [`router`]. Handlers parse and
 //! shape; the domain decides; the store keeps.
 
+mod cases;
 mod categories;
 pub mod error;
 mod health;
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resolve::router())
         .merge(categories::router())
         .merge(reports::router())
+        .merge(cases::router())
         .fallback(|uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) })
         .with_state(state)
         .layer(middleware::from_fn(log_failures))

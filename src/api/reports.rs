@@ -311,7 +311,7 @@ async fn intake(
         .ok_or_else(|| ApiError::UnknownCategory(request.category.clone()))?;
     let j = state.jurisdiction()?;
     let placement = place(&j, loc.wgs84)?;
-    let chain = j
+    let chain: Vec<ChainEntry> = j
         .chain(placement.unit)
         .into_iter()
         .map(|id| {
@@ -327,6 +327,7 @@ async fn intake(
         .map_err(|e| ApiError::InvalidCoordinates(e.to_string()))?
         .to_cell(h3o::Resolution::Fifteen);
     let now = Utc::now();
+    let events = super::cases::initial_events(&category, &chain, &request.description, now)?;
     let new = NewReport {
         created_at: now,
         case_prefix: state.settings.case_prefix.clone(),
@@ -349,6 +350,7 @@ async fn intake(
         snapped_m: placement.snapped_m,
         near_boundary: near_boundary_json(&j, &placement),
         media: store_media(state, media).await?,
+        events,
     };
     let (case_id, replayed) = match state.store.insert_report(&new, key.as_ref()).await? {
         Inserted::Created(id) => (id, false),
@@ -360,11 +362,11 @@ async fn intake(
         .get_report(&case_id)
         .await?
         .ok_or_else(|| ApiError::Internal(format!("case {case_id} vanished after insert")))?;
-    let mut response = (
-        StatusCode::CREATED,
-        Json(public_report(&stored, Some(&category))),
-    )
-        .into_response();
+    let mut body = public_report(&stored, Some(&category));
+    // `status` stays `submitted` for clients of the first intake API; `state` is the
+    // case's state after auto-dispatch.
+    body["state"] = Value::String(super::cases::current_state(state, &case_id).await?);
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
     let headers = response.headers_mut();
     if let Ok(v) = format!("/v1/reports/{case_id}").parse() {
         headers.insert(header::LOCATION, v);

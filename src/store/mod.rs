@@ -2,6 +2,7 @@
 //! default, so `cargo run` works on a fresh machine). Both implement [`Store`] and pass the
 //! same conformance suite; neither is a mock.
 
+mod cases;
 mod postgres;
 mod sqlite;
 
@@ -14,9 +15,11 @@ use geo::MultiPolygon;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
+use crate::domain::case::Event;
 use crate::domain::categories::Category;
 use crate::domain::units::{Unit, UnitCode, UnitLevel};
 
+pub use cases::{Appended, CaseStore, StoredEvent};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -98,6 +101,10 @@ pub struct NewReport {
     pub snapped_m: Option<f64>,
     pub near_boundary: Option<serde_json::Value>,
     pub media: Vec<MediaRow>,
+    /// The case's first events (`submit`, and `dispatch` when auto-dispatch found a
+    /// target), stored in the same transaction as the report so that no acknowledged
+    /// report is ever without its case.
+    pub events: Vec<Event>,
 }
 
 impl NewReport {
@@ -171,7 +178,7 @@ pub enum Inserted {
 
 /// What the service needs from a database.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: CaseStore + Send + Sync {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 
@@ -333,6 +340,20 @@ macro_rules! insert_report_rows {
                 .bind(m.exif_lon)
                 .bind(m.exif_lat)
                 .bind(&m.exif_taken_at)
+                .execute(&mut *$conn)
+                .await?;
+        }
+        for (seq, e) in (1..).zip(&report.events) {
+            let c = cases::event_columns(e)?;
+            sqlx::query(cases::INSERT_EVENT)
+                .bind(case_id)
+                .bind(seq)
+                .bind(e.at)
+                .bind(&e.actor)
+                .bind(c.role)
+                .bind(c.action)
+                .bind(c.reason)
+                .bind(c.payload)
                 .execute(&mut *$conn)
                 .await?;
         }

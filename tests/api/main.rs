@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod cases;
 mod demo;
 mod import;
 mod intake;
