@@ -1,6 +1,7 @@
 //! HTTP: axum handlers, one module per feature, merged in [`router`]. Handlers parse and
 //! shape; the domain decides; the store keeps.
 
+mod analytics;
 mod categories;
 pub mod error;
 mod health;
@@ -101,6 +102,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
     Router::new()
         .merge(health::router())
+        .merge(analytics::router())
         .merge(resolve::router())
         .merge(categories::router())
         .merge(reports::router(max_body))

@@ -2,6 +2,7 @@
 //! default, so `cargo run` works on a fresh machine). Both implement [`Store`] and pass the
 //! same conformance suite; neither is a mock.
 
+pub mod analytics;
 mod postgres;
 mod sqlite;
 
@@ -171,7 +172,7 @@ pub enum Inserted {
 
 /// What the service needs from a database.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: analytics::AnalyticsStore + Send + Sync {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 
@@ -319,6 +320,16 @@ macro_rules! insert_report_rows {
             .bind(sqlx::types::Json(report.units_json()))
             .bind(report.snapped_m)
             .bind(report.near_boundary.clone().map(sqlx::types::Json))
+            .execute(&mut *$conn)
+            .await?;
+        // The heat-map aggregate moves with the report, in its transaction (issue 4).
+        let cell = analytics::CellRow::of(report)?;
+        sqlx::query(analytics::UPSERT_REPORT_CELL)
+            .bind(cell.cell)
+            .bind(cell.day)
+            .bind(&report.category)
+            .bind(cell.lon)
+            .bind(cell.lat)
             .execute(&mut *$conn)
             .await?;
         for m in &report.media {

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod analytics;
 mod demo;
 mod import;
 mod intake;
