@@ -1,6 +1,7 @@
 //! HTTP: axum handlers, one module per feature, merged in [`router`]. Handlers parse and
 //! shape; the domain decides; the store keeps.
 
+mod analytics;
 mod cases;
 mod categories;
 pub mod error;
@@ -101,11 +102,14 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
     Router::new()
         .merge(health::router())
+        .merge(analytics::router())
         .merge(resolve::router())
         .merge(categories::router())
         .merge(reports::router())
         .merge(cases::router())
-        .fallback(|uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) })
+        .fallback(
+            |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
+        )
         .with_state(state)
         .layer(middleware::from_fn(log_failures))
         .layer(TraceLayer::new_for_http())

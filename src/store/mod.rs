@@ -2,6 +2,7 @@
 //! default, so `cargo run` works on a fresh machine). Both implement [`Store`] and pass the
 //! same conformance suite; neither is a mock.
 
+pub mod analytics;
 mod cases;
 mod postgres;
 mod sqlite;
@@ -178,7 +179,7 @@ pub enum Inserted {
 
 /// What the service needs from a database.
 #[async_trait]
-pub trait Store: CaseStore + Send + Sync {
+pub trait Store: CaseStore + analytics::AnalyticsStore + Send + Sync {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 
@@ -326,6 +327,16 @@ macro_rules! insert_report_rows {
             .bind(sqlx::types::Json(report.units_json()))
             .bind(report.snapped_m)
             .bind(report.near_boundary.clone().map(sqlx::types::Json))
+            .execute(&mut *$conn)
+            .await?;
+        // The heat-map aggregate moves with the report, in its transaction (issue 4).
+        let cell = analytics::CellRow::of(report)?;
+        sqlx::query(analytics::UPSERT_REPORT_CELL)
+            .bind(cell.cell)
+            .bind(cell.day)
+            .bind(&report.category)
+            .bind(cell.lon)
+            .bind(cell.lat)
             .execute(&mut *$conn)
             .await?;
         for m in &report.media {

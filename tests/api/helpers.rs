@@ -82,7 +82,11 @@ impl TestApp {
     }
 
     /// Like [`TestApp::spawn`], with the configuration adjusted first.
-    pub async fn spawn_with(backend: Backend, units: &[Unit], adjust: impl FnOnce(&mut Config)) -> TestApp {
+    pub async fn spawn_with(
+        backend: Backend,
+        units: &[Unit],
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let database_url = match backend {
             Backend::Sqlite => None,

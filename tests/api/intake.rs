@@ -317,12 +317,24 @@ both_backends!(categories_ship_with_every_new_store, |backend| async move {
     assert!(cats.iter().any(|c| c["kind"] == "praise"));
 });
 
-both_backends!(an_oversized_body_and_an_unknown_route_are_problems_too, |backend| async move {
-    let app = TestApp::spawn_with(backend, &xinglongtai(), |c| c.api.max_body_bytes = 4096).await;
-    let mut big = report(122.07, 41.12);
-    big["description"] = json!("x".repeat(5000));
-    assert_problem(&app.post_json("/v1/reports", &big).await, 413, "payload_too_large");
-    let fc = json!({"type": "FeatureCollection", "features": [], "padding": "y".repeat(5000)});
-    assert_problem(&app.post_json("/v1/resolve", &fc).await, 413, "payload_too_large");
-    assert_problem(&app.get("/v1/nothing-here").await, 404, "not_found");
-});
+both_backends!(
+    an_oversized_body_and_an_unknown_route_are_problems_too,
+    |backend| async move {
+        let app =
+            TestApp::spawn_with(backend, &xinglongtai(), |c| c.api.max_body_bytes = 4096).await;
+        let mut big = report(122.07, 41.12);
+        big["description"] = json!("x".repeat(5000));
+        assert_problem(
+            &app.post_json("/v1/reports", &big).await,
+            413,
+            "payload_too_large",
+        );
+        let fc = json!({"type": "FeatureCollection", "features": [], "padding": "y".repeat(5000)});
+        assert_problem(
+            &app.post_json("/v1/resolve", &fc).await,
+            413,
+            "payload_too_large",
+        );
+        assert_problem(&app.get("/v1/nothing-here").await, 404, "not_found");
+    }
+);

@@ -1,0 +1,291 @@
+//! Heat-maps (issue 4): `GET /v1/analytics/hexbins` answers report counts per H3 hexagon as
+//! a GeoJSON FeatureCollection, read from the resolution-12 aggregate the store keeps as
+//! reports arrive; coarser hexagons are H3 parents of the aggregate's cells.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use h3o::{CellIndex, LatLng, Resolution};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::resolve::round6;
+use super::{ApiError, ApiQuery, AppState};
+use crate::domain::categories::CategoryCode;
+use crate::store::analytics::{AGGREGATE_RESOLUTION, Bbox, CellCount, CellCountQuery};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/analytics/hexbins", get(hexbins))
+}
+
+/// The query string as sent; every field is parsed into [`HexbinRequest`] so that each bad
+/// value gets its own problem code.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HexbinQuery {
+    res: Option<String>,
+    bbox: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    category: Option<String>,
+    by: Option<String>,
+}
+
+/// A heat-map request, parsed.
+#[derive(Debug, Clone)]
+pub struct HexbinRequest {
+    pub res: Resolution,
+    pub bbox: Option<Bbox>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub category: Option<CategoryCode>,
+    /// `by=category`: split each hexagon's count per category.
+    pub by_category: bool,
+}
+
+/// Resolutions a heat-map may ask for: 5 (about 250 km² per hexagon, a whole district) to
+/// 12, the aggregate's own resolution (H3 resolution table).
+const MIN_RES: u8 = 5;
+
+fn invalid(code: &'static str, detail: String) -> ApiError {
+    ApiError::InvalidField { code, detail }
+}
+
+fn parse_day(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+    value
+        .map(|v| {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+                invalid(
+                    "invalid_date",
+                    format!("{name} must be a date YYYY-MM-DD, got {v:?}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+impl HexbinRequest {
+    pub fn parse(q: &HexbinQuery) -> Result<Self, ApiError> {
+        let max_res = u8::from(AGGREGATE_RESOLUTION);
+        let res = q
+            .res
+            .as_deref()
+            .and_then(|r| r.parse::<u8>().ok())
+            .filter(|r| (MIN_RES..=max_res).contains(r))
+            .and_then(|r| Resolution::try_from(r).ok())
+            .ok_or_else(|| {
+                invalid(
+                    "invalid_resolution",
+                    format!(
+                        "res must be an H3 resolution from {MIN_RES} to {max_res}, got {:?}",
+                        q.res.as_deref().unwrap_or("")
+                    ),
+                )
+            })?;
+        let bbox = q
+            .bbox
+            .as_deref()
+            .map(Bbox::parse)
+            .transpose()
+            .map_err(|e| invalid("invalid_bbox", e.to_string()))?;
+        let from = parse_day("from", q.from.as_deref())?;
+        let to = parse_day("to", q.to.as_deref())?;
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(invalid(
+                "invalid_date_range",
+                format!("from {f} is after to {t}"),
+            ));
+        }
+        let category = q
+            .category
+            .as_deref()
+            .map(CategoryCode::parse)
+            .transpose()
+            .map_err(|e| invalid("invalid_category", e.to_string()))?;
+        let by_category = match q.by.as_deref() {
+            None => false,
+            Some("category") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "invalid_group_by",
+                    format!("by must be \"category\", got {other:?}"),
+                ));
+            }
+        };
+        Ok(HexbinRequest {
+            res,
+            bbox,
+            from,
+            to,
+            category,
+            by_category,
+        })
+    }
+}
+
+/// Counts of one hexagon: the total and the split per category.
+#[derive(Debug, Default)]
+struct Hexbin {
+    count: i64,
+    by_category: BTreeMap<String, i64>,
+}
+
+/// Rolls aggregate rows up to their parents at `res`; with a `bbox`, keeps the hexagons
+/// whose centre lies in it, so that every hexagon shown carries its whole count.
+fn roll_up(
+    rows: Vec<CellCount>,
+    res: Resolution,
+    bbox: Option<&Bbox>,
+) -> BTreeMap<CellIndex, Hexbin> {
+    let mut bins: BTreeMap<CellIndex, Hexbin> = BTreeMap::new();
+    for row in rows {
+        let Some(cell) = row.cell.parent(res) else {
+            continue;
+        };
+        let bin = bins.entry(cell).or_default();
+        bin.count += row.n;
+        *bin.by_category.entry(row.category).or_default() += row.n;
+    }
+    if let Some(b) = bbox {
+        bins.retain(|cell, _| {
+            let c = LatLng::from(*cell);
+            b.contains(c.lng(), c.lat())
+        });
+    }
+    bins.retain(|_, bin| bin.count > 0);
+    bins
+}
+
+/// The hexagon as a GeoJSON Polygon: lon/lat, 6 decimals, first vertex repeated at the end
+/// (RFC 7946 §3.1.6: a closed linear ring) and counter-clockwise (§3.1.6: exterior rings
+/// follow the right-hand rule).
+pub fn hexagon_geometry(cell: CellIndex) -> Value {
+    let mut ring: Vec<[f64; 2]> = cell
+        .boundary()
+        .iter()
+        .map(|ll| [round6(ll.lng()), round6(ll.lat())])
+        .collect();
+    if signed_area(&ring) < 0.0 {
+        ring.reverse();
+    }
+    if let Some(&first) = ring.first() {
+        ring.push(first);
+    }
+    json!({"type": "Polygon", "coordinates": [ring]})
+}
+
+/// Twice the signed area of an open ring (shoelace formula): positive when counter-clockwise.
+fn signed_area(ring: &[[f64; 2]]) -> f64 {
+    ring.iter()
+        .zip(ring.iter().cycle().skip(1))
+        .map(|(a, b)| a[0] * b[1] - b[0] * a[1])
+        .sum()
+}
+
+/// The H3 index as clients know it: lowercase hexadecimal.
+pub fn cell_hex(cell: CellIndex) -> String {
+    format!("{:x}", u64::from(cell))
+}
+
+#[tracing::instrument(skip(state))]
+async fn hexbins(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<HexbinQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let req = HexbinRequest::parse(&q)?;
+    // Resolution-12 cells of a hexagon whose centre is in the box lie within about two edge
+    // lengths of that centre (a child may poke slightly out of its parent's outline), so the
+    // rows are read from the box grown by that much.
+    let margin_km = 2.0 * req.res.edge_length_km();
+    let rows = state
+        .store
+        .cell_counts(&CellCountQuery {
+            from: req.from,
+            to: req.to,
+            category: req.category.clone(),
+            bbox: req.bbox.map(|b| b.grown_by_km(margin_km)),
+        })
+        .await?;
+    let features: Vec<Value> = roll_up(rows, req.res, req.bbox.as_ref())
+        .into_iter()
+        .map(|(cell, bin)| {
+            let mut properties = json!({"cell": cell_hex(cell), "count": bin.count});
+            if req.by_category {
+                properties["counts"] = json!(bin.by_category);
+            }
+            json!({
+                "type": "Feature",
+                "geometry": hexagon_geometry(cell),
+                "properties": properties,
+            })
+        })
+        .collect();
+    Ok((
+        [(header::CONTENT_TYPE, "application/geo+json")],
+        Json(json!({"type": "FeatureCollection", "features": features})),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell_at(lon: f64, lat: f64, res: Resolution) -> CellIndex {
+        LatLng::new(lat, lon).expect("valid").to_cell(res)
+    }
+
+    #[test]
+    fn a_hexagon_is_a_closed_counter_clockwise_lon_lat_ring() {
+        let cell = cell_at(122.07, 41.12, Resolution::Nine);
+        let g = hexagon_geometry(cell);
+        let ring: Vec<[f64; 2]> =
+            serde_json::from_value(g["coordinates"][0].clone()).expect("ring");
+        assert_eq!(ring.len(), 7, "six vertices and the closing one");
+        assert_eq!(ring.first(), ring.last());
+        assert!(signed_area(&ring[..6]) > 0.0);
+        assert!(
+            ring.iter()
+                .all(|p| (122.0..122.2).contains(&p[0]) && (41.0..41.2).contains(&p[1]))
+        );
+    }
+
+    #[test]
+    fn rows_roll_up_to_their_parent_with_a_split_per_category() {
+        let fine = |lon, lat| cell_at(lon, lat, AGGREGATE_RESOLUTION);
+        let a = fine(122.07, 41.12);
+        let b = fine(122.0702, 41.1201);
+        let rows = vec![
+            CellCount {
+                cell: a,
+                category: "0301".into(),
+                n: 2,
+            },
+            CellCount {
+                cell: b,
+                category: "0102".into(),
+                n: 1,
+            },
+        ];
+        let parent = a.parent(Resolution::Seven).expect("parent");
+        assert_eq!(b.parent(Resolution::Seven), Some(parent));
+        let bins = roll_up(rows, Resolution::Seven, None);
+        assert_eq!(bins.len(), 1);
+        assert_eq!(bins[&parent].count, 3);
+        assert_eq!(bins[&parent].by_category["0301"], 2);
+        assert_eq!(bins[&parent].by_category["0102"], 1);
+    }
+
+    #[test]
+    fn a_cell_is_named_by_its_hex_index() {
+        // The H3 documentation's example: resolution-9 cell 8928308280fffff.
+        let cell = CellIndex::try_from(0x8928308280fffff_u64).expect("cell");
+        assert_eq!(cell_hex(cell), "8928308280fffff");
+    }
+}
