@@ -371,3 +371,67 @@ macro_rules! insert_report_rows {
     }};
 }
 use insert_report_rows;
+
+/// The whole of `Store::insert_report`, the same on both backends: replay a known
+/// idempotency key, else take the day's next case number, insert the rows and claim the key
+/// in one transaction. `$store` must have `pool` and `idempotent_replay`.
+macro_rules! insert_report_with_key {
+    ($store:expr, $report:expr, $key:expr) => {{
+        let report: &NewReport = $report;
+        let key: Option<&IdempotencyKey> = $key;
+        if let Some(k) = key
+            && let Some(found) = $store.idempotent_replay(k).await?
+        {
+            return Ok(found);
+        }
+        let mut tx = $store.pool.begin().await?;
+        let seq: i64 = sqlx::query_scalar(NEXT_CASE_SEQ)
+            .bind(&report.case_day)
+            .fetch_one(&mut *tx)
+            .await?;
+        let case_id = case_id(report, seq);
+        insert_report_rows!(&mut *tx, report, &case_id);
+        if let Some(k) = key {
+            let claimed = sqlx::query(INSERT_IDEMPOTENCY_KEY)
+                .bind(&k.key)
+                .bind(&k.request_hash)
+                .bind(&case_id)
+                .bind(report.created_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if claimed == 0 {
+                // A concurrent retry with the same key won the race: its case stands.
+                tx.rollback().await?;
+                return Ok($store
+                    .idempotent_replay(k)
+                    .await?
+                    .unwrap_or(Inserted::KeyReused));
+            }
+        }
+        tx.commit().await?;
+        Ok(Inserted::Created(case_id))
+    }};
+}
+use insert_report_with_key;
+
+/// The whole of `Store::get_report`: the report row and its media rows.
+macro_rules! get_report_with_media {
+    ($store:expr, $case_id:expr) => {{
+        let case_id: &str = $case_id;
+        let sql = format!("select {REPORT_COLUMNS} from reports where case_id = $1");
+        let Some(mut report) = sqlx::query_as::<_, StoredReport>(sqlx::AssertSqlSafe(sql))
+            .bind(case_id)
+            .fetch_optional(&$store.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        report.media = sqlx::query_as(SELECT_MEDIA)
+            .bind(case_id)
+            .fetch_all(&$store.pool)
+            .await?;
+        Ok(Some(report))
+    }};
+}
+use get_report_with_media;

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use geo::BoundingRect;
+use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, Row};
 
 use super::*;
 use crate::domain::categories::Category;
@@ -156,53 +156,11 @@ impl Store for SqliteStore {
         report: &NewReport,
         key: Option<&IdempotencyKey>,
     ) -> StoreResult<Inserted> {
-        if let Some(k) = key
-            && let Some(found) = self.idempotent_replay(k).await?
-        {
-            return Ok(found);
-        }
-        let mut tx = self.pool.begin().await?;
-        let seq: i64 = sqlx::query_scalar(NEXT_CASE_SEQ)
-            .bind(&report.case_day)
-            .fetch_one(&mut *tx)
-            .await?;
-        let case_id = case_id(report, seq);
-        insert_report_rows!(&mut *tx, report, &case_id);
-        if let Some(k) = key {
-            let claimed = sqlx::query(INSERT_IDEMPOTENCY_KEY)
-                .bind(&k.key)
-                .bind(&k.request_hash)
-                .bind(&case_id)
-                .bind(report.created_at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if claimed == 0 {
-                tx.rollback().await?;
-                return Ok(self
-                    .idempotent_replay(k)
-                    .await?
-                    .unwrap_or(Inserted::KeyReused));
-            }
-        }
-        tx.commit().await?;
-        Ok(Inserted::Created(case_id))
+        insert_report_with_key!(self, report, key)
     }
 
     async fn get_report(&self, case_id: &str) -> StoreResult<Option<StoredReport>> {
-        let sql = format!("select {REPORT_COLUMNS} from reports where case_id = $1");
-        let Some(mut report) = sqlx::query_as::<_, StoredReport>(AssertSqlSafe(sql))
-            .bind(case_id)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        report.media = sqlx::query_as(SELECT_MEDIA)
-            .bind(case_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(Some(report))
+        get_report_with_media!(self, case_id)
     }
 }
 
