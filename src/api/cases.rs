@@ -23,7 +23,7 @@ use crate::domain::dispatch::{
     DispatchDecision, DispatchInput, DispatchRule, SHIPPED_RULES, choose_target, parse_rule_file,
 };
 use crate::domain::units::UnitCode;
-use crate::store::{ChainEntry, StoredEvent};
+use crate::store::{CaseSummary, ChainEntry, StoredEvent};
 
 /// Reporters have no accounts yet (tokens are the next slice of issue 3): every report is
 /// submitted by this actor.
@@ -72,7 +72,7 @@ pub(super) fn initial_events(
     chain: &[ChainEntry],
     description: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<Event>, ApiError> {
+) -> Result<(Vec<Event>, CaseSummary), ApiError> {
     let plan = plan()?;
     let cal = calendar();
     let submission = Submission {
@@ -89,7 +89,7 @@ pub(super) fn initial_events(
     let opened = CaseState::open(&submit).map_err(|e| ApiError::Internal(e.to_string()))?;
     if opened.state != crate::domain::case::State::Submitted {
         // Pending verification: dispatch waits for the grid worker's 核实.
-        return Ok(vec![submit]);
+        return summarised(vec![submit]);
     }
     let chain: Vec<UnitCode> = chain
         .iter()
@@ -130,8 +130,19 @@ pub(super) fn initial_events(
             vec![submit]
         }
     };
-    fold(&events).map_err(|e| ApiError::Internal(format!("initial events: {e}")))?;
-    Ok(events)
+    summarised(events)
+}
+
+/// The events with the read-model summary of their fold.
+fn summarised(events: Vec<Event>) -> Result<(Vec<Event>, CaseSummary), ApiError> {
+    let case = fold(&events).map_err(|e| ApiError::Internal(format!("initial events: {e}")))?;
+    let summary = summary_of(&case, events.len() as i32);
+    Ok((events, summary))
+}
+
+/// The read-model row of a folded case on the deployment's calendar.
+fn summary_of(case: &CaseState, last_seq: i32) -> CaseSummary {
+    CaseSummary::of(case, last_seq, &calendar(), None)
 }
 
 /// The case's events and their fold, or `case_not_found`.
@@ -160,12 +171,7 @@ fn warning_level(case: &CaseState, now: DateTime<Utc>) -> WarningLevel {
     let Some(deadline) = case.deadline else {
         return WarningLevel::Green;
     };
-    let at = if case.state.deadline_runs() {
-        now
-    } else {
-        case.closed_at.unwrap_or(case.updated_at)
-    };
-    deadline.level(at, &calendar(), None)
+    deadline.level(case.clock_stopped_at().unwrap_or(now), &calendar(), None)
 }
 
 fn case_json(case_id: &str, events: &[StoredEvent], case: &CaseState, now: DateTime<Utc>) -> Value {

@@ -2,6 +2,7 @@
 //! shape; the domain decides; the store keeps.
 
 mod analytics;
+pub mod auth;
 mod cases;
 mod categories;
 pub mod error;
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .merge(categories::router())
         .merge(reports::router())
         .merge(cases::router())
+        .merge(auth::router())
         .fallback(
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )

@@ -327,7 +327,8 @@ async fn intake(
         .map_err(|e| ApiError::InvalidCoordinates(e.to_string()))?
         .to_cell(h3o::Resolution::Fifteen);
     let now = Utc::now();
-    let events = super::cases::initial_events(&category, &chain, &request.description, now)?;
+    let (events, summary) =
+        super::cases::initial_events(&category, &chain, &request.description, now)?;
     let new = NewReport {
         created_at: now,
         case_prefix: state.settings.case_prefix.clone(),
@@ -351,6 +352,7 @@ async fn intake(
         near_boundary: near_boundary_json(&j, &placement),
         media: store_media(state, media).await?,
         events,
+        summary,
     };
     let (case_id, replayed) = match state.store.insert_report(&new, key.as_ref()).await? {
         Inserted::Created(id) => (id, false),

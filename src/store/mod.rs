@@ -3,6 +3,7 @@
 //! same conformance suite; neither is a mock.
 
 pub mod analytics;
+mod auth;
 mod cases;
 mod postgres;
 mod sqlite;
@@ -20,7 +21,10 @@ use crate::domain::case::Event;
 use crate::domain::categories::Category;
 use crate::domain::units::{Unit, UnitCode, UnitLevel};
 
-pub use cases::{Appended, CaseStore, StoredEvent};
+pub use auth::{AuthStore, Created, NewPrincipal, Principal};
+pub use cases::{
+    Appended, CaseQuery, CaseScope, CaseStore, CaseSummary, IndexedCase, StoredEvent,
+};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -106,6 +110,8 @@ pub struct NewReport {
     /// target), stored in the same transaction as the report so that no acknowledged
     /// report is ever without its case.
     pub events: Vec<Event>,
+    /// What `events` fold to, for the case's row of the read model.
+    pub summary: CaseSummary,
 }
 
 impl NewReport {
@@ -179,7 +185,7 @@ pub enum Inserted {
 
 /// What the service needs from a database.
 #[async_trait]
-pub trait Store: CaseStore + analytics::AnalyticsStore + Send + Sync {
+pub trait Store: CaseStore + AuthStore + analytics::AnalyticsStore + Send + Sync {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 
@@ -354,6 +360,35 @@ macro_rules! insert_report_rows {
                 .execute(&mut *$conn)
                 .await?;
         }
+        let s = &report.summary;
+        sqlx::query(cases::INSERT_CASE_INDEX)
+            .bind(case_id)
+            .bind(s.last_seq)
+            .bind(&s.state)
+            .bind(&s.kind)
+            .bind(&report.category)
+            .bind(&s.reporter)
+            .bind(&s.target)
+            .bind(&s.assignee)
+            .bind(s.deadline_at)
+            .bind(s.red_at)
+            .bind(s.clock_stopped_at)
+            .bind(s.escalated_yellow)
+            .bind(s.escalated_red)
+            .bind(s.open_supervisions)
+            .bind(&s.merged_into)
+            .bind(s.submitted_at)
+            .bind(s.updated_at)
+            .bind(cell.cell)
+            .bind(cell.day)
+            .bind(report.lon)
+            .bind(report.lat)
+            .bind(report.code_at(UnitLevel::District))
+            .bind(report.code_at(UnitLevel::Street))
+            .bind(report.code_at(UnitLevel::Community))
+            .bind(report.code_at(UnitLevel::Grid))
+            .execute(&mut *$conn)
+            .await?;
         for (seq, e) in (1..).zip(&report.events) {
             let c = cases::event_columns(e)?;
             sqlx::query(cases::INSERT_EVENT)
