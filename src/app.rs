@@ -93,12 +93,9 @@ impl Config {
             tracing::warn!("no boundaries loaded: resolution and intake answer 503 until they are");
         }
         let media = ObjectStoreMedia::local(&self.data_dir.join("media"))?;
-        Ok(AppState::new(
-            store,
-            Arc::new(media),
-            jurisdiction,
-            self.api.clone(),
-        ))
+        let state = AppState::new(store, Arc::new(media), jurisdiction, self.api.clone());
+        crate::api::events::spawn_pg_listener(state.clone());
+        Ok(state)
     }
 }
 

@@ -5,6 +5,7 @@ mod analytics;
 pub mod auth;
 mod cases;
 mod categories;
+pub mod events;
 pub mod error;
 mod health;
 mod reports;
@@ -62,6 +63,8 @@ pub struct AppState {
     /// The in-memory jurisdiction, swapped whole when boundaries change.
     jurisdiction: Arc<RwLock<Option<Arc<Jurisdiction>>>>,
     pub settings: Arc<ApiSettings>,
+    /// Case events as they happen, for `GET /v1/events/stream`.
+    pub notices: tokio::sync::broadcast::Sender<events::Notice>,
 }
 
 impl AppState {
@@ -76,6 +79,7 @@ impl AppState {
             media,
             jurisdiction: Arc::new(RwLock::new(jurisdiction.map(Arc::new))),
             settings: Arc::new(settings),
+            notices: tokio::sync::broadcast::channel(1024).0,
         }
     }
 
@@ -109,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reports::router())
         .merge(cases::router())
         .merge(auth::router())
+        .merge(events::router())
         .fallback(
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )

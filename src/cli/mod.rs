@@ -99,6 +99,11 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Issue bearer tokens.
+    Token {
+        #[command(subcommand)]
+        what: TokenCommand,
+    },
     /// Resolve a CSV of points offline: `id,lon,lat` on stdin, `id,code` on stdout.
     Resolve {
         /// GeoJSON FeatureCollection of Polygon/MultiPolygon features.
@@ -110,6 +115,25 @@ pub enum Command {
         /// Feature property that holds each polygon's code.
         #[arg(long, default_value = "code")]
         code_property: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a principal with a role and print its new bearer token as the last line of
+    /// output (shown this once; only its digest is stored).
+    Create {
+        /// resident, grid_worker, handler, dispatcher, leader, planner or admin.
+        #[arg(long)]
+        role: crate::domain::case::Role,
+        /// The unit (handler, grid worker) or department code (handler) the principal works for.
+        #[arg(long)]
+        unit: Option<String>,
+        /// A name shown to colleagues (e.g. 张三 or 城管局值班).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -214,6 +238,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if !app::load_demo_if_empty(db.as_ref()).await? {
                 tracing::info!("the store already holds boundaries; left as they are");
             }
+            Ok(())
+        }
+        Command::Token {
+            what:
+                TokenCommand::Create {
+                    role,
+                    unit,
+                    name,
+                    store,
+                },
+        } => {
+            let db = store.config().open_store().await?;
+            let (principal, token) =
+                crate::api::auth::issue_token(db.as_ref(), role, unit, name, None).await?;
+            println!(
+                "created {} {}{}",
+                principal.role,
+                principal.id,
+                principal
+                    .unit
+                    .as_deref()
+                    .map(|u| format!(" for {u}"))
+                    .unwrap_or_default()
+            );
+            println!("{token}");
             Ok(())
         }
         Command::Resolve {

@@ -48,6 +48,15 @@ pub trait AuthStore: Send + Sync {
     /// A resident's registered phone number, for the unit handling their case.
     async fn principal_phone(&self, id: &str) -> StoreResult<Option<String>>;
 
+    /// The people a case dispatched to `target` can be assigned to, each with the number of
+    /// open cases assigned to them now: the target's handlers, and (for a unit target) the
+    /// grid workers inside it whose grids hold `grid`.
+    async fn assignable_staff(
+        &self,
+        target: &str,
+        grid: Option<&str>,
+    ) -> StoreResult<Vec<(Principal, i64)>>;
+
     /// The level of the unit with this code, if the deployment has it.
     async fn unit_level(&self, code: &str) -> StoreResult<Option<UnitLevel>>;
 }
@@ -60,6 +69,14 @@ const SELECT_BY_TOKEN: &str = "select p.id, p.role, p.unit, p.name
      from tokens t join principals p on p.id = t.principal
      where t.token_sha256 = $1 and t.revoked_at is null";
 const SELECT_PHONE: &str = "select phone from principals where id = $1";
+const SELECT_ASSIGNABLE: &str = "select p.id, p.role, p.unit, p.name,
+        (select count(*) from case_index c
+          where c.assignee = p.id and c.clock_stopped_at is null) as load
+     from principals p
+     where (p.role = 'handler' and p.unit = $1)
+        or (p.role = 'grid_worker' and $2 is not null and p.unit like $1 || '%'
+            and $2 like p.unit || '%')
+     order by p.id";
 const SELECT_UNIT_LEVEL: &str = "select level from units where code = $1";
 
 #[derive(sqlx::FromRow)]
@@ -68,6 +85,13 @@ struct PrincipalRow {
     role: String,
     unit: Option<String>,
     name: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AssignableRow {
+    #[sqlx(flatten)]
+    principal: PrincipalRow,
+    load: i64,
 }
 
 impl PrincipalRow {
@@ -138,6 +162,21 @@ macro_rules! impl_auth_store {
                     .fetch_optional(self.pool())
                     .await?;
                 Ok(phone.flatten())
+            }
+
+            async fn assignable_staff(
+                &self,
+                target: &str,
+                grid: Option<&str>,
+            ) -> StoreResult<Vec<(Principal, i64)>> {
+                let rows: Vec<AssignableRow> = sqlx::query_as(SELECT_ASSIGNABLE)
+                    .bind(target)
+                    .bind(grid)
+                    .fetch_all(self.pool())
+                    .await?;
+                rows.into_iter()
+                    .map(|r| Ok((r.principal.decode()?, r.load)))
+                    .collect()
             }
 
             async fn unit_level(&self, code: &str) -> StoreResult<Option<UnitLevel>> {

@@ -104,6 +104,7 @@ pub struct IndexedCase {
     pub escalated_yellow: bool,
     pub escalated_red: bool,
     pub open_supervisions: i32,
+    pub merged_into: Option<String>,
     pub submitted_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub lon: f64,
@@ -122,6 +123,14 @@ impl IndexedCase {
             _ => WarningLevel::Green,
         }
     }
+}
+
+/// A duplicate merged into a master case; its reporter follows the master.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct MergedCase {
+    pub case_id: String,
+    #[serde(skip)]
+    pub reporter: String,
 }
 
 /// Which cases a caller may see, as SQL can check it (issue 3, "Scope").
@@ -178,6 +187,9 @@ pub trait CaseStore: Send + Sync {
     /// Cases matching `query`, in case-id order.
     async fn list_cases(&self, query: &CaseQuery) -> StoreResult<Vec<IndexedCase>>;
 
+    /// Cases merged into `master` as duplicates: their ids and reporters.
+    async fn merged_cases(&self, master: &str) -> StoreResult<Vec<MergedCase>>;
+
     /// Open cases whose deadline has passed at `now` and which still lack the
     /// `escalated_yellow` or (past `red_at`) the `escalated_red` event.
     async fn due_for_escalation(&self, now: DateTime<Utc>, limit: i64)
@@ -202,10 +214,11 @@ const UPDATE_CASE_INDEX: &str = "update case_index set last_seq = $2, state = $3
      where case_id = $1";
 const INDEXED_COLUMNS: &str = "case_id, state, kind, category, reporter, target, assignee,
      deadline_at, red_at, clock_stopped_at, escalated_yellow, escalated_red, open_supervisions,
-     submitted_at, updated_at, lon, lat, district, street, community, grid";
+     merged_into, submitted_at, updated_at, lon, lat, district, street, community, grid";
 /// Every filter of [`CaseQuery`] in one statement; an absent filter is bound as null.
 /// Unit and category codes are digits and capitals only, so `like` patterns need no escaping.
-const SELECT_CASES_WHERE: &str = "where ($1 is null or reporter = $1)
+const SELECT_CASES_WHERE: &str = "where ($1 is null or reporter = $1 or case_id in
+            (select d.merged_into from case_index d where d.reporter = $1))
        and ($2 is null or target like $2)
        and ($3 is null or grid like $3)
        and ($4 is null or (',' || $4 || ',') like ('%,' || state || ',%'))
@@ -219,6 +232,8 @@ const SELECT_CASES_WHERE: &str = "where ($1 is null or reporter = $1)
                                and coalesce(clock_stopped_at, $13) <= red_at)
             or ($12 = 'red' and coalesce(clock_stopped_at, $13) > red_at))
        and (not $14 or open_supervisions > 0 or (clock_stopped_at is null and red_at < $13))";
+const SELECT_MERGED: &str =
+    "select case_id, reporter from case_index where merged_into = $1 order by case_id";
 const SELECT_DUE: &str = "select case_id from case_index
      where clock_stopped_at is null and deadline_at is not null and deadline_at < $1
        and (not escalated_yellow or (not escalated_red and red_at < $1))
@@ -390,6 +405,13 @@ macro_rules! impl_case_store {
                     .bind(q.now)
                     .bind(q.supervision_queue)
                     .bind(q.limit)
+                    .fetch_all(self.pool())
+                    .await?)
+            }
+
+            async fn merged_cases(&self, master: &str) -> StoreResult<Vec<MergedCase>> {
+                Ok(sqlx::query_as(SELECT_MERGED)
+                    .bind(master)
                     .fetch_all(self.pool())
                     .await?)
             }

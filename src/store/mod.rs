@@ -23,7 +23,7 @@ use crate::domain::units::{Unit, UnitCode, UnitLevel};
 
 pub use auth::{AuthStore, Created, NewPrincipal, Principal};
 pub use cases::{
-    Appended, CaseQuery, CaseScope, CaseStore, CaseSummary, IndexedCase, StoredEvent,
+    Appended, CaseQuery, CaseScope, CaseStore, CaseSummary, IndexedCase, MergedCase, StoredEvent,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -188,6 +188,11 @@ pub enum Inserted {
 pub trait Store: CaseStore + AuthStore + analytics::AnalyticsStore + Send + Sync {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
+
+    /// The PostgreSQL pool, on PostGIS: for LISTEN/NOTIFY and advisory locks.
+    fn postgres_pool(&self) -> Option<sqlx::PgPool> {
+        None
+    }
 
     /// Answers when the database does.
     async fn ping(&self) -> StoreResult<()>;

@@ -155,6 +155,59 @@ impl TestApp {
         read(r).await
     }
 
+    /// A new principal with `role` (and `unit`) and its bearer token, issued as
+    /// `citysnap token create` does.
+    pub async fn token(&self, role: &str, unit: Option<&str>) -> String {
+        let role = role.parse().expect("role");
+        citysnap::api::auth::issue_token(
+            self.store.as_ref(),
+            role,
+            unit.map(str::to_owned),
+            None,
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("token for {role} {unit:?}: {e}"))
+        .1
+    }
+
+    /// A registered resident's token (POST /v1/residents).
+    pub async fn resident(&self, phone: &str) -> String {
+        let (status, body, _) = self
+            .post_json("/v1/residents", &serde_json::json!({"phone": phone}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> (u16, Value, reqwest::header::HeaderMap) {
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET");
+        read(r).await
+    }
+
+    pub async fn post_as(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
+        read(r).await
+    }
+
     pub async fn post_raw(
         &self,
         path: &str,
