@@ -44,7 +44,7 @@ use crate::store::{
 /// submitted by this actor.
 const ANONYMOUS: &str = "anonymous";
 /// The actor of what the service does by itself (auto-dispatch).
-const SYSTEM: &str = "system";
+pub(super) const SYSTEM: &str = "system";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -56,7 +56,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The working calendar deadlines and warnings are counted on.
-fn calendar() -> WorkingCalendar {
+pub(super) fn calendar() -> WorkingCalendar {
     WorkingCalendar::china()
 }
 
@@ -615,6 +615,7 @@ async fn parse_action(
         }
         serde_json::from_value(tagged).map_err(|e| ApiError::InvalidBody(format!("{kind}: {e}")))?
     };
+    check_photos(state, &action).await?;
     Ok((action, reason))
 }
 
@@ -666,6 +667,25 @@ async fn dispatch_of(
         rule: None,
         deadline: limit.map(|l| calendar().deadline_for(now, l)),
     })
+}
+
+/// Photos named by a resolution or note must have been uploaded (`POST /v1/media`).
+async fn check_photos(state: &AppState, action: &Action) -> Result<(), ApiError> {
+    let photos: &[Text] = match action {
+        Action::Resolve(r) => r.after_photos.as_slice(),
+        Action::Progress(n) | Action::Reinspect(n) => &n.photos,
+        _ => &[],
+    };
+    for photo in photos {
+        let unknown = || bad_query("unknown_media", format!("no uploaded photo {photo}; POST /v1/media first"));
+        let key = crate::media::MediaKey::parse(photo.as_str()).map_err(|_| unknown())?;
+        match state.media.get(&key).await {
+            Ok(_) => {}
+            Err(crate::media::StorageError::NotFound(_)) => return Err(unknown()),
+            Err(e) => return Err(ApiError::Internal(format!("reading {key}: {e}"))),
+        }
+    }
+    Ok(())
 }
 
 fn case_error(e: CaseError) -> ApiError {
@@ -735,17 +755,20 @@ async fn check_scope(
 const APPEND_ATTEMPTS: usize = 8;
 
 /// Appends `make(case)` to the case's log as its next event after checking it against the
-/// current fold; re-reads and re-checks when another writer got there first.
+/// current fold; re-reads and re-checks when another writer got there first. `make` may
+/// decide there is nothing to append (`None`): the case is returned as it is.
 pub(super) async fn append_checked(
     state: &AppState,
     case_id: &str,
-    mut make: impl FnMut(&CaseState) -> Result<Event, ApiError>,
+    mut make: impl FnMut(&CaseState) -> Result<Option<Event>, ApiError>,
 ) -> Result<(Vec<StoredEvent>, CaseState), ApiError> {
     for _ in 0..APPEND_ATTEMPTS {
         let events = state.store.case_events(case_id).await?;
         let case = fold(events.iter().map(|e| &e.event))
             .map_err(|e| ApiError::Internal(format!("case {case_id} does not fold: {e}")))?;
-        let event = make(&case)?;
+        let Some(event) = make(&case)? else {
+            return Ok((events, case));
+        };
         let mut next = case.clone();
         next.apply(&event).map_err(case_error)?;
         let seq = events.len() as i32 + 1;
@@ -787,13 +810,13 @@ async fn act(
     }
     check_scope(&state, &p, &v, &action).await?;
     let (events, case) = append_checked(&state, &case_id, |case| {
-        Ok(Event {
+        Ok(Some(Event {
             actor: p.id.clone(),
             role: p.role,
             at: now.max(case.updated_at),
             action: action.clone(),
             reason: reason.clone(),
-        })
+        }))
     })
     .await?;
     let (events, case) = if kind == ActionKind::Verify {
@@ -844,7 +867,13 @@ async fn dispatch_after_verification(
         .unwrap_or_default();
     let now = Utc::now().max(case.updated_at);
     match auto_dispatch(state, &category, &chain, &description, now).await? {
-        Ok(dispatch) => append_checked(state, &index.case_id, |_| Ok(dispatch.clone())).await,
+        // Only if nobody dispatched it meanwhile.
+        Ok(dispatch) => {
+            append_checked(state, &index.case_id, |c| {
+                Ok((c.state == crate::domain::case::State::Verified).then(|| dispatch.clone()))
+            })
+            .await
+        }
         Err(_) => Ok((events, case)),
     }
 }

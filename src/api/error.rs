@@ -77,6 +77,9 @@ pub enum ApiError {
     /// No such case (or not visible to the caller).
     #[error("no case {0}")]
     CaseNotFound(String),
+    /// No such category.
+    #[error("no category {0}")]
+    CategoryNotFound(String),
     /// No boundaries are loaded yet, so nothing can be resolved.
     #[error("no boundaries are loaded; run `citysnap import boundaries` or `citysnap demo`")]
     NoBoundaries,
@@ -124,7 +127,9 @@ impl ApiError {
             },
             UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ReportNotFound(_) | CaseNotFound(_) | RouteNotFound(_) => StatusCode::NOT_FOUND,
+            ReportNotFound(_) | CaseNotFound(_) | CategoryNotFound(_) | RouteNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
             NoBoundaries => StatusCode::SERVICE_UNAVAILABLE,
             Unauthenticated | InvalidToken => StatusCode::UNAUTHORIZED,
             Forbidden(_) => StatusCode::FORBIDDEN,
@@ -154,6 +159,7 @@ impl ApiError {
             ReportNotFound(_) => "report_not_found",
             RouteNotFound(_) => "not_found",
             CaseNotFound(_) => "case_not_found",
+            CategoryNotFound(_) => "category_not_found",
             NoBoundaries => "no_boundaries",
             Unauthenticated => "unauthenticated",
             InvalidToken => "invalid_token",
@@ -184,6 +190,7 @@ impl ApiError {
             ReportNotFound(_) => "Report not found",
             RouteNotFound(_) => "Not found",
             CaseNotFound(_) => "Case not found",
+            CategoryNotFound(_) => "Category not found",
             NoBoundaries => "No boundaries loaded",
             Unauthenticated => "Authentication required",
             InvalidToken => "Invalid token",

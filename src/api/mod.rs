@@ -4,7 +4,8 @@
 mod analytics;
 pub mod auth;
 mod cases;
-mod categories;
+pub mod deadlines;
+pub mod categories;
 pub mod events;
 pub mod error;
 mod health;

@@ -38,6 +38,31 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/reports", post(submit))
         .route("/v1/reports/{case_id}", get(show))
+        .route("/v1/media", post(upload_photo))
+}
+
+/// `POST /v1/media`: one photo as the raw body (its type judged by its bytes, location
+/// metadata stripped), for the "after" photos of a resolution and re-inspection notes.
+/// Answers its storage key, which the action names in `after_photos` / `photos`.
+async fn upload_photo(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let p = caller.principal()?;
+    if !crate::domain::access::is_staff(p.role) {
+        return Err(ApiError::Forbidden(
+            "photos of a report are sent with it; only staff upload photos of their work".into(),
+        ));
+    }
+    let ingested = crate::media::ingest(MediaKind::Photo, 1, body, &state.settings.media_limits)?;
+    let row = store_media(&state, vec![(MediaKind::Photo, ingested)])
+        .await?
+        .remove(0);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"key": row.storage_key, "media_type": row.media_type, "bytes": row.bytes})),
+    ))
 }
 
 /// The JSON of a report submission.

@@ -99,6 +99,11 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// List, add, change and retire categories (running services see changes at once).
+    Category {
+        #[command(subcommand)]
+        what: CategoryCommand,
+    },
     /// Issue bearer tokens.
     Token {
         #[command(subcommand)]
@@ -115,6 +120,28 @@ pub enum Command {
         /// Feature property that holds each polygon's code.
         #[arg(long, default_value = "code")]
         code_property: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CategoryCommand {
+    /// Print every category (retired ones too) as JSON lines.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Add a category or replace the one with the same code, from a JSON file (the shape of
+    /// `POST /v1/categories`).
+    Put {
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Retire a category: it stays for old reports and takes no new ones.
+    Retire {
+        code: String,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -186,7 +213,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("binding {bind}"))?;
-            app::serve(listener, state).await
+            app::serve(listener, state, config.deadline_sweep).await
         }
         Command::Import {
             what:
@@ -240,6 +267,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Category { what } => category_command(what).await,
         Command::Token {
             what:
                 TokenCommand::Create {
@@ -286,4 +314,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn category_command(what: CategoryCommand) -> anyhow::Result<()> {
+    use crate::domain::categories::Category;
+    match what {
+        CategoryCommand::List { store } => {
+            let db = store.config().open_store().await?;
+            for c in db.categories().await? {
+                println!("{}", serde_json::to_string(&c)?);
+            }
+        }
+        CategoryCommand::Put { file, store } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let c: Category = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a category", file.display()))?;
+            let db = store.config().open_store().await?;
+            crate::api::categories::check_category(db.as_ref(), &c)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            db.put_category(&c).await?;
+            println!("stored category {} {}", c.code, c.name);
+        }
+        CategoryCommand::Retire { code, store } => {
+            let db = store.config().open_store().await?;
+            let mut c = db
+                .categories()
+                .await?
+                .into_iter()
+                .find(|c| c.code.as_str() == code)
+                .with_context(|| format!("no category {code}"))?;
+            c.retired = true;
+            db.put_category(&c).await?;
+            println!("retired category {} {}", c.code, c.name);
+        }
+    }
+    Ok(())
 }

@@ -202,9 +202,9 @@ pub(super) const INSERT_EVENT: &str =
      values ($1, $2, $3, $4, $5, $6, $7, $8)";
 /// The case's row of the read model at intake: the summary plus where the report is.
 pub(super) const INSERT_CASE_INDEX: &str = "insert into case_index (case_id, last_seq, state, kind,
-        category, reporter, target, assignee, deadline_at, red_at, clock_stopped_at,
-        escalated_yellow, escalated_red, open_supervisions, merged_into, submitted_at,
-        updated_at, h3_r12, day, lon, lat, district, street, community, grid)
+        reporter, target, assignee, deadline_at, red_at, clock_stopped_at, escalated_yellow,
+        escalated_red, open_supervisions, merged_into, submitted_at, updated_at, category,
+        h3_r12, day, lon, lat, district, street, community, grid)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
         $18, $19, $20, $21, $22, $23, $24, $25)";
 const UPDATE_CASE_INDEX: &str = "update case_index set last_seq = $2, state = $3, kind = $4,
@@ -293,6 +293,32 @@ impl EventRow {
     }
 }
 
+/// Binds `$1` (the case id) and `$2`…`$16` (the summary) of [`INSERT_CASE_INDEX`] and
+/// [`UPDATE_CASE_INDEX`], which share that order.
+macro_rules! bind_summary {
+    ($query:expr, $case_id:expr, $summary:expr) => {{
+        let s: &CaseSummary = $summary;
+        $query
+            .bind($case_id)
+            .bind(s.last_seq)
+            .bind(&s.state)
+            .bind(&s.kind)
+            .bind(&s.reporter)
+            .bind(&s.target)
+            .bind(&s.assignee)
+            .bind(s.deadline_at)
+            .bind(s.red_at)
+            .bind(s.clock_stopped_at)
+            .bind(s.escalated_yellow)
+            .bind(s.escalated_red)
+            .bind(s.open_supervisions)
+            .bind(&s.merged_into)
+            .bind(s.submitted_at)
+            .bind(s.updated_at)
+    }};
+}
+pub(super) use bind_summary;
+
 /// A `like` pattern for a target code: a unit and every unit inside it (unit codes extend
 /// their parent's code), or exactly a department (department codes start with a letter).
 fn code_pattern(code: &str) -> String {
@@ -344,24 +370,7 @@ macro_rules! impl_case_store {
                     }
                     Err(e) => return Err(e.into()),
                 }
-                let s = summary;
-                sqlx::query(UPDATE_CASE_INDEX)
-                    .bind(case_id)
-                    .bind(s.last_seq)
-                    .bind(&s.state)
-                    .bind(&s.kind)
-                    .bind(&s.reporter)
-                    .bind(&s.target)
-                    .bind(&s.assignee)
-                    .bind(s.deadline_at)
-                    .bind(s.red_at)
-                    .bind(s.clock_stopped_at)
-                    .bind(s.escalated_yellow)
-                    .bind(s.escalated_red)
-                    .bind(s.open_supervisions)
-                    .bind(&s.merged_into)
-                    .bind(s.submitted_at)
-                    .bind(s.updated_at)
+                bind_summary!(sqlx::query(UPDATE_CASE_INDEX), case_id, summary)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;

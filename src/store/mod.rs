@@ -5,6 +5,7 @@
 pub mod analytics;
 mod auth;
 mod cases;
+mod categories;
 mod postgres;
 mod sqlite;
 
@@ -21,6 +22,7 @@ use crate::domain::case::Event;
 use crate::domain::categories::Category;
 use crate::domain::units::{Unit, UnitCode, UnitLevel};
 
+pub use categories::CategoryStore;
 pub use auth::{AuthStore, Created, NewPrincipal, Principal};
 pub use cases::{
     Appended, CaseQuery, CaseScope, CaseStore, CaseSummary, IndexedCase, MergedCase, StoredEvent,
@@ -185,7 +187,9 @@ pub enum Inserted {
 
 /// What the service needs from a database.
 #[async_trait]
-pub trait Store: CaseStore + AuthStore + analytics::AnalyticsStore + Send + Sync {
+pub trait Store:
+    CaseStore + AuthStore + CategoryStore + analytics::AnalyticsStore + Send + Sync
+{
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 
@@ -365,25 +369,8 @@ macro_rules! insert_report_rows {
                 .execute(&mut *$conn)
                 .await?;
         }
-        let s = &report.summary;
-        sqlx::query(cases::INSERT_CASE_INDEX)
-            .bind(case_id)
-            .bind(s.last_seq)
-            .bind(&s.state)
-            .bind(&s.kind)
+        cases::bind_summary!(sqlx::query(cases::INSERT_CASE_INDEX), case_id, &report.summary)
             .bind(&report.category)
-            .bind(&s.reporter)
-            .bind(&s.target)
-            .bind(&s.assignee)
-            .bind(s.deadline_at)
-            .bind(s.red_at)
-            .bind(s.clock_stopped_at)
-            .bind(s.escalated_yellow)
-            .bind(s.escalated_red)
-            .bind(s.open_supervisions)
-            .bind(&s.merged_into)
-            .bind(s.submitted_at)
-            .bind(s.updated_at)
             .bind(cell.cell)
             .bind(cell.day)
             .bind(report.lon)

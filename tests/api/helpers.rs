@@ -93,6 +93,8 @@ impl TestApp {
             Backend::Postgres => Some(fresh_pg_database().await),
         };
         let mut config = Config::new(database_url, dir.path().join("data"));
+        // Deadlines in tests are seconds long.
+        config.deadline_sweep = std::time::Duration::from_millis(200);
         adjust(&mut config);
         let store = config.open_store().await.expect("open store");
         if !units.is_empty() {
@@ -106,7 +108,9 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let router = citysnap::api::router(state.clone());
+        let job = citysnap::api::deadlines::spawn(state.clone(), config.deadline_sweep);
         let server = tokio::spawn(async move {
+            let _job = AbortOnDrop(job);
             axum::serve(listener, router).await.expect("serve");
         });
         TestApp {
@@ -118,6 +122,12 @@ impl TestApp {
             server,
             dir,
         }
+    }
+
+    /// A second service instance (replica) on the same store and data directory.
+    pub async fn replica(&self) -> TestApp {
+        let store = self.config.open_store().await.expect("open store again");
+        Self::start(self.config.clone(), store, self.dir.clone()).await
     }
 
     /// Stops this instance and starts a new one on the same store, as after a restart.
@@ -223,6 +233,15 @@ impl TestApp {
             .await
             .expect("POST");
         read(r).await
+    }
+}
+
+/// Stops the deadline job with the server task that owns it.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
