@@ -71,6 +71,7 @@ impl Config {
         let store = store::open(self.database_url.as_deref(), &self.data_dir).await?;
         let categories = parse_category_file(SHIPPED_CATEGORIES)?;
         store.seed_categories(&categories).await?;
+        api::plan::seed(store.as_ref()).await?;
         Ok(store)
     }
 

@@ -23,16 +23,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::{Caller, case_scope, sees, within};
-use super::{ApiError, ApiJson, ApiQuery, AppState};
-use crate::domain::calendar::{IsoDuration, TimeLimit, WarningLevel, WorkingCalendar};
+use super::{ApiError, ApiJson, ApiQuery, ApiSettings, AppState};
+use crate::domain::calendar::{IsoDuration, TimeLimit, WarningLevel};
 use crate::domain::case::{
     Action, ActionKind, CaseError, CaseState, Event, Role, Submission, Text, fold, may,
 };
 use crate::domain::categories::Category;
 use crate::domain::departments::{DepartmentCode, SHIPPED_DEPARTMENTS, parse_department_file};
 use crate::domain::dispatch::{
-    Candidate, DispatchDecision, DispatchInput, DispatchRule, SHIPPED_RULES, Target, assign,
-    choose_target, parse_rule_file,
+    Candidate, DispatchDecision, DispatchInput, Target, assign, choose_target,
 };
 use crate::domain::units::UnitCode;
 use crate::store::analytics::Bbox;
@@ -55,30 +54,24 @@ pub fn router() -> Router<AppState> {
         .route("/v1/supervision", get(supervision))
 }
 
-/// The working calendar deadlines and warnings are counted on.
-pub(super) fn calendar() -> WorkingCalendar {
-    WorkingCalendar::china()
-}
 
-/// The shipped plan library and departments, parsed once.
+/// The shipped departments, parsed once.
 struct Plan {
-    rules: Vec<DispatchRule>,
     departments: Vec<DepartmentCode>,
 }
 
 fn plan() -> Result<&'static Plan, ApiError> {
     static PLAN: OnceLock<Result<Plan, String>> = OnceLock::new();
     PLAN.get_or_init(|| {
-        let rules = parse_rule_file(SHIPPED_RULES).map_err(|e| e.to_string())?;
         let departments = parse_department_file(SHIPPED_DEPARTMENTS)
             .map_err(|e| e.to_string())?
             .into_iter()
             .map(|d| d.code)
             .collect();
-        Ok(Plan { rules, departments })
+        Ok(Plan { departments })
     })
     .as_ref()
-    .map_err(|e| ApiError::Internal(format!("shipped dispatch data: {e}")))
+    .map_err(|e| ApiError::Internal(format!("shipped departments: {e}")))
 }
 
 /// The first events of a new case: `submit` by the reporter, then, unless a grid worker
@@ -109,7 +102,7 @@ pub(super) async fn initial_events(
     let opened = CaseState::open(&submit).map_err(|e| ApiError::Internal(e.to_string()))?;
     if opened.state != crate::domain::case::State::Submitted {
         // Pending verification: dispatch waits for the grid worker's 核实.
-        return summarised(vec![submit]);
+        return summarised(state, vec![submit]);
     }
     let chain: Vec<UnitCode> = chain
         .iter()
@@ -123,7 +116,7 @@ pub(super) async fn initial_events(
             vec![submit]
         }
     };
-    summarised(events)
+    summarised(state, events)
 }
 
 /// The `dispatch` event the plan library chooses for a case (actor `system`), with the
@@ -136,7 +129,8 @@ async fn auto_dispatch(
     now: DateTime<Utc>,
 ) -> Result<Result<Event, Text>, ApiError> {
     let plan = plan()?;
-    let cal = calendar();
+    let (_, rules) = super::plan::rules_in_force(state).await?;
+    let cal = &state.settings.calendar;
     let input = DispatchInput {
         category,
         chain,
@@ -145,7 +139,7 @@ async fn auto_dispatch(
     };
     // Duty rosters are not kept yet: every shipped department counts as able to take cases.
     let staffed = |d: &DepartmentCode| plan.departments.contains(d);
-    match choose_target(&plan.rules, &input, &staffed) {
+    match choose_target(&rules, &input, &staffed) {
         DispatchDecision::Dispatch {
             target,
             time_limit,
@@ -199,15 +193,19 @@ async fn assignee_for(
 }
 
 /// The events with the read-model summary of their fold.
-fn summarised(events: Vec<Event>) -> Result<(Vec<Event>, CaseSummary), ApiError> {
+fn summarised(
+    state: &AppState,
+    events: Vec<Event>,
+) -> Result<(Vec<Event>, CaseSummary), ApiError> {
     let case = fold(&events).map_err(|e| ApiError::Internal(format!("initial events: {e}")))?;
-    let summary = summary_of(&case, events.len() as i32);
+    let summary = summary_of(state, &case, events.len() as i32);
     Ok((events, summary))
 }
 
 /// The read-model row of a folded case on the deployment's calendar.
-fn summary_of(case: &CaseState, last_seq: i32) -> CaseSummary {
-    CaseSummary::of(case, last_seq, &calendar(), None)
+fn summary_of(state: &AppState, case: &CaseState, last_seq: i32) -> CaseSummary {
+    let s = &state.settings;
+    CaseSummary::of(case, last_seq, &s.calendar, s.red_margin)
 }
 
 /// A case the caller may see: its index row, events and fold. Anything else — no such case,
@@ -279,11 +277,11 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// The warning level at `now`: green without a deadline; once the deadline stops running
 /// (closed, parked …) the level is frozen at the moment it stopped.
-fn warning_level(case: &CaseState, now: DateTime<Utc>) -> WarningLevel {
+fn warning_level(s: &ApiSettings, case: &CaseState, now: DateTime<Utc>) -> WarningLevel {
     let Some(deadline) = case.deadline else {
         return WarningLevel::Green;
     };
-    deadline.level(case.clock_stopped_at().unwrap_or(now), &calendar(), None)
+    deadline.level(case.clock_stopped_at().unwrap_or(now), &s.calendar, s.red_margin)
 }
 
 /// Roles whose work needs the reporter's phone number: to call them back.
@@ -291,7 +289,7 @@ fn sees_contact(role: Role) -> bool {
     matches!(role, Role::Handler | Role::GridWorker | Role::Dispatcher)
 }
 
-fn case_json(v: &Visible, now: DateTime<Utc>) -> Value {
+fn case_json(s: &ApiSettings, v: &Visible, now: DateTime<Utc>) -> Value {
     let case = &v.case;
     let queue = match (case.state, v.events.first()) {
         (crate::domain::case::State::Submitted, Some(first)) => {
@@ -306,7 +304,7 @@ fn case_json(v: &Visible, now: DateTime<Utc>) -> Value {
         "category": v.index.category,
         "submitted_at": rfc3339(case.submitted_at),
         "updated_at": rfc3339(case.updated_at),
-        "warning_level": warning_level(case, now),
+        "warning_level": warning_level(s, case, now),
         "deadline": case.deadline.map(|d| rfc3339(d.at)),
         "unit": case.target,
         "assignee": case.assignee,
@@ -332,7 +330,7 @@ async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let p = caller.principal()?;
     let v = load_visible(&state, p, &case_id).await?;
-    let mut body = case_json(&v, Utc::now());
+    let mut body = case_json(&state.settings, &v, Utc::now());
     let duplicates = state.store.merged_cases(&case_id).await?;
     body["reporters"] = json!(1 + duplicates.len());
     if crate::domain::access::is_staff(p.role) {
@@ -724,7 +722,7 @@ async fn dispatch_of(
         target,
         assignee,
         rule: None,
-        deadline: limit.map(|l| calendar().deadline_for(now, l)),
+        deadline: limit.map(|l| state.settings.calendar.deadline_for(now, l)),
     })
 }
 
@@ -833,7 +831,7 @@ pub(super) async fn append_checked(
         let seq = events.len() as i32 + 1;
         match state
             .store
-            .append_event(case_id, seq, &event, &summary_of(&next, seq))
+            .append_event(case_id, seq, &event, &summary_of(state, &next, seq))
             .await?
         {
             Appended::Stored => {
@@ -887,6 +885,7 @@ async fn act(
     let mut index = v.index;
     index.state = case.state.to_string();
     Ok(Json(case_json(
+        &state.settings,
         &Visible {
             index,
             events,

@@ -9,6 +9,7 @@ pub mod categories;
 pub mod events;
 pub mod error;
 mod health;
+pub mod plan;
 mod reports;
 mod rewards;
 mod stats;
@@ -44,6 +45,10 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// How many media of each kind a report may carry, and how large.
     pub media_limits: MediaLimits,
+    /// Working days, hours and holidays that deadlines are counted on.
+    pub calendar: crate::domain::calendar::WorkingCalendar,
+    /// How long past its deadline a case turns red; `None`: one more time limit.
+    pub red_margin: Option<crate::domain::calendar::IsoDuration>,
 }
 
 impl Default for ApiSettings {
@@ -53,6 +58,8 @@ impl Default for ApiSettings {
             timezone: FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset"),
             max_body_bytes: 128 * 1024 * 1024,
             media_limits: MediaLimits::default(),
+            calendar: crate::domain::calendar::WorkingCalendar::china(),
+            red_margin: None,
         }
     }
 }
@@ -119,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(rewards::router())
         .merge(stats::router())
+        .merge(plan::router())
         .fallback(
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )

@@ -724,3 +724,55 @@ both_backends!(
         assert_problem(&answer, 422, "invalid_merge");
     }
 );
+
+both_backends!(
+    the_plan_library_is_edited_by_revision_and_every_dispatch_names_its_rule_version,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &small_deployment()).await;
+        let admin = app.token("admin", None).await;
+        let dispatcher = app.token("dispatcher", None).await;
+        let (status, plan, _) = app.get_as("/v1/dispatch-rules", &dispatcher).await;
+        assert_eq!(status, 200, "{plan}");
+        assert_eq!(plan["revision"], 1);
+        assert_eq!(plan["author"], "shipped");
+        let handler = app.token("handler", Some(STREET)).await;
+        assert_problem(&app.get_as("/v1/dispatch-rules", &handler).await, 403, "forbidden");
+        // A new first rule: a whole street dark goes to the power company within the hour.
+        let mut rules = plan["rules"].as_array().unwrap().clone();
+        let rule = json!({"id": "street-dark", "version": 1, "note": "整条街路灯不亮",
+            "when": {"categories": ["0303"], "keywords": ["全黑", "整条街"]},
+            "target": {"department": "GDGS"},
+            "time_limit": {"duration": "PT1H", "calendar": "natural"}});
+        rules.insert(0, rule.clone());
+        let put = |body: Value| {
+            let app = &app;
+            let admin = admin.clone();
+            async move {
+                let r = app.client.put(app.url("/v1/dispatch-rules")).bearer_auth(admin).json(&body).send().await.unwrap();
+                read(r).await
+            }
+        };
+        let (status, v, _) = put(json!({"revision": 1, "rules": rules})).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["revision"], 2);
+        let (status, body, _) = app.post_json("/v1/reports", &report_at("0303", "整条街路灯全黑", POINT)).await;
+        assert_eq!(status, 201, "{body}");
+        let (_, c, _) = app.get_as(&format!("/v1/cases/{}", body["case_id"].as_str().unwrap()), &dispatcher).await;
+        assert_eq!(c["unit"], json!({"department": "GDGS"}), "{c}");
+        assert_eq!(c["rule"], json!({"id": "street-dark", "version": 1}));
+        // A changed rule must raise its version; an edit of a stale revision is refused.
+        rules[0]["time_limit"]["duration"] = json!("PT2H");
+        assert_problem(&put(json!({"revision": 2, "rules": rules})).await, 422, "invalid_rules");
+        rules[0]["version"] = json!(2);
+        assert_problem(&put(json!({"revision": 1, "rules": rules})).await, 409, "plan_changed");
+        let (status, v, _) = put(json!({"revision": 2, "rules": rules})).await;
+        assert_eq!(status, 200, "{v}");
+        let (_, body, _) = app.post_json("/v1/reports", &report_at("0303", "整条街路灯全黑了", POINT)).await;
+        let (_, c, _) = app.get_as(&format!("/v1/cases/{}", body["case_id"].as_str().unwrap()), &dispatcher).await;
+        assert_eq!(c["rule"], json!({"id": "street-dark", "version": 2}));
+        rules[1]["id"] = json!("BAD ID");
+        assert_problem(&put(json!({"revision": 3, "rules": rules})).await, 422, "invalid_rules");
+        let r = app.client.put(app.url("/v1/dispatch-rules")).bearer_auth(&dispatcher).json(&json!({"revision": 3, "rules": []})).send().await.unwrap();
+        assert_problem(&read(r).await, 403, "forbidden");
+    }
+);
