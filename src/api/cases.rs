@@ -336,11 +336,60 @@ async fn show(
     if crate::domain::access::is_staff(p.role) {
         body["duplicates"] = json!(duplicates);
         body["duplicate_candidates"] = json!(duplicate_candidates(&state, &v).await?);
+        if v.case.state == crate::domain::case::State::Returned {
+            body["suggested_target"] = json!(suggested_target(&state, &v).await?);
+        }
     }
     if sees_contact(p.role) {
         body["reporter_contact"] = reporter_contact(&state, &v).await?;
     }
     Ok(Json(body))
+}
+
+/// After a return (退回): the next candidate target that has not returned the case yet
+/// (matching rules, the category's handler, then the street and district it lies in).
+async fn suggested_target(state: &AppState, v: &Visible) -> Result<Option<Target>, ApiError> {
+    let Some(category) = state
+        .store
+        .categories()
+        .await?
+        .into_iter()
+        .find(|c| c.code.as_str() == v.index.category)
+    else {
+        return Ok(None);
+    };
+    let chain = indexed_chain(&v.index)?;
+    let description = state
+        .store
+        .get_report(&v.index.case_id)
+        .await?
+        .map(|r| r.description)
+        .unwrap_or_default();
+    let (_, rules) = super::plan::rules_in_force(state).await?;
+    let plan = plan()?;
+    let input = DispatchInput {
+        category: &category,
+        chain: &chain,
+        local_time: state.settings.calendar.local(v.case.submitted_at).time(),
+        description: &description,
+    };
+    let staffed = |d: &DepartmentCode| plan.departments.contains(d);
+    Ok(crate::domain::dispatch::next_candidate(
+        &rules,
+        &input,
+        &staffed,
+        &v.case.returned_by,
+    ))
+}
+
+/// The report's resolved units, coarsest first, from the case's index row.
+fn indexed_chain(index: &IndexedCase) -> Result<Vec<UnitCode>, ApiError> {
+    [&index.district, &index.street, &index.community, &index.grid]
+        .into_iter()
+        .flatten()
+        .map(|c| UnitCode::parse(c))
+        .collect::<Result<_, _>>()
+        .map_err(|e| ApiError::Internal(format!("indexed chain: {e}")))
 }
 
 /// Open cases of the same category within the category's radius (default 50 m) and time
@@ -912,12 +961,7 @@ async fn dispatch_after_verification(
     else {
         return Ok((events, case));
     };
-    let chain: Vec<UnitCode> = [&index.district, &index.street, &index.community, &index.grid]
-        .into_iter()
-        .flatten()
-        .map(|c| UnitCode::parse(c))
-        .collect::<Result<_, _>>()
-        .map_err(|e| ApiError::Internal(format!("indexed chain: {e}")))?;
+    let chain = indexed_chain(index)?;
     let description = state
         .store
         .get_report(&index.case_id)

@@ -776,3 +776,27 @@ both_backends!(
         assert_problem(&read(r).await, 403, "forbidden");
     }
 );
+
+both_backends!(
+    a_returned_case_suggests_the_next_candidate_and_goes_back_to_dispatch,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &small_deployment()).await;
+        let dispatcher = app.token("dispatcher", None).await;
+        let cgj = app.token("handler", Some("CGJ")).await;
+        let (status, body, _) = app.post_json("/v1/reports", &report_at("0303", "路灯坏了", POINT)).await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["case_id"].as_str().unwrap().to_owned();
+        let c = act_ok(&app, &cgj, &id, json!({"action": "return", "reason": "这段路灯归街道管"})).await;
+        assert_eq!(c["state"], "returned");
+        // 城管局 returned it: the next candidate is the street the report lies in.
+        let (_, c, _) = app.get_as(&format!("/v1/cases/{id}"), &dispatcher).await;
+        assert_eq!(c["suggested_target"], json!({"unit": STREET}), "{c}");
+        let c = act_ok(&app, &dispatcher, &id, json!({"action": "dispatch", "target": c["suggested_target"].clone()})).await;
+        assert_eq!(c["state"], "dispatched");
+        assert_eq!(c["unit"], json!({"unit": STREET}));
+        // The returning department no longer sees it; the street does.
+        assert_eq!(app.get_as(&format!("/v1/cases/{id}"), &cgj).await.0, 404);
+        let street = app.token("handler", Some(STREET)).await;
+        assert_eq!(app.get_as(&format!("/v1/cases/{id}"), &street).await.0, 200);
+    }
+);
