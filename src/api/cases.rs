@@ -74,6 +74,13 @@ fn plan() -> Result<&'static Plan, ApiError> {
     .map_err(|e| ApiError::Internal(format!("shipped departments: {e}")))
 }
 
+/// Whether a department can take cases: it exists and at least one handler works for it (a
+/// department nobody staffs leaves the case in the dispatchers' queue, visibly). Duty rosters
+/// are not kept: every handler counts as on duty.
+fn staffed<'a>(plan: &'a Plan, staff: &'a [String]) -> impl Fn(&DepartmentCode) -> bool + 'a {
+    move |d| plan.departments.contains(d) && staff.iter().any(|s| s == d.as_str())
+}
+
 /// The first events of a new case: `submit` by the reporter, then, unless a grid worker
 /// must verify it first, the `dispatch` the plan library chooses (actor `system`) with its
 /// deadline. When no target can be reached the case stays `submitted`, in the dispatchers'
@@ -137,8 +144,8 @@ async fn auto_dispatch(
         local_time: cal.local(now).time(),
         description,
     };
-    // Duty rosters are not kept yet: every shipped department counts as able to take cases.
-    let staffed = |d: &DepartmentCode| plan.departments.contains(d);
+    let staff = state.store.staffed_departments().await?;
+    let staffed = staffed(plan, &staff);
     match choose_target(&rules, &input, &staffed) {
         DispatchDecision::Dispatch {
             target,
@@ -373,7 +380,8 @@ async fn suggested_target(state: &AppState, v: &Visible) -> Result<Option<Target
         local_time: state.settings.calendar.local(v.case.submitted_at).time(),
         description: &description,
     };
-    let staffed = |d: &DepartmentCode| plan.departments.contains(d);
+    let staff = state.store.staffed_departments().await?;
+    let staffed = staffed(plan, &staff);
     Ok(crate::domain::dispatch::next_candidate(
         &rules,
         &input,

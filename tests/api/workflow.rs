@@ -731,6 +731,7 @@ both_backends!(
         let app = TestApp::spawn(backend, &small_deployment()).await;
         let admin = app.token("admin", None).await;
         let dispatcher = app.token("dispatcher", None).await;
+        app.staff(&["GDGS"]).await;
         let (status, plan, _) = app.get_as("/v1/dispatch-rules", &dispatcher).await;
         assert_eq!(status, 200, "{plan}");
         assert_eq!(plan["revision"], 1);
