@@ -142,6 +142,32 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
+        .layer(middleware::map_response(problems_for_bare_errors))
+}
+
+/// axum's 405 (wrong method) and the timeout layer's 408 come without a body: give them the
+/// problem document every other error has, keeping their headers (`Allow` on a 405).
+async fn problems_for_bare_errors(response: Response) -> Response {
+    let error = match response.status() {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::REQUEST_TIMEOUT => ApiError::Timeout,
+        _ => return response,
+    };
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let mut problem = axum::response::IntoResponse::into_response(error);
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_LENGTH && name != axum::http::header::CONTENT_TYPE {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    problem
 }
 
 /// Logs the cause of every 500 with the request id; the client only sees "internal error".
