@@ -801,3 +801,39 @@ both_backends!(
         assert_eq!(app.get_as(&format!("/v1/cases/{id}"), &street).await.0, 200);
     }
 );
+
+both_backends!(
+    revoked_tokens_stop_working_and_token_issue_checks_units,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &small_deployment()).await;
+        let admin = app.token("admin", None).await;
+        let (status, body, _) = app
+            .post_as("/v1/tokens", &admin, &json!({"role": "handler", "unit": STREET, "name": "张三"}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let token = body["token"].as_str().unwrap().to_owned();
+        let id = body["principal"]["id"].as_str().unwrap().to_owned();
+        let (_, me, _) = app.get_as("/v1/me", &token).await;
+        assert_eq!(me, json!({"id": id, "role": "handler", "unit": STREET, "name": "张三"}));
+        let r = app.client.delete(app.url(&format!("/v1/principals/{id}/tokens"))).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(read(r).await.1["revoked"], 1);
+        assert_problem(&app.get_as("/v1/me", &token).await, 401, "invalid_token");
+        for (body, status, code) in [
+            (json!({"role": "handler"}), 422, "invalid_unit"),
+            (json!({"role": "handler", "unit": "211103999"}), 422, "invalid_unit"),
+            (json!({"role": "grid_worker", "unit": "CGJ"}), 422, "invalid_unit"),
+            (json!({"role": "dispatcher", "unit": STREET}), 422, "invalid_unit"),
+            (json!({"role": "resident"}), 422, "invalid_role"),
+            (json!({"role": "system"}), 422, "invalid_role"),
+            (json!({"role": "mayor"}), 422, "invalid_role"),
+        ] {
+            assert_problem(&app.post_as("/v1/tokens", &admin, &body).await, status, code);
+        }
+        let dispatcher = app.token("dispatcher", None).await;
+        assert_problem(&app.post_as("/v1/tokens", &dispatcher, &json!({"role": "admin"})).await, 403, "forbidden");
+        // Residents register once per number; malformed numbers are refused.
+        app.resident("+86 139 0000 0001").await;
+        assert_problem(&app.post_json("/v1/residents", &json!({"phone": "13900000001"})).await, 409, "phone_registered");
+        assert_problem(&app.post_json("/v1/residents", &json!({"phone": "12345"})).await, 422, "invalid_phone");
+    }
+);
