@@ -8,6 +8,7 @@ pub mod error;
 mod health;
 mod reports;
 mod resolve;
+pub mod tiles;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -39,6 +40,8 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// How many media of each kind a report may carry, and how large.
     pub media_limits: MediaLimits,
+    /// k of the public tiles' k-anonymity: hexagons with fewer reports are left out.
+    pub tile_min_count: u32,
 }
 
 impl Default for ApiSettings {
@@ -48,6 +51,7 @@ impl Default for ApiSettings {
             timezone: FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset"),
             max_body_bytes: 128 * 1024 * 1024,
             media_limits: MediaLimits::default(),
+            tile_min_count: 3,
         }
     }
 }
@@ -107,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .merge(categories::router())
         .merge(reports::router())
         .merge(cases::router())
+        .merge(tiles::router())
         .fallback(
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )

@@ -12,3 +12,4 @@ mod intake;
 mod media;
 mod real_outlines;
 mod resolve;
+mod tiles;
