@@ -31,7 +31,7 @@ if [ ! -f "$DATA.tiles.jsonl" ]; then
   mv "$DATA.tiles.jsonl.tmp" "$DATA.tiles.jsonl"
 fi
 
-RUST_LOG=warn "$TARGET/release/citysnap" serve --bind "127.0.0.1:$PORT" --data-dir "$DATA" &
+RUST_LOG=error "$TARGET/release/citysnap" serve --bind "127.0.0.1:$PORT" --data-dir "$DATA" &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true' EXIT
 for _ in $(seq 1 240); do

@@ -254,17 +254,28 @@ fn key_ranges(cells: &[CellIndex]) -> Vec<(i64, i64)> {
 }
 
 /// The statement of [`AnalyticsStore::hex_counts`] for `ranges` key ranges: `$1`/`$2` the
-/// parent masks, `$3`/`$4` the days, `$5` the category prefix, then the ranges.
+/// parent masks, `$3`/`$4` the days, `$5` the category prefix, then the ranges. The ranges
+/// are a table joined to the aggregate, so that each is one range scan of its primary key
+/// (an `or` of `between`s makes SQLite scan the whole table); `coalesce` keeps SQLite from
+/// reading by the day index instead, which would scan the days once per range.
 fn hex_counts_sql(ranges: usize) -> String {
     let ranges: Vec<String> = (0..ranges)
-        .map(|i| format!("cell between ${} and ${}", 6 + 2 * i, 7 + 2 * i))
+        .map(|i| {
+            format!(
+                "(cast(${} as bigint), cast(${} as bigint))",
+                6 + 2 * i,
+                7 + 2 * i
+            )
+        })
         .collect();
     format!(
-        "select (cell & $1) | $2 as hex, cast(sum(n) as bigint) as n
-         from report_cells
-         where day >= $3 and day <= $4 and category like $5 and ({})
+        "with ranges (lo, hi) as (values {})
+         select (c.cell & $1) | $2 as hex, cast(sum(c.n) as bigint) as n
+         from ranges r cross join report_cells c
+         where c.cell between r.lo and r.hi
+           and coalesce(c.day, c.day) between $3 and $4 and c.category like $5
          group by hex",
-        ranges.join(" or ")
+        ranges.join(", ")
     )
 }
 
