@@ -99,3 +99,46 @@ pub fn counts(study: &StudyArea, reports: &[(f64, f64)]) -> Vec<f64> {
             .filter_map(|&(lon, lat)| LatLng::new(lat, lon).ok().map(|ll| (ll.to_cell(res), 1))),
     )
 }
+
+/// The synthetic reports as rows of the heat-map aggregate (one report each): resolution-12
+/// cell, a day of 2026 and one of `categories`, both drawn uniformly with `seed`. Used by
+/// `benches/tiles.rs` and `examples/tiles_data.rs`, not by every file that includes this one.
+#[allow(dead_code)]
+pub fn aggregate_rows(
+    reports: &[(f64, f64)],
+    categories: &[String],
+    seed: u64,
+) -> Vec<citysnap::store::analytics::AggregateRow> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("a valid date");
+    reports
+        .iter()
+        .filter_map(|&(lon, lat)| {
+            let cell = LatLng::new(lat, lon)
+                .ok()?
+                .to_cell(citysnap::store::analytics::AGGREGATE_RESOLUTION);
+            Some(citysnap::store::analytics::AggregateRow {
+                cell,
+                day: first + chrono::Days::new(rng.u64(..365)),
+                category: categories[rng.usize(..categories.len())].clone(),
+                n: 1,
+            })
+        })
+        .collect()
+}
+
+/// The zoom-`z` tile holding the most of `reports`, and how many it holds: the heaviest
+/// heat-map tile a map of the district asks for at that zoom.
+#[allow(dead_code)]
+pub fn busiest_tile(reports: &[(f64, f64)], z: u8) -> (citysnap::domain::tiles::TileId, usize) {
+    let mut per_tile = std::collections::HashMap::new();
+    for &(lon, lat) in reports {
+        *per_tile
+            .entry(citysnap::domain::tiles::TileId::containing(lon, lat, z))
+            .or_insert(0) += 1;
+    }
+    per_tile
+        .into_iter()
+        .max_by_key(|&(t, n)| (n, t))
+        .expect("some reports")
+}

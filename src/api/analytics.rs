@@ -52,7 +52,7 @@ pub struct HexbinRequest {
 /// 12, the aggregate's own resolution (H3 resolution table).
 const MIN_RES: u8 = 5;
 
-fn invalid(code: &'static str, detail: String) -> ApiError {
+pub(super) fn invalid(code: &'static str, detail: String) -> ApiError {
     ApiError::InvalidField { code, detail }
 }
 
@@ -69,46 +69,62 @@ fn parse_day(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiEr
         .transpose()
 }
 
+/// `from` and `to` (local days, inclusive), refused when `from` is after `to`.
+pub(super) fn parse_days(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
+    let from = parse_day("from", from)?;
+    let to = parse_day("to", to)?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(invalid(
+            "invalid_date_range",
+            format!("from {f} is after to {t}"),
+        ));
+    }
+    Ok((from, to))
+}
+
+/// An H3 resolution a heat-map may be drawn at (5–12).
+fn resolution(v: &str) -> Result<Resolution, ApiError> {
+    let max_res = u8::from(AGGREGATE_RESOLUTION);
+    v.parse::<u8>()
+        .ok()
+        .filter(|r| (MIN_RES..=max_res).contains(r))
+        .and_then(|r| Resolution::try_from(r).ok())
+        .ok_or_else(|| {
+            invalid(
+                "invalid_resolution",
+                format!("res must be an H3 resolution from {MIN_RES} to {max_res}, got {v:?}"),
+            )
+        })
+}
+
+/// An optional `res`, see [`resolution`].
+pub(super) fn parse_resolution(value: Option<&str>) -> Result<Option<Resolution>, ApiError> {
+    value.map(resolution).transpose()
+}
+
+pub(super) fn parse_category(value: Option<&str>) -> Result<Option<CategoryCode>, ApiError> {
+    value
+        .map(CategoryCode::parse)
+        .transpose()
+        .map_err(|e| invalid("invalid_category", e.to_string()))
+}
+
 impl HexbinRequest {
     pub fn parse(q: &HexbinQuery) -> Result<Self, ApiError> {
-        let max_res = u8::from(AGGREGATE_RESOLUTION);
-        let res = q
-            .res
-            .as_deref()
-            .and_then(|r| r.parse::<u8>().ok())
-            .filter(|r| (MIN_RES..=max_res).contains(r))
-            .and_then(|r| Resolution::try_from(r).ok())
-            .ok_or_else(|| {
-                invalid(
-                    "invalid_resolution",
-                    format!(
-                        "res must be an H3 resolution from {MIN_RES} to {max_res}, got {:?}",
-                        q.res.as_deref().unwrap_or("")
-                    ),
-                )
-            })?;
+        let res = resolution(q.res.as_deref().unwrap_or(""))?;
         let bbox = q
             .bbox
             .as_deref()
             .map(Bbox::parse)
             .transpose()
             .map_err(|e| invalid("invalid_bbox", e.to_string()))?;
-        let from = parse_day("from", q.from.as_deref())?;
-        let to = parse_day("to", q.to.as_deref())?;
-        if let (Some(f), Some(t)) = (from, to)
-            && f > t
-        {
-            return Err(invalid(
-                "invalid_date_range",
-                format!("from {f} is after to {t}"),
-            ));
-        }
-        let category = q
-            .category
-            .as_deref()
-            .map(CategoryCode::parse)
-            .transpose()
-            .map_err(|e| invalid("invalid_category", e.to_string()))?;
+        let (from, to) = parse_days(q.from.as_deref(), q.to.as_deref())?;
+        let category = parse_category(q.category.as_deref())?;
         let by_category = match q.by.as_deref() {
             None => false,
             Some("category") => true,

@@ -80,6 +80,17 @@ pub enum ApiError {
     /// No such category.
     #[error("no category {0}")]
     CategoryNotFound(String),
+    /// A tile or TileJSON address names nothing served: an unknown layer or format, or a
+    /// zoom outside the layer's range; `code` says which (`unknown_layer`,
+    /// `unknown_tile_format`, `zoom_out_of_range`).
+    #[error("{detail}")]
+    TileNotFound { code: &'static str, detail: String },
+    /// Tile coordinates that are not numbers or do not exist at their zoom.
+    #[error("{0}")]
+    InvalidTile(String),
+    /// Only staff may read this (e.g. the `reports` tile layer).
+    #[error("{0}")]
+    StaffOnly(String),
     /// No boundaries are loaded yet, so nothing can be resolved.
     #[error("no boundaries are loaded; run `citysnap import boundaries` or `citysnap demo`")]
     NoBoundaries,
@@ -113,7 +124,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            MalformedJson(_) | InvalidQuery(_) | InvalidIdempotencyKey(_) => {
+            MalformedJson(_) | InvalidQuery(_) | InvalidIdempotencyKey(_) | InvalidTile(_) => {
                 StatusCode::BAD_REQUEST
             }
             InvalidBody(_)
@@ -133,9 +144,12 @@ impl ApiError {
             },
             UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ReportNotFound(_) | CaseNotFound(_) | CategoryNotFound(_) | RouteNotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
+            ReportNotFound(_)
+            | CaseNotFound(_)
+            | CategoryNotFound(_)
+            | RouteNotFound(_)
+            | TileNotFound { .. } => StatusCode::NOT_FOUND,
+            StaffOnly(_) => StatusCode::FORBIDDEN,
             NoBoundaries => StatusCode::SERVICE_UNAVAILABLE,
             Unauthenticated | InvalidToken => StatusCode::UNAUTHORIZED,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -168,6 +182,9 @@ impl ApiError {
             RouteNotFound(_) => "not_found",
             CaseNotFound(_) => "case_not_found",
             CategoryNotFound(_) => "category_not_found",
+            TileNotFound { code, .. } => code,
+            InvalidTile(_) => "invalid_tile",
+            StaffOnly(_) => "staff_only",
             NoBoundaries => "no_boundaries",
             Unauthenticated => "unauthenticated",
             MethodNotAllowed => "method_not_allowed",
@@ -201,6 +218,9 @@ impl ApiError {
             RouteNotFound(_) => "Not found",
             CaseNotFound(_) => "Case not found",
             CategoryNotFound(_) => "Category not found",
+            TileNotFound { .. } => "Tile not found",
+            InvalidTile(_) => "Invalid tile coordinates",
+            StaffOnly(_) => "Staff only",
             NoBoundaries => "No boundaries loaded",
             Unauthenticated => "Authentication required",
             MethodNotAllowed => "Method not allowed",

@@ -14,6 +14,7 @@ mod reports;
 mod rewards;
 mod stats;
 mod resolve;
+pub mod tiles;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -49,6 +50,8 @@ pub struct ApiSettings {
     pub calendar: crate::domain::calendar::WorkingCalendar,
     /// How long past its deadline a case turns red; `None`: one more time limit.
     pub red_margin: Option<crate::domain::calendar::IsoDuration>,
+    /// k of the public tiles' k-anonymity: hexagons with fewer reports are left out.
+    pub tile_min_count: u32,
 }
 
 impl Default for ApiSettings {
@@ -60,6 +63,7 @@ impl Default for ApiSettings {
             media_limits: MediaLimits::default(),
             calendar: crate::domain::calendar::WorkingCalendar::china(),
             red_margin: None,
+            tile_min_count: 3,
         }
     }
 }
@@ -127,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rewards::router())
         .merge(stats::router())
         .merge(plan::router())
+        .merge(tiles::router())
         .fallback(
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )

@@ -16,4 +16,5 @@ pub mod hotspots;
 pub mod indicators;
 pub mod resolver;
 pub mod rewards;
+pub mod tiles;
 pub mod units;

@@ -236,6 +236,14 @@ impl PolygonIndex {
         }
     }
 
+    /// Polygons whose envelope intersects `rect`, in no particular order.
+    pub fn intersecting(&self, rect: Rect<f64>) -> impl Iterator<Item = u32> + '_ {
+        let query = AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]);
+        self.tree
+            .locate_in_envelope_intersecting(&query)
+            .map(|e| e.id)
+    }
+
     /// Polygons whose envelope lies within `radius_m` of `c`, with their exact distance in
     /// metres (0 inside), nearest first.
     pub fn within(&self, c: Coord<f64>, radius_m: f64) -> Vec<(u32, f64)> {
@@ -497,6 +505,16 @@ impl Jurisdiction {
     /// The levels loaded, coarsest first.
     pub fn levels(&self) -> impl Iterator<Item = UnitLevel> + '_ {
         self.levels.iter().map(|(l, _, _)| *l)
+    }
+
+    /// Units of `level` whose envelope intersects `rect` (WGS-84), in code order.
+    pub fn units_in(&self, level: UnitLevel, rect: Rect<f64>) -> Vec<UnitId> {
+        let Some((_, index, ids)) = self.levels.iter().find(|(l, _, _)| *l == level) else {
+            return Vec::new();
+        };
+        let mut found: Vec<UnitId> = index.intersecting(rect).map(|i| ids[i as usize]).collect();
+        found.sort_unstable();
+        found
     }
 
     /// `id` and its ancestors, coarsest first.

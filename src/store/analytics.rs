@@ -4,7 +4,7 @@
 //! thousands of rows.
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use h3o::{CellIndex, LatLng, Resolution};
 
 use super::{NewReport, PgStore, SqliteStore, StoreError, StoreResult};
@@ -118,11 +118,306 @@ pub struct CellCount {
     pub n: i64,
 }
 
+/// Which hexagons to count: the reports in the resolution-12 descendants of `cells` (of any
+/// resolution up to 12), summed per parent at `res`.
+#[derive(Debug, Clone)]
+pub struct HexCountQuery {
+    pub res: Resolution,
+    pub cells: Vec<CellIndex>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// A category code or the code of a major category (every code it prefixes).
+    pub category: Option<CategoryCode>,
+}
+
+/// Aggregate rows to add in bulk: `n` reports in a resolution-12 cell, on a day, in a
+/// category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateRow {
+    pub cell: CellIndex,
+    pub day: NaiveDate,
+    pub category: String,
+    pub n: i64,
+}
+
+/// Which reports to list as points: those in `bbox`, created in `[created_from,
+/// created_before)`, of the category.
+#[derive(Debug, Clone)]
+pub struct ReportPointQuery {
+    pub bbox: Bbox,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    pub category: Option<CategoryCode>,
+    /// At most this many, in case-id order.
+    pub limit: u32,
+}
+
+/// A report's public fields and location: never its description, contact or media.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ReportPoint {
+    pub case_id: String,
+    pub category: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub lon: f64,
+    pub lat: f64,
+}
+
 /// Reads of the report aggregate, on both backends.
 #[async_trait]
 pub trait AnalyticsStore: Send + Sync {
     /// Counts per resolution-12 cell and category matching `q`, in no particular order.
     async fn cell_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<CellCount>>;
+
+    /// Report counts per hexagon at `q.res` over the descendants of `q.cells`, read by
+    /// ranges of the aggregate's key and summed in the database; hexagons with no reports
+    /// are absent. In no particular order.
+    async fn hex_counts(&self, q: &HexCountQuery) -> StoreResult<Vec<(CellIndex, i64)>>;
+
+    /// Adds rows to the aggregate in one transaction (rows of the same key are summed), as
+    /// a bulk load or a rebuild does; intake keeps it current one report at a time.
+    async fn add_to_aggregate(&self, rows: &[AggregateRow]) -> StoreResult<()>;
+
+    /// Reports as points with their public fields only.
+    async fn report_points(&self, q: &ReportPointQuery) -> StoreResult<Vec<ReportPoint>>;
+}
+
+/// Bits 52–55 of an H3 index: its resolution.
+const RES_BITS: i64 = 0xF << 52;
+
+/// The index digits finer than `res` (3 bits each, 15 digits), all set in a cell at `res`.
+fn finer_digits(res: u8) -> i64 {
+    (1_i64 << (3 * (15 - i64::from(res)))) - 1
+}
+
+/// `(cell & clear) | set` is the parent at `res` of a finer cell (H3 index bit layout: set
+/// the resolution field, set the digits below it to 7).
+fn parent_masks(res: Resolution) -> (i64, i64) {
+    let r = u8::from(res);
+    (!RES_BITS, (i64::from(r) << 52) | finer_digits(r))
+}
+
+/// The aggregate keys (resolution-12 indexes) below `cell`, as an inclusive range: digits
+/// down to 12 from all 0 to all 7, digits 13–15 always 7.
+fn descendant_range(cell: CellIndex) -> (i64, i64) {
+    let r = u8::from(cell.resolution());
+    let twelve = i64::from(u8::from(AGGREGATE_RESOLUTION)) << 52;
+    let base = cell_to_i64(cell) & !RES_BITS;
+    let lo = (base & !finer_digits(r)) | twelve | finer_digits(12);
+    let hi = base | twelve;
+    (lo, hi)
+}
+
+/// Most key ranges one hexagon query reads; beyond it the cells are replaced by their
+/// parents (reading a few more rows than needed, all filtered out by the caller).
+const MAX_RANGES: usize = 256;
+
+/// The key ranges holding the descendants of `cells`, merged where adjacent, coarsened to
+/// at most [`MAX_RANGES`]. Digits 13–15 are 7 in every key, so ranges are compared
+/// without them: then the ranges of sibling cells follow each other.
+fn key_ranges(cells: &[CellIndex]) -> Vec<(i64, i64)> {
+    let mut cells: Vec<CellIndex> = cells.to_vec();
+    loop {
+        let mut ranges: Vec<(i64, i64)> = cells
+            .iter()
+            .map(|&c| {
+                let (lo, hi) = descendant_range(c);
+                (lo >> 9, hi >> 9)
+            })
+            .collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(ranges.len());
+        for (lo, hi) in ranges {
+            match merged.last_mut() {
+                Some(last) if lo <= last.1 + 1 => last.1 = last.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        let coarser = cells
+            .first()
+            .and_then(|c| c.resolution().pred())
+            .filter(|_| merged.len() > MAX_RANGES);
+        match coarser {
+            Some(res) => {
+                cells = cells.iter().filter_map(|c| c.parent(res)).collect();
+                cells.sort_unstable();
+                cells.dedup();
+            }
+            None => {
+                return merged
+                    .into_iter()
+                    .map(|(lo, hi)| ((lo << 9) | 0x1FF, (hi << 9) | 0x1FF))
+                    .collect();
+            }
+        }
+    }
+}
+
+/// The statement of [`AnalyticsStore::hex_counts`] for `ranges` key ranges: `$1`/`$2` the
+/// parent masks, `$3`/`$4` the days, `$5` the category prefix, then the ranges. The ranges
+/// are a table joined to the aggregate, so that each is one range scan of its primary key
+/// (an `or` of `between`s makes SQLite scan the whole table); `coalesce` keeps SQLite from
+/// reading by the day index instead, which would scan the days once per range.
+fn hex_counts_sql(ranges: usize) -> String {
+    let ranges: Vec<String> = (0..ranges)
+        .map(|i| {
+            format!(
+                "(cast(${} as bigint), cast(${} as bigint))",
+                6 + 2 * i,
+                7 + 2 * i
+            )
+        })
+        .collect();
+    format!(
+        "with ranges (lo, hi) as (values {})
+         select (c.cell & $1) | $2 as hex, cast(sum(c.n) as bigint) as n
+         from ranges r cross join report_cells c
+         where c.cell between r.lo and r.hi
+           and coalesce(c.day, c.day) between $3 and $4 and c.category like $5
+         group by hex",
+        ranges.join(", ")
+    )
+}
+
+macro_rules! select_hex_counts {
+    ($pool:expr, $q:expr) => {{
+        let q: &HexCountQuery = $q;
+        if q.cells.is_empty() {
+            return Ok(Vec::new());
+        }
+        if q.cells
+            .iter()
+            .any(|c| c.resolution() > AGGREGATE_RESOLUTION)
+            || q.res > AGGREGATE_RESOLUTION
+        {
+            return Err(StoreError::Corrupt(
+                "hexagon counts are kept down to resolution 12".into(),
+            ));
+        }
+        let ranges = key_ranges(&q.cells);
+        let sql = hex_counts_sql(ranges.len());
+        let (clear, set) = parent_masks(q.res);
+        let (first, last) = day_bounds(q.from, q.to);
+        let mut query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql))
+            .bind(clear)
+            .bind(set)
+            .bind(first)
+            .bind(last)
+            .bind(category_prefix(q.category.as_ref()));
+        for (lo, hi) in ranges {
+            query = query.bind(lo).bind(hi);
+        }
+        let rows = query.fetch_all($pool).await?;
+        rows.into_iter()
+            .map(|(hex, n)| {
+                let cell = CellIndex::try_from(hex as u64)
+                    .map_err(|e| StoreError::Corrupt(format!("report_cells parent {hex}: {e}")))?;
+                Ok((cell, n))
+            })
+            .collect()
+    }};
+}
+
+/// Rows per bulk statement: 6 parameters each, well under SQLite's 32,766.
+const AGGREGATE_CHUNK: usize = 1000;
+
+macro_rules! add_to_aggregate {
+    ($pool:expr, $rows:expr) => {{
+        let rows: &[AggregateRow] = $rows;
+        // PostgreSQL refuses to upsert one key twice in a statement: sum duplicates first.
+        let mut summed: std::collections::BTreeMap<(i64, NaiveDate, &str), (f64, f64, i64)> =
+            std::collections::BTreeMap::new();
+        for r in rows {
+            if r.cell.resolution() != AGGREGATE_RESOLUTION {
+                return Err(StoreError::Corrupt(format!(
+                    "aggregate cell {} is not at resolution 12",
+                    r.cell
+                )));
+            }
+            let centre = LatLng::from(r.cell);
+            summed
+                .entry((cell_to_i64(r.cell), r.day, r.category.as_str()))
+                .or_insert((centre.lng(), centre.lat(), 0))
+                .2 += r.n;
+        }
+        let summed: Vec<_> = summed.into_iter().collect();
+        let mut tx = $pool.begin().await?;
+        for chunk in summed.chunks(AGGREGATE_CHUNK) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = 6 * i;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${})",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5,
+                        p + 6
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "insert into report_cells (cell, day, category, lon, lat, n) values {}
+                 on conflict (cell, day, category) do update set n = report_cells.n + excluded.n",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for ((cell, day, category), (lon, lat, n)) in chunk {
+                query = query
+                    .bind(*cell)
+                    .bind(*day)
+                    .bind(*category)
+                    .bind(*lon)
+                    .bind(*lat)
+                    .bind(*n);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }};
+}
+
+const SELECT_REPORT_POINTS: &str = "select case_id, category, status, created_at, lon, lat
+     from reports
+     where lon >= $1 and lon <= $2 and lat >= $3 and lat <= $4
+       and created_at >= $5 and created_at < $6 and category like $7
+     order by case_id
+     limit $8";
+
+macro_rules! select_report_points {
+    ($pool:expr, $q:expr) => {{
+        let q: &ReportPointQuery = $q;
+        // The widest instants both backends store and compare (SQLite compares text).
+        let (first, last) = day_bounds(None, None);
+        let first = first.and_time(chrono::NaiveTime::MIN).and_utc();
+        let last = last.and_time(chrono::NaiveTime::MIN).and_utc();
+        Ok(sqlx::query_as::<_, ReportPoint>(SELECT_REPORT_POINTS)
+            .bind(q.bbox.min_lon)
+            .bind(q.bbox.max_lon)
+            .bind(q.bbox.min_lat)
+            .bind(q.bbox.max_lat)
+            .bind(q.created_from.unwrap_or(first))
+            .bind(q.created_before.unwrap_or(last))
+            .bind(category_prefix(q.category.as_ref()))
+            .bind(i64::from(q.limit))
+            .fetch_all($pool)
+            .await?)
+    }};
+}
+
+/// Absent day filters as the widest days both backends store.
+fn day_bounds(from: Option<NaiveDate>, to: Option<NaiveDate>) -> (NaiveDate, NaiveDate) {
+    let first = NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date");
+    let last = NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date");
+    (from.unwrap_or(first), to.unwrap_or(last))
+}
+
+/// The `like` pattern of a category filter. Category codes are alphanumeric
+/// ([`CategoryCode::parse`]), so the prefix needs no escaping.
+fn category_prefix(category: Option<&CategoryCode>) -> String {
+    format!("{}%", category.map_or("", |c| c.as_str()))
 }
 
 /// One aggregate row for a new report: its resolution-12 cell, local day and the cell's
@@ -166,8 +461,7 @@ pub(super) const UPSERT_REPORT_CELL: &str =
      on conflict (cell, day, category) do update set n = report_cells.n + 1";
 
 /// Sums the aggregate over days; absent filters are bound as their widest value so that
-/// both backends share one statement. Category codes are alphanumeric
-/// ([`CategoryCode::parse`]), so the prefix needs no `like` escaping.
+/// both backends share one statement.
 const SELECT_CELL_COUNTS: &str = "select cell, category, cast(sum(n) as bigint) as n
      from report_cells
      where day >= $1 and day <= $2 and category like $3
@@ -178,15 +472,11 @@ macro_rules! select_cell_counts {
     ($pool:expr, $q:expr) => {{
         let q: &CellCountQuery = $q;
         let bbox = q.bbox.unwrap_or(Bbox::WORLD);
-        let first = NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date");
-        let last = NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date");
+        let (first, last) = day_bounds(q.from, q.to);
         let rows: Vec<(i64, String, i64)> = sqlx::query_as(SELECT_CELL_COUNTS)
-            .bind(q.from.unwrap_or(first))
-            .bind(q.to.unwrap_or(last))
-            .bind(format!(
-                "{}%",
-                q.category.as_ref().map_or("", |c| c.as_str())
-            ))
+            .bind(first)
+            .bind(last)
+            .bind(category_prefix(q.category.as_ref()))
             .bind(bbox.min_lon)
             .bind(bbox.max_lon)
             .bind(bbox.min_lat)
@@ -203,19 +493,32 @@ macro_rules! select_cell_counts {
     }};
 }
 
-#[async_trait]
-impl AnalyticsStore for PgStore {
-    async fn cell_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<CellCount>> {
-        select_cell_counts!(self.pool(), q)
-    }
+/// The same implementation on both backends: the statements read alike.
+macro_rules! impl_analytics_store {
+    ($store:ty) => {
+        #[async_trait]
+        impl AnalyticsStore for $store {
+            async fn cell_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<CellCount>> {
+                select_cell_counts!(self.pool(), q)
+            }
+
+            async fn hex_counts(&self, q: &HexCountQuery) -> StoreResult<Vec<(CellIndex, i64)>> {
+                select_hex_counts!(self.pool(), q)
+            }
+
+            async fn add_to_aggregate(&self, rows: &[AggregateRow]) -> StoreResult<()> {
+                add_to_aggregate!(self.pool(), rows)
+            }
+
+            async fn report_points(&self, q: &ReportPointQuery) -> StoreResult<Vec<ReportPoint>> {
+                select_report_points!(self.pool(), q)
+            }
+        }
+    };
 }
 
-#[async_trait]
-impl AnalyticsStore for SqliteStore {
-    async fn cell_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<CellCount>> {
-        select_cell_counts!(self.pool(), q)
-    }
-}
+impl_analytics_store!(PgStore);
+impl_analytics_store!(SqliteStore);
 
 #[cfg(test)]
 mod tests {
@@ -242,6 +545,76 @@ mod tests {
         assert_eq!(Bbox::parse("1,2,3,NaN"), Err(BadBbox::OutOfRange));
         assert_eq!(Bbox::parse("41,121,41.3,122"), Err(BadBbox::OutOfRange));
         assert_eq!(Bbox::parse("122.2,41.0,121.9,41.3"), Err(BadBbox::Inverted));
+    }
+
+    fn cell_at(lon: f64, lat: f64, res: Resolution) -> CellIndex {
+        LatLng::new(lat, lon).expect("valid").to_cell(res)
+    }
+
+    #[test]
+    fn the_parent_masks_give_h3_parents() {
+        let fine = cell_at(122.07, 41.12, AGGREGATE_RESOLUTION);
+        for r in 0..=12u8 {
+            let res = Resolution::try_from(r).expect("resolution");
+            let (clear, set) = parent_masks(res);
+            let parent = (cell_to_i64(fine) & clear) | set;
+            assert_eq!(
+                parent as u64,
+                u64::from(fine.parent(res).expect("parent")),
+                "r{r}"
+            );
+        }
+    }
+
+    #[test]
+    fn descendant_ranges_hold_exactly_the_descendants() {
+        let fine = cell_at(122.07, 41.12, AGGREGATE_RESOLUTION);
+        let parent = fine.parent(Resolution::Ten).expect("parent");
+        let (lo, hi) = descendant_range(parent);
+        let children: Vec<i64> = parent
+            .children(AGGREGATE_RESOLUTION)
+            .map(cell_to_i64)
+            .collect();
+        assert_eq!(children.len(), 49);
+        assert!(children.iter().all(|c| (lo..=hi).contains(c)));
+        assert_eq!(children.iter().min(), Some(&lo));
+        // Its neighbours' descendants lie outside the range.
+        for n in parent.grid_disk::<Vec<_>>(1) {
+            if n != parent {
+                assert!(
+                    n.children(AGGREGATE_RESOLUTION)
+                        .map(cell_to_i64)
+                        .all(|c| !(lo..=hi).contains(&c))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_ranges_of_all_siblings_merge_into_one() {
+        let parent = cell_at(122.07, 41.12, Resolution::Nine);
+        let children: Vec<CellIndex> = parent.children(Resolution::Ten).collect();
+        let ranges = key_ranges(&children);
+        assert_eq!(ranges.len(), 1, "{ranges:?}");
+        let (lo, hi) = ranges[0];
+        assert!(
+            parent
+                .children(AGGREGATE_RESOLUTION)
+                .map(cell_to_i64)
+                .all(|c| (lo..=hi).contains(&c))
+        );
+        // Many scattered cells are coarsened to at most MAX_RANGES ranges.
+        let many: Vec<CellIndex> = cell_at(122.07, 41.12, Resolution::Twelve)
+            .grid_disk::<Vec<_>>(30)
+            .into_iter()
+            .step_by(2)
+            .collect();
+        let coarse = key_ranges(&many);
+        assert!(coarse.len() <= MAX_RANGES, "{}", coarse.len());
+        for c in many {
+            let k = cell_to_i64(c);
+            assert!(coarse.iter().any(|(lo, hi)| (*lo..=*hi).contains(&k)));
+        }
     }
 
     #[test]

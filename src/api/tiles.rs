@@ -1,0 +1,859 @@
+//! Map tiles (issue 4): `GET /tiles/{layer}/{z}/{x}/{y}.geojson` and `.mvt` (alias `.pbf`)
+//! in the Web Mercator XYZ scheme, and `GET /tiles/{layer}.json` (TileJSON 3.0.0).
+//!
+//! Layers: `hexbins` (report counts per H3 hexagon, resolution from zoom, see
+//! [`hexbin_resolution`]), `reports` (points, public fields only, staff only) and the
+//! boundary layers `districts`, `streets`, `communities`, `grids` (from the in-memory
+//! jurisdiction). In GeoJSON tiles a hexagon or point appears in the one tile holding its
+//! centre, so adjacent tiles never count it twice; a boundary appears, whole, in every tile it
+//! touches. MVT tiles are clipped to the tile plus a buffer ([`crate::domain::tiles`]).
+//!
+//! Answers: an empty tile is 204; a zoom outside the layer's range 404 `zoom_out_of_range`;
+//! an unknown layer 404 `unknown_layer`; coordinates that are no tile 400 `invalid_tile`.
+//! Every tile carries a weak ETag (a hash of its body; `If-None-Match` → 304) and
+//! `Cache-Control`, and is gzipped when `Accept-Encoding` asks.
+//!
+//! Privacy: public tiles leave out hexagons with fewer than `ApiSettings::tile_min_count`
+//! reports (k-anonymity, default 3) and refuse the `reports` layer; staff see everything.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::RangeInclusive;
+
+use axum::Router;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, NaiveDate, Utc};
+use geo::{BoundingRect, Coord, Intersects, MultiPolygon, Polygon, Rect, Simplify};
+use geozero::mvt::TileValue;
+use h3o::geom::{ContainmentMode, TilerBuilder};
+use h3o::{CellIndex, LatLng, Resolution};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tower_http::compression::CompressionLayer;
+
+use super::analytics::{
+    cell_hex, hexagon_geometry, invalid, parse_category, parse_days, parse_resolution,
+};
+use super::resolve::round6;
+use super::auth::Caller;
+use super::{ApiError, ApiQuery, ApiSettings, AppState};
+use crate::domain::categories::CategoryCode;
+use crate::domain::resolver::Jurisdiction;
+use crate::domain::tiles::{BUFFER, LonLatBox, MvtLayer, TileId, encode_tile, hexbin_resolution};
+use crate::domain::units::UnitLevel;
+use crate::store::analytics::{Bbox, HexCountQuery, ReportPointQuery};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tiles/{tilejson}", get(tilejson))
+        .route("/tiles/{layer}/{z}/{x}/{y}", get(tile))
+        .layer(CompressionLayer::new())
+}
+
+/// A tile layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    Hexbins,
+    Reports,
+    Districts,
+    Streets,
+    Communities,
+    Grids,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 6] = [
+        Layer::Hexbins,
+        Layer::Reports,
+        Layer::Districts,
+        Layer::Streets,
+        Layer::Communities,
+        Layer::Grids,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Layer::Hexbins => "hexbins",
+            Layer::Reports => "reports",
+            Layer::Districts => "districts",
+            Layer::Streets => "streets",
+            Layer::Communities => "communities",
+            Layer::Grids => "grids",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ApiError> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.id() == s)
+            .ok_or_else(|| ApiError::TileNotFound {
+                code: "unknown_layer",
+                detail: format!(
+                    "no tile layer {s:?}; layers: {}",
+                    Self::ALL.map(Layer::id).join(", ")
+                ),
+            })
+    }
+
+    /// Zooms the layer is served at; map clients over-zoom the last one. Hexagons follow
+    /// [`hexbin_resolution`]; grids (about 100 m) start where they are a few pixels wide.
+    pub fn zooms(self) -> RangeInclusive<u8> {
+        match self {
+            Layer::Hexbins => 7..=17,
+            Layer::Reports => 12..=18,
+            Layer::Districts => 5..=16,
+            Layer::Streets => 8..=16,
+            Layer::Communities => 10..=16,
+            Layer::Grids => 13..=18,
+        }
+    }
+
+    fn level(self) -> Option<UnitLevel> {
+        match self {
+            Layer::Districts => Some(UnitLevel::District),
+            Layer::Streets => Some(UnitLevel::Street),
+            Layer::Communities => Some(UnitLevel::Community),
+            Layer::Grids => Some(UnitLevel::Grid),
+            Layer::Hexbins | Layer::Reports => None,
+        }
+    }
+
+    fn staff_only(self) -> bool {
+        self == Layer::Reports
+    }
+
+    /// Feature properties and their TileJSON types.
+    fn fields(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Layer::Hexbins => &[("cell", "String"), ("count", "Number")],
+            Layer::Reports => &[
+                ("case_id", "String"),
+                ("category", "String"),
+                ("status", "String"),
+                ("day", "String"),
+            ],
+            _ => &[
+                ("code", "String"),
+                ("name", "String"),
+                ("level", "String"),
+                ("parent", "String"),
+            ],
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            Layer::Hexbins => "Reports per H3 hexagon (resolution from zoom, ?res= overrides)",
+            Layer::Reports => "Reports as points, public fields only (staff only)",
+            Layer::Districts => "District outlines",
+            Layer::Streets => "Street (街道) outlines",
+            Layer::Communities => "Community (社区) outlines",
+            Layer::Grids => "Grid (网格) outlines",
+        }
+    }
+
+    /// How long clients and caches may keep a tile: data layers change with every report.
+    fn max_age(self) -> u32 {
+        if self.level().is_some() { 300 } else { 60 }
+    }
+}
+
+/// The encoding asked for by the tile's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    GeoJson,
+    Mvt,
+}
+
+impl Format {
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::GeoJson => "application/geo+json",
+            Format::Mvt => "application/vnd.mapbox-vector-tile",
+        }
+    }
+}
+
+/// Who is asking: the public sees k-anonymous hexagons and no report points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    Public,
+    Staff,
+}
+
+impl Viewer {
+    /// Fewest reports a hexagon needs to be shown to this viewer.
+    pub fn min_count(self, settings: &ApiSettings) -> i64 {
+        match self {
+            Viewer::Public => i64::from(settings.tile_min_count.max(1)),
+            Viewer::Staff => 1,
+        }
+    }
+}
+
+/// The viewer of a request: the roles that work on the whole deployment (dispatchers,
+/// leaders, admins) and planners see every hexagon and the report points; residents,
+/// anonymous callers and unit staff (whose case access is scoped) get the public tiles.
+fn viewer_of(caller: &Caller) -> Viewer {
+    use crate::domain::case::Role;
+    match caller.0.as_ref().map(|p| p.role) {
+        Some(Role::Dispatcher | Role::Leader | Role::Admin | Role::Planner) => Viewer::Staff,
+        _ => Viewer::Public,
+    }
+}
+
+/// The query string of a tile or TileJSON request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TileQuery {
+    res: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    category: Option<String>,
+}
+
+/// Filters of the data layers (boundary layers take none).
+#[derive(Debug, Clone, Default)]
+pub struct TileFilters {
+    /// Hexagon resolution instead of the zoom's.
+    pub res: Option<Resolution>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub category: Option<CategoryCode>,
+}
+
+impl TileFilters {
+    pub fn parse(q: &TileQuery) -> Result<Self, ApiError> {
+        let (from, to) = parse_days(q.from.as_deref(), q.to.as_deref())?;
+        Ok(TileFilters {
+            res: parse_resolution(q.res.as_deref())?,
+            from,
+            to,
+            category: parse_category(q.category.as_deref())?,
+        })
+    }
+}
+
+/// One tile to draw.
+#[derive(Debug, Clone)]
+pub struct TileRequest {
+    pub layer: Layer,
+    pub tile: TileId,
+    pub format: Format,
+    pub filters: TileFilters,
+}
+
+/// A `?res=` may ask for hexagons at most this many resolutions finer than the zoom's
+/// (each step is 7 times as many hexagons).
+const MAX_FINER_RES: u8 = 2;
+
+/// Most report points in one tile (in case-id order).
+const MAX_POINTS: u32 = 10_000;
+
+impl TileRequest {
+    /// Checks the request against its layer: zoom range, staff-only layers, `res`.
+    fn check(&self, viewer: Viewer) -> Result<(), ApiError> {
+        let zooms = self.layer.zooms();
+        if !zooms.contains(&self.tile.z) {
+            return Err(ApiError::TileNotFound {
+                code: "zoom_out_of_range",
+                detail: format!(
+                    "layer {} is served at zooms {} to {}, not {}",
+                    self.layer.id(),
+                    zooms.start(),
+                    zooms.end(),
+                    self.tile.z
+                ),
+            });
+        }
+        check_layer_access(self.layer, viewer)?;
+        if let Some(res) = self.filters.res {
+            if self.layer != Layer::Hexbins {
+                return Err(invalid(
+                    "invalid_resolution",
+                    format!("res applies to hexagon layers, not {}", self.layer.id()),
+                ));
+            }
+            let zoom_res = self.hexbin_res();
+            if u8::from(res) > u8::from(zoom_res) + MAX_FINER_RES {
+                return Err(invalid(
+                    "invalid_resolution",
+                    format!(
+                        "res {res} is too fine for zoom {}: at most {} (the zoom's {zoom_res} + {MAX_FINER_RES})",
+                        self.tile.z,
+                        u8::from(zoom_res) + MAX_FINER_RES
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The resolution the zoom asks for (hexbins zooms always have one).
+    fn hexbin_res(&self) -> Resolution {
+        hexbin_resolution(self.tile.z).unwrap_or(Resolution::Five)
+    }
+}
+
+fn check_layer_access(layer: Layer, viewer: Viewer) -> Result<(), ApiError> {
+    if layer.staff_only() && viewer != Viewer::Staff {
+        return Err(ApiError::StaffOnly(format!(
+            "the {} layer is for staff only",
+            layer.id()
+        )));
+    }
+    Ok(())
+}
+
+/// A drawn tile.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+/// Draws a tile for `viewer`; `None` when it holds nothing.
+pub async fn render(
+    state: &AppState,
+    req: &TileRequest,
+    viewer: Viewer,
+) -> Result<Option<Rendered>, ApiError> {
+    req.check(viewer)?;
+    let features = match req.layer {
+        Layer::Hexbins => hexbin_features(state, req, viewer).await?,
+        Layer::Reports => report_features(state, req).await?,
+        _ => boundary_features(state.jurisdiction()?.as_ref(), req),
+    };
+    let body = match features {
+        Features::GeoJson(f) if f.is_empty() => return Ok(None),
+        Features::Mvt(l) if l.is_empty() => return Ok(None),
+        Features::GeoJson(f) => {
+            serde_json::to_vec(&json!({"type": "FeatureCollection", "features": f}))
+                .map_err(|e| ApiError::Internal(format!("tile JSON: {e}")))?
+        }
+        Features::Mvt(l) => encode_tile(vec![*l]),
+    };
+    Ok(Some(Rendered {
+        content_type: req.format.content_type(),
+        body,
+    }))
+}
+
+/// A tile's features as they are collected.
+enum Features {
+    GeoJson(Vec<Value>),
+    Mvt(Box<MvtLayer>),
+}
+
+impl Features {
+    fn new(req: &TileRequest) -> Self {
+        match req.format {
+            Format::GeoJson => Features::GeoJson(Vec::new()),
+            Format::Mvt => Features::Mvt(Box::new(MvtLayer::new(req.layer.id(), req.tile))),
+        }
+    }
+}
+
+/// The tile's square in WGS-84: exact for GeoJSON (whose features are picked by centre),
+/// with the MVT buffer otherwise.
+fn query_box(req: &TileRequest) -> LonLatBox {
+    match req.format {
+        Format::GeoJson => req.tile.bounds(0.0),
+        Format::Mvt => req.tile.bounds(f64::from(BUFFER)),
+    }
+}
+
+fn rect_of(b: &LonLatBox) -> Rect<f64> {
+    Rect::new(
+        Coord {
+            x: b.west,
+            y: b.south,
+        },
+        Coord {
+            x: b.east,
+            y: b.north,
+        },
+    )
+}
+
+/// Hexagons at `res` touching the box (H3 polygon-to-cells, "covers" mode, which also
+/// returns the hexagon around a box smaller than one).
+fn hexagons_touching(b: &LonLatBox, res: Resolution) -> Result<Vec<CellIndex>, ApiError> {
+    let mut tiler = TilerBuilder::new(res)
+        .containment_mode(ContainmentMode::Covers)
+        .disable_transmeridian_heuristic()
+        .build();
+    tiler
+        .add(rect_of(b).to_polygon())
+        .map_err(|e| ApiError::Internal(format!("tile outline: {e}")))?;
+    Ok(tiler.into_coverage().collect())
+}
+
+async fn hexbin_features(
+    state: &AppState,
+    req: &TileRequest,
+    viewer: Viewer,
+) -> Result<Features, ApiError> {
+    let res = req.filters.res.unwrap_or_else(|| req.hexbin_res());
+    let mut wanted = hexagons_touching(&query_box(req), res)?;
+    if req.format == Format::GeoJson {
+        // Each hexagon in the one tile holding its centre.
+        wanted.retain(|&c| {
+            let centre = LatLng::from(c);
+            TileId::containing(centre.lng(), centre.lat(), req.tile.z) == req.tile
+        });
+    }
+    let counts = state
+        .store
+        .hex_counts(&HexCountQuery {
+            res,
+            cells: wanted.clone(),
+            from: req.filters.from,
+            to: req.filters.to,
+            category: req.filters.category.clone(),
+        })
+        .await?;
+    let wanted: HashSet<CellIndex> = wanted.into_iter().collect();
+    let min_count = viewer.min_count(&state.settings);
+    let bins: BTreeMap<CellIndex, i64> = counts
+        .into_iter()
+        .filter(|(cell, n)| *n >= min_count && wanted.contains(cell))
+        .collect();
+    let mut features = Features::new(req);
+    for (cell, count) in bins {
+        match &mut features {
+            Features::GeoJson(f) => f.push(json!({
+                "type": "Feature",
+                "geometry": hexagon_geometry(cell),
+                "properties": {"cell": cell_hex(cell), "count": count},
+            })),
+            Features::Mvt(layer) => {
+                let ring: Vec<Coord<f64>> = cell
+                    .boundary()
+                    .iter()
+                    .map(|ll| Coord {
+                        x: ll.lng(),
+                        y: ll.lat(),
+                    })
+                    .collect();
+                let hexagon = MultiPolygon(vec![Polygon::new(ring.into(), vec![])]);
+                layer.add_polygon(
+                    Some(u64::from(cell)),
+                    &hexagon,
+                    0.0,
+                    &[
+                        ("cell", TileValue::Str(cell_hex(cell))),
+                        ("count", TileValue::Uint(count.max(0) as u64)),
+                    ],
+                );
+            }
+        }
+    }
+    Ok(features)
+}
+
+/// The first instant of a local day, in UTC.
+fn local_midnight(day: NaiveDate, settings: &ApiSettings) -> Option<DateTime<Utc>> {
+    day.and_hms_opt(0, 0, 0)?
+        .and_local_timezone(settings.timezone)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+async fn report_features(state: &AppState, req: &TileRequest) -> Result<Features, ApiError> {
+    let b = query_box(req);
+    let settings = &state.settings;
+    let points = state
+        .store
+        .report_points(&ReportPointQuery {
+            bbox: Bbox {
+                min_lon: b.west,
+                min_lat: b.south,
+                max_lon: b.east,
+                max_lat: b.north,
+            },
+            created_from: req.filters.from.and_then(|d| local_midnight(d, settings)),
+            created_before: req
+                .filters
+                .to
+                .and_then(|d| d.succ_opt())
+                .and_then(|d| local_midnight(d, settings)),
+            category: req.filters.category.clone(),
+            limit: MAX_POINTS,
+        })
+        .await?;
+    let mut features = Features::new(req);
+    for p in points {
+        let day = p
+            .created_at
+            .with_timezone(&settings.timezone)
+            .date_naive()
+            .to_string();
+        match &mut features {
+            Features::GeoJson(f) => {
+                if TileId::containing(p.lon, p.lat, req.tile.z) != req.tile {
+                    continue;
+                }
+                f.push(json!({
+                    "type": "Feature",
+                    "id": p.case_id,
+                    "geometry": {"type": "Point", "coordinates": [round6(p.lon), round6(p.lat)]},
+                    "properties": {
+                        "case_id": p.case_id,
+                        "category": p.category,
+                        "status": p.status,
+                        "day": day,
+                    },
+                }));
+            }
+            Features::Mvt(layer) => {
+                layer.add_point(
+                    None,
+                    p.lon,
+                    p.lat,
+                    &[
+                        ("case_id", TileValue::Str(p.case_id)),
+                        ("category", TileValue::Str(p.category)),
+                        ("status", TileValue::Str(p.status)),
+                        ("day", TileValue::Str(day)),
+                    ],
+                );
+            }
+        }
+    }
+    Ok(features)
+}
+
+/// MVT outlines are simplified to this many tile units (1/8 of a pixel on a 256-px tile).
+const MVT_TOLERANCE: f64 = 2.0;
+
+fn boundary_features(j: &Jurisdiction, req: &TileRequest) -> Features {
+    let level = req.layer.level().unwrap_or(UnitLevel::District);
+    let rect = rect_of(&query_box(req));
+    let mut features = Features::new(req);
+    for id in j.units_in(level, rect) {
+        let unit = j.unit(id);
+        let parent = unit.parent.as_ref().map(|p| p.as_str().to_owned());
+        match &mut features {
+            Features::GeoJson(f) => {
+                if !unit.geometry.intersects(&rect) {
+                    continue;
+                }
+                // A quarter of a pixel, in degrees.
+                let outline = unit.geometry.simplify(req.tile.pixel_degrees() / 4.0);
+                f.push(json!({
+                    "type": "Feature",
+                    "id": unit.code.as_str(),
+                    "geometry": multipolygon_geometry(&outline),
+                    "properties": {
+                        "code": unit.code.as_str(),
+                        "name": unit.name,
+                        "level": unit.level.as_str(),
+                        "parent": parent,
+                    },
+                }));
+            }
+            Features::Mvt(layer) => {
+                let mut properties = vec![
+                    ("code", TileValue::Str(unit.code.as_str().to_owned())),
+                    ("name", TileValue::Str(unit.name.clone())),
+                    ("level", TileValue::Str(unit.level.as_str().to_owned())),
+                ];
+                if let Some(p) = parent {
+                    properties.push(("parent", TileValue::Str(p)));
+                }
+                layer.add_polygon(None, &unit.geometry, MVT_TOLERANCE, &properties);
+            }
+        }
+    }
+    features
+}
+
+/// A (multi)polygon as RFC 7946 GeoJSON: exterior rings counter-clockwise, holes clockwise
+/// (§3.1.6), 6 decimals, rings that simplification collapsed left out.
+fn multipolygon_geometry(mp: &MultiPolygon<f64>) -> Value {
+    use geo::orient::{Direction, Orient};
+    let ring = |r: &geo::LineString<f64>| -> Vec<[f64; 2]> {
+        r.0.iter().map(|c| [round6(c.x), round6(c.y)]).collect()
+    };
+    let polygons: Vec<Vec<Vec<[f64; 2]>>> = mp
+        .orient(Direction::Default)
+        .0
+        .iter()
+        .filter(|p| p.exterior().0.len() >= 4)
+        .map(|p| {
+            std::iter::once(ring(p.exterior()))
+                .chain(p.interiors().iter().filter(|r| r.0.len() >= 4).map(ring))
+                .collect()
+        })
+        .collect();
+    json!({"type": "MultiPolygon", "coordinates": polygons})
+}
+
+/// Splits `{y}.{ext}`.
+fn parse_tile_path(
+    layer: &str,
+    z: &str,
+    x: &str,
+    y_ext: &str,
+) -> Result<(Layer, TileId, Format), ApiError> {
+    let layer = Layer::parse(layer)?;
+    let (y, ext) = y_ext
+        .rsplit_once('.')
+        .ok_or_else(|| ApiError::TileNotFound {
+            code: "unknown_tile_format",
+            detail: format!("a tile is {{y}}.mvt, {{y}}.pbf or {{y}}.geojson, got {y_ext:?}"),
+        })?;
+    let format = match ext {
+        "mvt" | "pbf" => Format::Mvt,
+        "geojson" => Format::GeoJson,
+        other => {
+            return Err(ApiError::TileNotFound {
+                code: "unknown_tile_format",
+                detail: format!("tiles come as .mvt, .pbf or .geojson, not .{other}"),
+            });
+        }
+    };
+    let number = |name: &str, v: &str| {
+        // Plain decimal digits only: no sign, no spaces.
+        v.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| v.parse::<u32>().ok())
+            .flatten()
+            .ok_or_else(|| {
+                ApiError::InvalidTile(format!("{name} must be a whole number, got {v:?}"))
+            })
+    };
+    let (z, x, y) = (number("z", z)?, number("x", x)?, number("y", y)?);
+    let z = u8::try_from(z).map_err(|_| ApiError::InvalidTile(format!("zoom {z} is too deep")))?;
+    let tile = TileId::new(z, x, y).map_err(|e| ApiError::InvalidTile(e.to_string()))?;
+    Ok((layer, tile, format))
+}
+
+#[tracing::instrument(skip(state, headers))]
+async fn tile(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String, String, String)>, PathRejection>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<TileQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path((layer, z, x, y)) = path.map_err(|e| ApiError::InvalidTile(e.body_text()))?;
+    let (layer, tile, format) = parse_tile_path(&layer, &z, &x, &y)?;
+    let req = TileRequest {
+        layer,
+        tile,
+        format,
+        filters: TileFilters::parse(&q)?,
+    };
+    let viewer = viewer_of(&caller);
+    let rendered = render(&state, &req, viewer).await?;
+    let cache_control = cache_control(layer, viewer);
+    Ok(match rendered {
+        None => (
+            StatusCode::NO_CONTENT,
+            [
+                (header::CACHE_CONTROL, cache_control),
+                (header::VARY, HeaderValue::from_static("Authorization")),
+            ],
+        )
+            .into_response(),
+        Some(r) => cached(&headers, r.content_type, r.body, cache_control),
+    })
+}
+
+fn cache_control(layer: Layer, viewer: Viewer) -> HeaderValue {
+    let scope = match viewer {
+        Viewer::Public => "public",
+        Viewer::Staff => "private",
+    };
+    HeaderValue::from_str(&format!("{scope}, max-age={}", layer.max_age()))
+        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
+}
+
+/// A 200 with a weak ETag (the body's SHA-256, truncated), or a 304 when `If-None-Match`
+/// already holds it. Weak, because gzip changes the bytes but not the meaning.
+fn cached(
+    headers: &HeaderMap,
+    content_type: &'static str,
+    body: Vec<u8>,
+    cache_control: HeaderValue,
+) -> Response {
+    let digest = Sha256::digest(&body);
+    let etag = format!("W/\"{}\"", hex::encode(&digest[..16]));
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag.trim_start_matches("W/"));
+    let etag = HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("W/\"\""));
+    let common = [
+        (header::ETAG, etag),
+        (header::CACHE_CONTROL, cache_control),
+        (header::VARY, HeaderValue::from_static("Authorization")),
+    ];
+    if matches {
+        (StatusCode::NOT_MODIFIED, common).into_response()
+    } else {
+        (
+            common,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+            body,
+        )
+            .into_response()
+    }
+}
+
+/// The deployment's bounds (its top-level units), or the whole Web Mercator world.
+fn deployment_bounds(state: &AppState) -> [f64; 4] {
+    let world = [
+        -180.0,
+        -crate::domain::tiles::MAX_LAT,
+        180.0,
+        crate::domain::tiles::MAX_LAT,
+    ];
+    let Ok(j) = state.jurisdiction() else {
+        return world;
+    };
+    let Some(top) = j.levels().next() else {
+        return world;
+    };
+    let rects: Vec<Rect<f64>> = j
+        .units()
+        .iter()
+        .filter(|u| u.level == top)
+        .filter_map(|u| u.geometry.bounding_rect())
+        .collect();
+    if rects.is_empty() {
+        return world;
+    }
+    let fold = |f: fn(&Rect<f64>) -> f64, pick: fn(f64, f64) -> f64| {
+        rects.iter().map(f).reduce(pick).unwrap_or(0.0)
+    };
+    [
+        round6(fold(|r| r.min().x, f64::min)),
+        round6(fold(|r| r.min().y, f64::min)),
+        round6(fold(|r| r.max().x, f64::max)),
+        round6(fold(|r| r.max().y, f64::max)),
+    ]
+}
+
+#[tracing::instrument(skip(state, headers))]
+async fn tilejson(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    RawQuery(raw_query): RawQuery,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<TileQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let name = file
+        .strip_suffix(".json")
+        .ok_or_else(|| ApiError::TileNotFound {
+            code: "unknown_tile_format",
+            detail: format!("TileJSON is at /tiles/{{layer}}.json, got {file:?}"),
+        })?;
+    let layer = Layer::parse(name)?;
+    let viewer = viewer_of(&caller);
+    check_layer_access(layer, viewer)?;
+    let filters = TileFilters::parse(&q)?;
+    if filters.res.is_some() && layer != Layer::Hexbins {
+        return Err(invalid(
+            "invalid_resolution",
+            format!("res applies to hexagon layers, not {}", layer.id()),
+        ));
+    }
+    // Absolute tile URLs as the client reached us (behind a proxy: its Host and scheme).
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|s| *s == "https" || *s == "http")
+        .unwrap_or("http");
+    let query = raw_query.map(|q| format!("?{q}")).unwrap_or_default();
+    let zooms = layer.zooms();
+    let bounds = deployment_bounds(&state);
+    let center_zoom = 12.clamp(*zooms.start(), *zooms.end());
+    let fields: serde_json::Map<String, Value> = layer
+        .fields()
+        .iter()
+        .map(|(k, t)| ((*k).to_owned(), json!(t)))
+        .collect();
+    let doc = json!({
+        "tilejson": "3.0.0",
+        "name": format!("citysnap {}", layer.id()),
+        "description": layer.description(),
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "tiles": [format!("{scheme}://{host}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{query}", layer.id())],
+        "minzoom": zooms.start(),
+        "maxzoom": zooms.end(),
+        "bounds": bounds,
+        "center": [round6((bounds[0] + bounds[2]) / 2.0), round6((bounds[1] + bounds[3]) / 2.0), center_zoom],
+        "vector_layers": [{
+            "id": layer.id(),
+            "description": layer.description(),
+            "minzoom": zooms.start(),
+            "maxzoom": zooms.end(),
+            "fields": fields,
+        }],
+    });
+    let body =
+        serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(format!("TileJSON: {e}")))?;
+    Ok(cached(
+        &headers,
+        "application/json",
+        body,
+        cache_control(layer, viewer),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_paths_parse_with_their_format() {
+        let (layer, tile, format) =
+            parse_tile_path("hexbins", "12", "3436", "1533.pbf").expect("path");
+        assert_eq!(layer, Layer::Hexbins);
+        assert_eq!(tile, TileId::new(12, 3436, 1533).expect("tile"));
+        assert_eq!(format, Format::Mvt);
+        let (_, _, format) = parse_tile_path("grids", "14", "0", "0.geojson").expect("path");
+        assert_eq!(format, Format::GeoJson);
+    }
+
+    #[test]
+    fn bad_tile_paths_get_their_own_codes() {
+        for ([layer, z, x, y], code) in [
+            (["heat", "1", "0", "0.mvt"], "unknown_layer"),
+            (["hexbins", "1", "0", "0.png"], "unknown_tile_format"),
+            (["hexbins", "1", "0", "0"], "unknown_tile_format"),
+            (["hexbins", "1", "2", "0.mvt"], "invalid_tile"),
+            (["hexbins", "1", "-1", "0.mvt"], "invalid_tile"),
+            (["hexbins", "x", "0", "0.mvt"], "invalid_tile"),
+            (["hexbins", "300", "0", "0.mvt"], "invalid_tile"),
+        ] {
+            let got = parse_tile_path(layer, z, x, y).err().map(|e| e.code());
+            assert_eq!(got, Some(code), "{layer}/{z}/{x}/{y}");
+        }
+    }
+
+    #[test]
+    fn public_viewers_need_k_reports_staff_one() {
+        let settings = ApiSettings::default();
+        assert_eq!(Viewer::Public.min_count(&settings), 3);
+        assert_eq!(Viewer::Staff.min_count(&settings), 1);
+        assert!(check_layer_access(Layer::Reports, Viewer::Public).is_err());
+        assert!(check_layer_access(Layer::Reports, Viewer::Staff).is_ok());
+    }
+}
