@@ -19,8 +19,16 @@ use super::{ApiError, ApiQuery, AppState};
 use crate::domain::categories::CategoryCode;
 use crate::store::analytics::{AGGREGATE_RESOLUTION, Bbox, CellCount, CellCountQuery};
 
+mod hotspots;
+
+// For the `hotspots` tile layer, which runs the same computation.
+#[allow(unused_imports)]
+pub(crate) use hotspots::{HotspotOutput, HotspotParams, compute_hotspots};
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/analytics/hexbins", get(hexbins))
+    Router::new()
+        .route("/v1/analytics/hexbins", get(hexbins))
+        .merge(hotspots::router())
 }
 
 /// The query string as sent; every field is parsed into [`HexbinRequest`] so that each bad
@@ -41,9 +49,7 @@ pub struct HexbinQuery {
 pub struct HexbinRequest {
     pub res: Resolution,
     pub bbox: Option<Bbox>,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-    pub category: Option<CategoryCode>,
+    pub filter: CountFilter,
     /// `by=category`: split each hexagon's count per category.
     pub by_category: bool,
 }
@@ -69,32 +75,22 @@ fn parse_day(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiEr
         .transpose()
 }
 
-impl HexbinRequest {
-    pub fn parse(q: &HexbinQuery) -> Result<Self, ApiError> {
-        let max_res = u8::from(AGGREGATE_RESOLUTION);
-        let res = q
-            .res
-            .as_deref()
-            .and_then(|r| r.parse::<u8>().ok())
-            .filter(|r| (MIN_RES..=max_res).contains(r))
-            .and_then(|r| Resolution::try_from(r).ok())
-            .ok_or_else(|| {
-                invalid(
-                    "invalid_resolution",
-                    format!(
-                        "res must be an H3 resolution from {MIN_RES} to {max_res}, got {:?}",
-                        q.res.as_deref().unwrap_or("")
-                    ),
-                )
-            })?;
-        let bbox = q
-            .bbox
-            .as_deref()
-            .map(Bbox::parse)
-            .transpose()
-            .map_err(|e| invalid("invalid_bbox", e.to_string()))?;
-        let from = parse_day("from", q.from.as_deref())?;
-        let to = parse_day("to", q.to.as_deref())?;
+/// The filters every analytics read shares, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct CountFilter {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub category: Option<CategoryCode>,
+}
+
+impl CountFilter {
+    fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        category: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let from = parse_day("from", from)?;
+        let to = parse_day("to", to)?;
         if let (Some(f), Some(t)) = (from, to)
             && f > t
         {
@@ -103,12 +99,51 @@ impl HexbinRequest {
                 format!("from {f} is after to {t}"),
             ));
         }
-        let category = q
-            .category
-            .as_deref()
+        let category = category
             .map(CategoryCode::parse)
             .transpose()
             .map_err(|e| invalid("invalid_category", e.to_string()))?;
+        Ok(Self { from, to, category })
+    }
+
+    /// The store query for these filters within `bbox`.
+    fn query(&self, bbox: Option<Bbox>) -> CellCountQuery {
+        CellCountQuery {
+            from: self.from,
+            to: self.to,
+            category: self.category.clone(),
+            bbox,
+        }
+    }
+}
+
+/// `res`: an H3 resolution from [`MIN_RES`] to the aggregate's.
+fn parse_res(raw: Option<&str>) -> Result<Resolution, ApiError> {
+    let max_res = u8::from(AGGREGATE_RESOLUTION);
+    raw.and_then(|r| r.parse::<u8>().ok())
+        .filter(|r| (MIN_RES..=max_res).contains(r))
+        .and_then(|r| Resolution::try_from(r).ok())
+        .ok_or_else(|| {
+            invalid(
+                "invalid_resolution",
+                format!(
+                    "res must be an H3 resolution from {MIN_RES} to {max_res}, got {:?}",
+                    raw.unwrap_or("")
+                ),
+            )
+        })
+}
+
+impl HexbinRequest {
+    pub fn parse(q: &HexbinQuery) -> Result<Self, ApiError> {
+        let res = parse_res(q.res.as_deref())?;
+        let bbox = q
+            .bbox
+            .as_deref()
+            .map(Bbox::parse)
+            .transpose()
+            .map_err(|e| invalid("invalid_bbox", e.to_string()))?;
+        let filter = CountFilter::parse(q.from.as_deref(), q.to.as_deref(), q.category.as_deref())?;
         let by_category = match q.by.as_deref() {
             None => false,
             Some("category") => true,
@@ -122,9 +157,7 @@ impl HexbinRequest {
         Ok(HexbinRequest {
             res,
             bbox,
-            from,
-            to,
-            category,
+            filter,
             by_category,
         })
     }
@@ -181,6 +214,15 @@ pub fn hexagon_geometry(cell: CellIndex) -> Value {
     json!({"type": "Polygon", "coordinates": [ring]})
 }
 
+/// A GeoJSON Feature of the hexagon `cell` with `properties`.
+pub fn hex_feature(cell: CellIndex, properties: Value) -> Value {
+    json!({
+        "type": "Feature",
+        "geometry": hexagon_geometry(cell),
+        "properties": properties,
+    })
+}
+
 /// Twice the signed area of an open ring (shoelace formula): positive when counter-clockwise.
 fn signed_area(ring: &[[f64; 2]]) -> f64 {
     ring.iter()
@@ -206,12 +248,7 @@ async fn hexbins(
     let margin_km = 2.0 * req.res.edge_length_km();
     let rows = state
         .store
-        .cell_counts(&CellCountQuery {
-            from: req.from,
-            to: req.to,
-            category: req.category.clone(),
-            bbox: req.bbox.map(|b| b.grown_by_km(margin_km)),
-        })
+        .cell_counts(&req.filter.query(req.bbox.map(|b| b.grown_by_km(margin_km))))
         .await?;
     let features: Vec<Value> = roll_up(rows, req.res, req.bbox.as_ref())
         .into_iter()
@@ -220,11 +257,7 @@ async fn hexbins(
             if req.by_category {
                 properties["counts"] = json!(bin.by_category);
             }
-            json!({
-                "type": "Feature",
-                "geometry": hexagon_geometry(cell),
-                "properties": properties,
-            })
+            hex_feature(cell, properties)
         })
         .collect();
     Ok((

@@ -3,6 +3,8 @@
 //! resolutions are H3 parents of these cells, so a heat-map over millions of reports reads
 //! thousands of rows.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use h3o::{CellIndex, LatLng, Resolution};
@@ -118,11 +120,33 @@ pub struct CellCount {
     pub n: i64,
 }
 
-/// Reads of the report aggregate, on both backends.
+/// Reports in one resolution-12 cell on one local day, summed over the categories asked
+/// for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    pub cell: CellIndex,
+    pub day: NaiveDate,
+    pub n: i64,
+}
+
+/// Reads of the report aggregate, and its repair, on both backends.
 #[async_trait]
 pub trait AnalyticsStore: Send + Sync {
     /// Counts per resolution-12 cell and category matching `q`, in no particular order.
     async fn cell_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<CellCount>>;
+
+    /// Counts per resolution-12 cell and day matching `q`, in no particular order: the
+    /// input of space-time (emerging hotspot) analyses.
+    async fn day_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<DayCount>>;
+
+    /// Whether the aggregate counts fewer (or more) reports than the `reports` table holds,
+    /// as in a store whose reports predate migration 0003.
+    async fn report_cells_behind(&self) -> StoreResult<bool>;
+
+    /// Rebuilds `report_cells` from `reports` in one transaction (new reports wait for it)
+    /// and returns the number of reports counted. Idempotent: a second run finds the same
+    /// reports and writes the same rows.
+    async fn rebuild_report_cells(&self) -> StoreResult<u64>;
 }
 
 /// One aggregate row for a new report: its resolution-12 cell, local day and the cell's
@@ -136,14 +160,20 @@ pub(super) struct CellRow {
 
 impl CellRow {
     pub(super) fn of(report: &NewReport) -> StoreResult<Self> {
+        Self::new(report.h3_r15, &report.case_day)
+    }
+
+    /// The row of a report with resolution-15 cell `h3_r15` on case day `case_day`
+    /// (`YYYYMMDD`).
+    fn new(h3_r15: u64, case_day: &str) -> StoreResult<Self> {
         let corrupt = |what: String| StoreError::Corrupt(format!("report aggregate: {what}"));
-        let cell = CellIndex::try_from(report.h3_r15)
+        let cell = CellIndex::try_from(h3_r15)
             .map_err(|e| corrupt(e.to_string()))?
             .parent(AGGREGATE_RESOLUTION)
             .ok_or_else(|| corrupt("H3 cell is coarser than resolution 12".into()))?;
         // The case day is the report's calendar day in the deployment's zone (`YYYYMMDD`).
-        let day = NaiveDate::parse_from_str(&report.case_day, "%Y%m%d")
-            .map_err(|e| corrupt(format!("case day {:?}: {e}", report.case_day)))?;
+        let day = NaiveDate::parse_from_str(case_day, "%Y%m%d")
+            .map_err(|e| corrupt(format!("case day {case_day:?}: {e}")))?;
         let centre = LatLng::from(cell);
         Ok(CellRow {
             cell: cell_to_i64(cell),
@@ -165,22 +195,40 @@ pub(super) const UPSERT_REPORT_CELL: &str =
     "insert into report_cells (cell, day, category, lon, lat, n) values ($1, $2, $3, $4, $5, 1)
      on conflict (cell, day, category) do update set n = report_cells.n + 1";
 
-/// Sums the aggregate over days; absent filters are bound as their widest value so that
-/// both backends share one statement. Category codes are alphanumeric
+/// The filters of [`CellCountQuery`] as a `where` clause: absent filters are bound as their
+/// widest value so that both backends share one statement. Category codes are alphanumeric
 /// ([`CategoryCode::parse`]), so the prefix needs no `like` escaping.
-const SELECT_CELL_COUNTS: &str = "select cell, category, cast(sum(n) as bigint) as n
-     from report_cells
+macro_rules! filtered {
+    ($select:literal, $group:literal) => {
+        concat!(
+            $select,
+            " from report_cells
      where day >= $1 and day <= $2 and category like $3
        and lon >= $4 and lon <= $5 and lat >= $6 and lat <= $7
-     group by cell, category";
+     group by ",
+            $group
+        )
+    };
+}
 
-macro_rules! select_cell_counts {
-    ($pool:expr, $q:expr) => {{
+/// Sums the aggregate over days, per cell and category.
+const SELECT_CELL_COUNTS: &str = filtered!(
+    "select cell, category, cast(sum(n) as bigint) as n",
+    "cell, category"
+);
+
+/// Sums the aggregate over categories, per cell and day.
+const SELECT_DAY_COUNTS: &str =
+    filtered!("select cell, day, cast(sum(n) as bigint) as n", "cell, day");
+
+/// Runs one of the filtered selects with `q`'s binds, rows of `(i64 cell, $T, i64 n)`.
+macro_rules! select_filtered {
+    ($pool:expr, $sql:expr, $t:ty, $q:expr) => {{
         let q: &CellCountQuery = $q;
         let bbox = q.bbox.unwrap_or(Bbox::WORLD);
         let first = NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date");
         let last = NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date");
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(SELECT_CELL_COUNTS)
+        let rows: Vec<(i64, $t, i64)> = sqlx::query_as($sql)
             .bind(q.from.unwrap_or(first))
             .bind(q.to.unwrap_or(last))
             .bind(format!(
@@ -194,32 +242,138 @@ macro_rules! select_cell_counts {
             .fetch_all($pool)
             .await?;
         rows.into_iter()
-            .map(|(cell, category, n)| {
-                let cell = CellIndex::try_from(cell as u64)
-                    .map_err(|e| StoreError::Corrupt(format!("report_cells.cell {cell}: {e}")))?;
-                Ok(CellCount { cell, category, n })
-            })
-            .collect()
+            .map(|(cell, key, n)| Ok((cell_from_i64(cell)?, key, n)))
+            .collect::<StoreResult<Vec<_>>>()
     }};
 }
 
-#[async_trait]
-impl AnalyticsStore for PgStore {
-    async fn cell_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<CellCount>> {
-        select_cell_counts!(self.pool(), q)
-    }
+fn cell_from_i64(cell: i64) -> StoreResult<CellIndex> {
+    CellIndex::try_from(cell as u64)
+        .map_err(|e| StoreError::Corrupt(format!("report_cells.cell {cell}: {e}")))
 }
 
-#[async_trait]
-impl AnalyticsStore for SqliteStore {
-    async fn cell_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<CellCount>> {
-        select_cell_counts!(self.pool(), q)
-    }
+/// The counts are compared in SQL, so the check reads two numbers.
+const SELECT_TOTALS: &str = "select (select count(*) from reports),
+            (select cast(coalesce(sum(n), 0) as bigint) from report_cells)";
+
+/// Rows per multi-row insert while rebuilding: 6 binds a row stays below SQLite's limit of
+/// 32,766 parameters.
+const REBUILD_CHUNK: usize = 1000;
+
+/// The local day of a case id `PREFIX-YYYYMMDD-NNNNNN` (the prefix may hold dashes).
+fn case_day_of(case_id: &str) -> StoreResult<&str> {
+    case_id
+        .rsplit('-')
+        .nth(1)
+        .ok_or_else(|| StoreError::Corrupt(format!("case id {case_id:?} has no day")))
 }
+
+/// Aggregate rows keyed like the table's primary key (cell, day, category), with the row
+/// and its count.
+type Aggregate = HashMap<(i64, NaiveDate, String), (CellRow, i64)>;
+
+/// Aggregate rows of `reports` (case id, category, resolution-15 cell), keyed like the
+/// table's primary key.
+fn aggregate(reports: Vec<(String, String, i64)>) -> StoreResult<Aggregate> {
+    let mut rows = Aggregate::new();
+    for (case_id, category, h3_r15) in reports {
+        let row = CellRow::new(h3_r15 as u64, case_day_of(&case_id)?)?;
+        rows.entry((row.cell, row.day, category))
+            .or_insert((row, 0))
+            .1 += 1;
+    }
+    Ok(rows)
+}
+
+/// The whole of `rebuild_report_cells`: `$lock` (a statement or `None`) first keeps new
+/// reports out until the transaction ends; on SQLite the delete takes the write lock.
+macro_rules! rebuild_report_cells {
+    ($store:expr, $db:ty, $lock:expr) => {{
+        let mut tx = $store.pool().begin().await?;
+        let lock: Option<&str> = $lock;
+        if let Some(lock) = lock {
+            sqlx::query(lock).execute(&mut *tx).await?;
+        }
+        sqlx::query("delete from report_cells")
+            .execute(&mut *tx)
+            .await?;
+        let reports: Vec<(String, String, i64)> =
+            sqlx::query_as("select case_id, category, h3_r15 from reports")
+                .fetch_all(&mut *tx)
+                .await?;
+        let counted = reports.len() as u64;
+        let rows: Vec<_> = aggregate(reports)?.into_iter().collect();
+        for chunk in rows.chunks(REBUILD_CHUNK) {
+            let mut insert = sqlx::QueryBuilder::<$db>::new(
+                "insert into report_cells (cell, day, category, lon, lat, n) ",
+            );
+            insert.push_values(chunk, |mut b, ((cell, day, category), (row, n))| {
+                b.push_bind(*cell)
+                    .push_bind(*day)
+                    .push_bind(category.clone())
+                    .push_bind(row.lon)
+                    .push_bind(row.lat)
+                    .push_bind(*n);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(counted)
+    }};
+}
+
+/// The trait on one backend; `$lock` as in [`rebuild_report_cells!`].
+macro_rules! impl_analytics_store {
+    ($store:ty, $db:ty, $lock:expr) => {
+        #[async_trait]
+        impl AnalyticsStore for $store {
+            async fn cell_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<CellCount>> {
+                let rows = select_filtered!(self.pool(), SELECT_CELL_COUNTS, String, q)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(cell, category, n)| CellCount { cell, category, n })
+                    .collect())
+            }
+
+            async fn day_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<DayCount>> {
+                let rows = select_filtered!(self.pool(), SELECT_DAY_COUNTS, NaiveDate, q)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(cell, day, n)| DayCount { cell, day, n })
+                    .collect())
+            }
+
+            async fn report_cells_behind(&self) -> StoreResult<bool> {
+                let (reports, counted): (i64, i64) =
+                    sqlx::query_as(SELECT_TOTALS).fetch_one(self.pool()).await?;
+                Ok(reports != counted)
+            }
+
+            async fn rebuild_report_cells(&self) -> StoreResult<u64> {
+                rebuild_report_cells!(self, $db, $lock)
+            }
+        }
+    };
+}
+
+// PostgreSQL: `share` mode conflicts with the `row exclusive` lock inserts take.
+impl_analytics_store!(
+    PgStore,
+    sqlx::Postgres,
+    Some("lock table reports in share mode")
+);
+impl_analytics_store!(SqliteStore, sqlx::Sqlite, None);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_day_of_a_case_id_is_its_middle_part() {
+        assert_eq!(case_day_of("XL-20260315-000123").unwrap(), "20260315");
+        assert_eq!(case_day_of("X-L-20260315-000123").unwrap(), "20260315");
+        assert!(case_day_of("nonsense").is_err());
+    }
 
     #[test]
     fn a_bbox_parses_in_rfc7946_order() {
