@@ -23,6 +23,8 @@ pub struct Config {
     /// Name of the service area in out-of-area messages; default: the top-level unit names.
     pub service_area: Option<String>,
     pub api: ApiSettings,
+    /// How often the deadline job looks for cases to escalate.
+    pub deadline_sweep: std::time::Duration,
 }
 
 /// Hides the database password in logs (atuin's settings do the same).
@@ -37,6 +39,7 @@ impl std::fmt::Debug for Config {
             .field("resolver", &self.resolver)
             .field("service_area", &self.service_area)
             .field("api", &self.api)
+            .field("deadline_sweep", &self.deadline_sweep)
             .finish()
     }
 }
@@ -59,6 +62,7 @@ impl Config {
             resolver: ResolverSettings::default(),
             service_area: None,
             api: ApiSettings::default(),
+            deadline_sweep: std::time::Duration::from_secs(15),
         }
     }
 
@@ -95,12 +99,9 @@ impl Config {
             tracing::warn!("no boundaries loaded: resolution and intake answer 503 until they are");
         }
         let media = ObjectStoreMedia::local(&self.data_dir.join("media"))?;
-        Ok(AppState::new(
-            store,
-            Arc::new(media),
-            jurisdiction,
-            self.api.clone(),
-        ))
+        let state = AppState::new(store, Arc::new(media), jurisdiction, self.api.clone());
+        crate::api::events::spawn_pg_listener(state.clone());
+        Ok(state)
     }
 }
 
@@ -140,12 +141,19 @@ pub async fn load_demo_if_empty(store: &dyn Store) -> anyhow::Result<bool> {
 }
 
 /// Serves `state` on `listener` until ctrl-c / SIGTERM (graceful shutdown).
-pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+/// Serves the API and runs the deadline job every `deadline_sweep` until a shutdown signal.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    deadline_sweep: std::time::Duration,
+) -> anyhow::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, store = state.store.backend(), "citysnap serving");
+    let job = api::deadlines::spawn(state.clone(), deadline_sweep);
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    job.abort();
     Ok(())
 }
 

@@ -1,6 +1,13 @@
 //! Cases (issue 3): the first events of a case at intake (`submit`, then auto-dispatch by
-//! the plan library), `GET /v1/cases/{case_id}` and its public timeline
-//! `GET /v1/cases/{case_id}/events`.
+//! the plan library), `GET /v1/cases` (filtered, scoped to the caller),
+//! `GET /v1/cases/{case_id}`, its timeline `GET /v1/cases/{case_id}/events`, the workflow
+//! `POST /v1/cases/{case_id}/actions` and the leaders' `GET /v1/supervision`.
+//!
+//! Every action is checked in this order: the caller must see the case (else 404, as if it
+//! did not exist), its role must be allowed the action (403), a handler passing a case down
+//! must stay inside its unit (403), and the state machine must allow the transition (409
+//! `illegal_transition`). The event is then appended as the log's next number; a concurrent
+//! writer that got there first makes us re-read and re-check.
 //!
 //! The state, target, deadline and warning level are derived from the case's events on
 //! every read ([`fold`]); the warning level is computed at the moment of the request on
@@ -9,36 +16,47 @@
 use std::sync::OnceLock;
 
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState};
-use crate::domain::calendar::{WarningLevel, WorkingCalendar};
-use crate::domain::case::{Action, CaseState, Event, Role, Submission, Text, fold};
+use super::auth::{Caller, case_scope, sees, within};
+use super::{ApiError, ApiJson, ApiQuery, AppState};
+use crate::domain::calendar::{IsoDuration, TimeLimit, WarningLevel, WorkingCalendar};
+use crate::domain::case::{
+    Action, ActionKind, CaseError, CaseState, Event, Role, Submission, Text, fold, may,
+};
 use crate::domain::categories::Category;
 use crate::domain::departments::{DepartmentCode, SHIPPED_DEPARTMENTS, parse_department_file};
 use crate::domain::dispatch::{
-    DispatchDecision, DispatchInput, DispatchRule, SHIPPED_RULES, choose_target, parse_rule_file,
+    Candidate, DispatchDecision, DispatchInput, DispatchRule, SHIPPED_RULES, Target, assign,
+    choose_target, parse_rule_file,
 };
 use crate::domain::units::UnitCode;
-use crate::store::{ChainEntry, StoredEvent};
+use crate::store::analytics::Bbox;
+use crate::store::{
+    Appended, CaseQuery, CaseSummary, ChainEntry, IndexedCase, Principal, StoredEvent,
+};
 
 /// Reporters have no accounts yet (tokens are the next slice of issue 3): every report is
 /// submitted by this actor.
 const ANONYMOUS: &str = "anonymous";
 /// The actor of what the service does by itself (auto-dispatch).
-const SYSTEM: &str = "system";
+pub(super) const SYSTEM: &str = "system";
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/v1/cases", get(list))
         .route("/v1/cases/{case_id}", get(show))
         .route("/v1/cases/{case_id}/events", get(timeline))
+        .route("/v1/cases/{case_id}/actions", post(act))
+        .route("/v1/supervision", get(supervision))
 }
 
 /// The working calendar deadlines and warnings are counted on.
-fn calendar() -> WorkingCalendar {
+pub(super) fn calendar() -> WorkingCalendar {
     WorkingCalendar::china()
 }
 
@@ -67,87 +85,192 @@ fn plan() -> Result<&'static Plan, ApiError> {
 /// must verify it first, the `dispatch` the plan library chooses (actor `system`) with its
 /// deadline. When no target can be reached the case stays `submitted`, in the dispatchers'
 /// queue, and the `submit` event's reason says why.
-pub(super) fn initial_events(
+pub(super) async fn initial_events(
+    state: &AppState,
+    reporter: Option<&Principal>,
     category: &Category,
     chain: &[ChainEntry],
     description: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<Event>, ApiError> {
-    let plan = plan()?;
-    let cal = calendar();
-    let submission = Submission {
-        kind: category.kind,
-        verify_first: category.verify_first,
-    };
+) -> Result<(Vec<Event>, CaseSummary), ApiError> {
+    let (actor, role) = reporter.map_or((ANONYMOUS.to_owned(), Role::Resident), |p| {
+        (p.id.clone(), p.role)
+    });
     let mut submit = Event {
-        actor: ANONYMOUS.into(),
-        role: Role::Resident,
+        actor,
+        role,
         at: now,
-        action: Action::Submit(submission),
+        action: Action::Submit(Submission {
+            kind: category.kind,
+            verify_first: category.verify_first,
+        }),
         reason: None,
     };
     let opened = CaseState::open(&submit).map_err(|e| ApiError::Internal(e.to_string()))?;
     if opened.state != crate::domain::case::State::Submitted {
         // Pending verification: dispatch waits for the grid worker's 核实.
-        return Ok(vec![submit]);
+        return summarised(vec![submit]);
     }
     let chain: Vec<UnitCode> = chain
         .iter()
         .map(|c| UnitCode::parse(&c.code))
         .collect::<Result<_, _>>()
         .map_err(|e| ApiError::Internal(format!("resolved chain: {e}")))?;
+    let events = match auto_dispatch(state, category, &chain, description, now).await? {
+        Ok(dispatch) => vec![submit, dispatch],
+        Err(reason) => {
+            submit.reason = Some(reason);
+            vec![submit]
+        }
+    };
+    summarised(events)
+}
+
+/// The `dispatch` event the plan library chooses for a case (actor `system`), with the
+/// person within the target it is assigned to; or why it must wait for the dispatchers.
+async fn auto_dispatch(
+    state: &AppState,
+    category: &Category,
+    chain: &[UnitCode],
+    description: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<Event, Text>, ApiError> {
+    let plan = plan()?;
+    let cal = calendar();
     let input = DispatchInput {
         category,
-        chain: &chain,
+        chain,
         local_time: cal.local(now).time(),
         description,
     };
-    // Staff lists come with roles and tokens (next slice); until then every shipped
-    // department counts as able to take cases.
+    // Duty rosters are not kept yet: every shipped department counts as able to take cases.
     let staffed = |d: &DepartmentCode| plan.departments.contains(d);
-    let events = match choose_target(&plan.rules, &input, &staffed) {
+    match choose_target(&plan.rules, &input, &staffed) {
         DispatchDecision::Dispatch {
             target,
             time_limit,
             rule,
         } => {
-            let dispatch = Event {
+            let grid = chain.iter().find(|c| c.as_str().len() == 15);
+            let assignee = assignee_for(state, &target, grid.map(UnitCode::as_str)).await?;
+            Ok(Ok(Event {
                 actor: SYSTEM.into(),
                 role: Role::System,
                 at: now,
                 action: Action::Dispatch(crate::domain::case::Dispatch {
                     target,
-                    assignee: None,
+                    assignee,
                     rule,
                     deadline: time_limit.map(|l| cal.deadline_for(now, l)),
                 }),
                 reason: None,
-            };
-            vec![submit, dispatch]
+            }))
         }
         DispatchDecision::Queue { reason, .. } => {
-            submit.reason = Text::parse(&format!("waiting for dispatchers: {reason}")).ok();
-            vec![submit]
+            Ok(Err(Text::parse(&format!("waiting for dispatchers: {reason}"))
+                .map_err(|e| ApiError::Internal(e.to_string()))?))
         }
-    };
-    fold(&events).map_err(|e| ApiError::Internal(format!("initial events: {e}")))?;
-    Ok(events)
+    }
 }
 
-/// The case's events and their fold, or `case_not_found`.
-async fn load(state: &AppState, case_id: &str) -> Result<(Vec<StoredEvent>, CaseState), ApiError> {
-    let events = state.store.case_events(case_id).await?;
-    if events.is_empty() {
-        return Err(ApiError::CaseNotFound(case_id.to_owned()));
+/// The person within `target` a case goes to: the grid worker of the report's grid, else
+/// the least-loaded handler (`dispatch::assign`); `None` leaves it in the unit's queue.
+async fn assignee_for(
+    state: &AppState,
+    target: &Target,
+    grid: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let staff = state.store.assignable_staff(target.code(), grid).await?;
+    let grid_code = grid.and_then(|g| UnitCode::parse(g).ok());
+    let candidates: Vec<Candidate> = staff
+        .into_iter()
+        .map(|(p, load)| Candidate {
+            grids: match (&grid_code, p.role) {
+                (Some(g), Role::GridWorker) => vec![g.clone()],
+                _ => Vec::new(),
+            },
+            user: p.id,
+            role: p.role,
+            on_duty: true,
+            load: load.try_into().unwrap_or(u32::MAX),
+        })
+        .collect();
+    Ok(assign(&candidates, grid_code.as_ref()).map(|c| c.user.clone()))
+}
+
+/// The events with the read-model summary of their fold.
+fn summarised(events: Vec<Event>) -> Result<(Vec<Event>, CaseSummary), ApiError> {
+    let case = fold(&events).map_err(|e| ApiError::Internal(format!("initial events: {e}")))?;
+    let summary = summary_of(&case, events.len() as i32);
+    Ok((events, summary))
+}
+
+/// The read-model row of a folded case on the deployment's calendar.
+fn summary_of(case: &CaseState, last_seq: i32) -> CaseSummary {
+    CaseSummary::of(case, last_seq, &calendar(), None)
+}
+
+/// A case the caller may see: its index row, events and fold. Anything else — no such case,
+/// or one outside the caller's scope — is the same 404.
+struct Visible {
+    index: IndexedCase,
+    events: Vec<StoredEvent>,
+    case: CaseState,
+}
+
+async fn load_visible(state: &AppState, p: &Principal, case_id: &str) -> Result<Visible, ApiError> {
+    let not_found = || ApiError::CaseNotFound(case_id.to_owned());
+    let index = state
+        .store
+        .indexed_case(case_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !sees(p, &index) && !follows(state, p, &index).await? {
+        return Err(not_found());
     }
+    let events = state.store.case_events(case_id).await?;
     let case = fold(events.iter().map(|e| &e.event))
         .map_err(|e| ApiError::Internal(format!("case {case_id} does not fold: {e}")))?;
-    Ok((events, case))
+    Ok(Visible {
+        index,
+        events,
+        case,
+    })
+}
+
+/// Whether a resident follows this case because a report of theirs was merged into it.
+async fn follows(state: &AppState, p: &Principal, case: &IndexedCase) -> Result<bool, ApiError> {
+    if p.role != Role::Resident {
+        return Ok(false);
+    }
+    Ok(state
+        .store
+        .merged_cases(&case.case_id)
+        .await?
+        .iter()
+        .any(|m| m.reporter == p.id))
+}
+
+/// Whether the caller may see the case, for `GET /v1/reports/{case_id}`.
+pub(super) async fn visible_to(
+    state: &AppState,
+    p: &Principal,
+    case_id: &str,
+) -> Result<bool, ApiError> {
+    Ok(match state.store.indexed_case(case_id).await? {
+        Some(index) => sees(p, &index) || follows(state, p, &index).await?,
+        None => false,
+    })
 }
 
 /// The current state of a stored case, for the intake response.
 pub(super) async fn current_state(state: &AppState, case_id: &str) -> Result<String, ApiError> {
-    Ok(load(state, case_id).await?.1.state.to_string())
+    let index = state
+        .store
+        .indexed_case(case_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("case {case_id} has no index row")))?;
+    Ok(index.state)
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -155,30 +278,32 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// The warning level at `now`: green without a deadline; once the deadline stops running
-/// (closed, parked …) the level is frozen at the last change.
+/// (closed, parked …) the level is frozen at the moment it stopped.
 fn warning_level(case: &CaseState, now: DateTime<Utc>) -> WarningLevel {
     let Some(deadline) = case.deadline else {
         return WarningLevel::Green;
     };
-    let at = if case.state.deadline_runs() {
-        now
-    } else {
-        case.closed_at.unwrap_or(case.updated_at)
-    };
-    deadline.level(at, &calendar(), None)
+    deadline.level(case.clock_stopped_at().unwrap_or(now), &calendar(), None)
 }
 
-fn case_json(case_id: &str, events: &[StoredEvent], case: &CaseState, now: DateTime<Utc>) -> Value {
-    let queue = match (case.state, events.first()) {
+/// Roles whose work needs the reporter's phone number: to call them back.
+fn sees_contact(role: Role) -> bool {
+    matches!(role, Role::Handler | Role::GridWorker | Role::Dispatcher)
+}
+
+fn case_json(v: &Visible, now: DateTime<Utc>) -> Value {
+    let case = &v.case;
+    let queue = match (case.state, v.events.first()) {
         (crate::domain::case::State::Submitted, Some(first)) => {
             first.event.reason.as_ref().map(|r| r.as_str().to_owned())
         }
         _ => None,
     };
     json!({
-        "case_id": case_id,
+        "case_id": v.index.case_id,
         "state": case.state,
         "kind": case.kind,
+        "category": v.index.category,
         "submitted_at": rfc3339(case.submitted_at),
         "updated_at": rfc3339(case.updated_at),
         "warning_level": warning_level(case, now),
@@ -187,16 +312,46 @@ fn case_json(case_id: &str, events: &[StoredEvent], case: &CaseState, now: DateT
         "assignee": case.assignee,
         "rule": case.rule,
         "queue": queue,
+        "open_supervisions": case.open_supervisions,
+        "merged_into": case.merged_into,
+        "location": {"lon": v.index.lon, "lat": v.index.lat},
+        "units": {
+            "district": v.index.district, "street": v.index.street,
+            "community": v.index.community, "grid": v.index.grid,
+        },
     })
 }
 
-#[tracing::instrument(skip(state))]
+/// `GET /v1/cases/{case_id}`; the units handling it also get the reporter's contact and the
+/// cases merged into it.
+#[tracing::instrument(skip(state, caller))]
 async fn show(
     State(state): State<AppState>,
+    caller: Caller,
     Path(case_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (events, case) = load(&state, &case_id).await?;
-    Ok(Json(case_json(&case_id, &events, &case, Utc::now())))
+    let p = caller.principal()?;
+    let v = load_visible(&state, p, &case_id).await?;
+    let mut body = case_json(&v, Utc::now());
+    let duplicates = state.store.merged_cases(&case_id).await?;
+    body["reporters"] = json!(1 + duplicates.len());
+    if crate::domain::access::is_staff(p.role) {
+        body["duplicates"] = json!(duplicates);
+    }
+    if sees_contact(p.role) {
+        body["reporter_contact"] = reporter_contact(&state, &v).await?;
+    }
+    Ok(Json(body))
+}
+
+/// The reporter's contact: the phone they registered with, else what the report carried.
+async fn reporter_contact(state: &AppState, v: &Visible) -> Result<Value, ApiError> {
+    let registered = state.store.principal_phone(&v.case.reporter).await?;
+    let report = state.store.get_report(&v.index.case_id).await?;
+    let (name, phone) = report
+        .map(|r| (r.contact_name, r.contact_phone))
+        .unwrap_or_default();
+    Ok(json!({"name": name, "phone": registered.or(phone)}))
 }
 
 /// What a resident may see of an event: when, what, by which role, and the public facts of
@@ -222,14 +377,503 @@ fn public_event(e: &StoredEvent) -> Value {
     v
 }
 
-#[tracing::instrument(skip(state))]
+/// Staff read the whole event: actor, reason and payload.
+fn staff_event(e: &StoredEvent) -> Value {
+    let mut v = serde_json::to_value(&e.event).unwrap_or(Value::Null);
+    v["seq"] = json!(e.seq);
+    v["at"] = json!(rfc3339(e.event.at));
+    v
+}
+
+#[tracing::instrument(skip(state, caller))]
 async fn timeline(
     State(state): State<AppState>,
+    caller: Caller,
     Path(case_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (events, _) = load(&state, &case_id).await?;
+    let p = caller.principal()?;
+    let v = load_visible(&state, p, &case_id).await?;
+    let shape = if crate::domain::access::is_staff(p.role) {
+        staff_event
+    } else {
+        public_event
+    };
     Ok(Json(json!({
         "case_id": case_id,
-        "events": events.iter().map(public_event).collect::<Vec<_>>(),
+        "events": v.events.iter().map(shape).collect::<Vec<_>>(),
     })))
+}
+
+/// Query of `GET /v1/cases`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    state: Option<String>,
+    warning: Option<String>,
+    unit: Option<String>,
+    category: Option<String>,
+    bbox: Option<String>,
+    limit: Option<i64>,
+    after: Option<String>,
+}
+
+const LIST_MAX: i64 = 500;
+
+fn bad_query(code: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::InvalidField {
+        code,
+        detail: detail.into(),
+    }
+}
+
+fn parse_list_query(q: ListQuery) -> Result<CaseQuery, ApiError> {
+    let states = match q.state.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|s| {
+                s.trim()
+                    .parse::<crate::domain::case::State>()
+                    .map(|st| st.as_str().to_owned())
+                    .map_err(|e| bad_query("invalid_state", e.to_string()))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let warning = q
+        .warning
+        .as_deref()
+        .map(|w| match w {
+            "green" => Ok(WarningLevel::Green),
+            "yellow" => Ok(WarningLevel::Yellow),
+            "red" => Ok(WarningLevel::Red),
+            other => Err(bad_query(
+                "invalid_warning",
+                format!("warning must be green, yellow or red, got {other:?}"),
+            )),
+        })
+        .transpose()?;
+    let code_like = |s: &str| !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    if let Some(u) = &q.unit
+        && !code_like(u)
+    {
+        return Err(bad_query("invalid_unit", format!("{u:?} is not a unit or department code")));
+    }
+    if let Some(c) = &q.category
+        && !code_like(c)
+    {
+        return Err(bad_query("invalid_category", format!("{c:?} is not a category code")));
+    }
+    let bbox = q
+        .bbox
+        .as_deref()
+        .map(Bbox::parse)
+        .transpose()
+        .map_err(|e| bad_query("invalid_bbox", e.to_string()))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=LIST_MAX).contains(&limit) {
+        return Err(bad_query("invalid_limit", format!("limit must be 1 to {LIST_MAX}")));
+    }
+    Ok(CaseQuery {
+        scope: crate::store::CaseScope::All,
+        states,
+        warning,
+        unit: q.unit,
+        category: q.category,
+        bbox,
+        supervision_queue: false,
+        now: Utc::now(),
+        limit,
+        after: q.after,
+    })
+}
+
+fn list_item(c: &IndexedCase, now: DateTime<Utc>) -> Value {
+    json!({
+        "case_id": c.case_id,
+        "state": c.state,
+        "kind": c.kind,
+        "category": c.category,
+        "warning_level": c.warning_level(now),
+        "deadline": c.deadline_at.map(rfc3339),
+        "unit": c.target,
+        "assignee": c.assignee,
+        "open_supervisions": c.open_supervisions,
+        "submitted_at": rfc3339(c.submitted_at),
+        "updated_at": rfc3339(c.updated_at),
+        "location": {"lon": c.lon, "lat": c.lat},
+        "grid": c.grid,
+    })
+}
+
+async fn run_list(state: &AppState, query: CaseQuery) -> Result<Json<Value>, ApiError> {
+    let now = query.now;
+    let limit = query.limit;
+    let cases = state.store.list_cases(&query).await?;
+    let next = (cases.len() as i64 == limit)
+        .then(|| cases.last().map(|c| c.case_id.clone()))
+        .flatten();
+    Ok(Json(json!({
+        "cases": cases.iter().map(|c| list_item(c, now)).collect::<Vec<_>>(),
+        "next_after": next,
+    })))
+}
+
+/// `GET /v1/cases?state=&warning=&unit=&category=&bbox=&limit=&after=`: the cases the
+/// caller may see, in case-id order, `limit` at a time (`next_after` continues).
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let p = caller.principal()?;
+    let scope = case_scope(p).ok_or_else(|| {
+        ApiError::Forbidden(format!("a {} sees aggregates only, not cases", p.role))
+    })?;
+    let mut query = parse_list_query(q)?;
+    query.scope = scope;
+    run_list(&state, query).await
+}
+
+/// `GET /v1/supervision` (leaders, dispatchers): red cases and cases with a supervision
+/// (督办) waiting for the unit's reply.
+async fn supervision(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.with_role(&[Role::Leader, Role::Dispatcher, Role::Admin], "read the supervision queue")?;
+    let mut query = parse_list_query(q)?;
+    query.supervision_queue = true;
+    run_list(&state, query).await
+}
+
+/// The body of `POST /v1/cases/{case_id}/actions`: the action's name, an optional reason,
+/// and the fields of that action (see the README's table).
+#[derive(Debug, Deserialize)]
+struct ActionRequest {
+    action: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(flatten)]
+    fields: serde_json::Map<String, Value>,
+}
+
+/// `dispatch` as callers send it: where to, optionally to whom and with which limit; the
+/// deadline is computed here.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DispatchRequest {
+    target: TargetRequest,
+    #[serde(default)]
+    assignee: Option<String>,
+    #[serde(default)]
+    time_limit: Option<IsoDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum TargetRequest {
+    Unit(String),
+    Department(String),
+}
+
+fn invalid_action(detail: impl Into<String>) -> ApiError {
+    bad_query("invalid_action", detail)
+}
+
+/// Turns the request into an [`Action`] (payload checked by its types) and a reason.
+async fn parse_action(
+    state: &AppState,
+    v: &Visible,
+    r: ActionRequest,
+    now: DateTime<Utc>,
+) -> Result<(Action, Option<Text>), ApiError> {
+    let kind: ActionKind = r
+        .action
+        .parse()
+        .map_err(|e: crate::domain::case::UnknownAction| invalid_action(e.to_string()))?;
+    if !kind.is_api_action() {
+        return Err(invalid_action(format!(
+            "{kind} is recorded by the service itself, never posted"
+        )));
+    }
+    let reason = r
+        .reason
+        .as_deref()
+        .map(Text::parse)
+        .transpose()
+        .map_err(|e| bad_query("invalid_reason", format!("reason: {e}")))?;
+    let fields = Value::Object(r.fields);
+    let action = if kind == ActionKind::Dispatch {
+        let d: DispatchRequest = serde_json::from_value(fields)
+            .map_err(|e| ApiError::InvalidBody(format!("dispatch: {e}")))?;
+        Action::Dispatch(dispatch_of(state, v, d, now).await?)
+    } else {
+        let mut tagged = json!({"action": kind.as_str()});
+        if fields.as_object().is_some_and(|f| !f.is_empty()) {
+            tagged["payload"] = fields;
+        }
+        serde_json::from_value(tagged).map_err(|e| ApiError::InvalidBody(format!("{kind}: {e}")))?
+    };
+    check_photos(state, &action).await?;
+    Ok((action, reason))
+}
+
+/// A dispatcher's (or a street's) dispatch: the target must exist; the deadline runs from now
+/// with the given limit, else the category's.
+async fn dispatch_of(
+    state: &AppState,
+    v: &Visible,
+    d: DispatchRequest,
+    now: DateTime<Utc>,
+) -> Result<crate::domain::case::Dispatch, ApiError> {
+    let target = match d.target {
+        TargetRequest::Unit(u) => {
+            let code = UnitCode::parse(&u).map_err(|e| bad_query("invalid_target", e.to_string()))?;
+            if state.store.unit_level(code.as_str()).await?.is_none() {
+                return Err(bad_query("invalid_target", format!("no unit {u} in this deployment")));
+            }
+            Target::Unit(code)
+        }
+        TargetRequest::Department(dep) => {
+            let code = DepartmentCode::parse(&dep)
+                .ok()
+                .filter(|c| plan().is_ok_and(|p| p.departments.contains(c)))
+                .ok_or_else(|| bad_query("invalid_target", format!("no department {dep:?}")))?;
+            Target::Department(code)
+        }
+    };
+    let category = state
+        .store
+        .categories()
+        .await?
+        .into_iter()
+        .find(|c| c.code.as_str() == v.index.category);
+    let limit = match (d.time_limit, category) {
+        (Some(duration), c) => Some(TimeLimit {
+            duration,
+            calendar: c.map(|c| c.calendar).unwrap_or_default(),
+        }),
+        (None, Some(c)) => c.limit(),
+        (None, None) => None,
+    };
+    let assignee = match d.assignee {
+        Some(a) => Some(a),
+        None => assignee_for(state, &target, v.index.grid.as_deref()).await?,
+    };
+    Ok(crate::domain::case::Dispatch {
+        target,
+        assignee,
+        rule: None,
+        deadline: limit.map(|l| calendar().deadline_for(now, l)),
+    })
+}
+
+/// Photos named by a resolution or note must have been uploaded (`POST /v1/media`).
+async fn check_photos(state: &AppState, action: &Action) -> Result<(), ApiError> {
+    let photos: &[Text] = match action {
+        Action::Resolve(r) => r.after_photos.as_slice(),
+        Action::Progress(n) | Action::Reinspect(n) => &n.photos,
+        _ => &[],
+    };
+    for photo in photos {
+        let unknown = || bad_query("unknown_media", format!("no uploaded photo {photo}; POST /v1/media first"));
+        let key = crate::media::MediaKey::parse(photo.as_str()).map_err(|_| unknown())?;
+        match state.media.get(&key).await {
+            Ok(_) => {}
+            Err(crate::media::StorageError::NotFound(_)) => return Err(unknown()),
+            Err(e) => return Err(ApiError::Internal(format!("reading {key}: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+fn case_error(e: CaseError) -> ApiError {
+    match e {
+        CaseError::IllegalTransition { state, action } => ApiError::IllegalTransition {
+            state: state.to_string(),
+            action: action.to_string(),
+        },
+        CaseError::NotForKind { kind, action } => ApiError::IllegalTransition {
+            state: format!("a {} case", kind.as_str()),
+            action: action.to_string(),
+        },
+        CaseError::Forbidden { role, action } => {
+            ApiError::Forbidden(format!("a {role} may not {action}"))
+        }
+        CaseError::ReasonRequired(action) => {
+            bad_query("reason_required", format!("{action} needs a reason"))
+        }
+        CaseError::NoOpenSupervision => ApiError::Conflict {
+            code: "no_open_supervision",
+            detail: e.to_string(),
+        },
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+/// Scope rules beyond the role table: a handler passes a case only inside its own unit, and
+/// a merge names another open case of the same category the caller can see.
+async fn check_scope(
+    state: &AppState,
+    p: &Principal,
+    v: &Visible,
+    action: &Action,
+) -> Result<(), ApiError> {
+    match action {
+        Action::Dispatch(d) if p.role == Role::Handler => {
+            let unit = p.unit.as_deref().unwrap_or_default();
+            if !within(d.target.code(), unit) {
+                return Err(ApiError::Forbidden(format!(
+                    "a handler of {unit} may only pass cases to units inside it"
+                )));
+            }
+        }
+        Action::Merge(m) => {
+            let master = m.into.as_str();
+            let found = state.store.indexed_case(master).await?;
+            let ok = found.as_ref().is_some_and(|c| {
+                c.case_id != v.index.case_id
+                    && sees(p, c)
+                    && c.category == v.index.category
+                    && c.merged_into.is_none()
+                    && c.clock_stopped_at.is_none()
+            });
+            if !ok {
+                return Err(bad_query(
+                    "invalid_merge",
+                    format!("{master} is not another open case of category {}", v.index.category),
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// How often an action is re-checked after losing a race for the log's next number.
+const APPEND_ATTEMPTS: usize = 8;
+
+/// Appends `make(case)` to the case's log as its next event after checking it against the
+/// current fold; re-reads and re-checks when another writer got there first. `make` may
+/// decide there is nothing to append (`None`): the case is returned as it is.
+pub(super) async fn append_checked(
+    state: &AppState,
+    case_id: &str,
+    mut make: impl FnMut(&CaseState) -> Result<Option<Event>, ApiError>,
+) -> Result<(Vec<StoredEvent>, CaseState), ApiError> {
+    for _ in 0..APPEND_ATTEMPTS {
+        let events = state.store.case_events(case_id).await?;
+        let case = fold(events.iter().map(|e| &e.event))
+            .map_err(|e| ApiError::Internal(format!("case {case_id} does not fold: {e}")))?;
+        let Some(event) = make(&case)? else {
+            return Ok((events, case));
+        };
+        let mut next = case.clone();
+        next.apply(&event).map_err(case_error)?;
+        let seq = events.len() as i32 + 1;
+        match state
+            .store
+            .append_event(case_id, seq, &event, &summary_of(&next, seq))
+            .await?
+        {
+            Appended::Stored => {
+                let mut events = events;
+                events.push(StoredEvent { seq, event });
+                super::events::published(state, case_id, seq..=seq).await;
+                return Ok((events, next));
+            }
+            Appended::SeqTaken => continue,
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "case_busy",
+        detail: format!("case {case_id} changed {APPEND_ATTEMPTS} times while this action was checked; retry"),
+    })
+}
+
+/// `POST /v1/cases/{case_id}/actions`.
+#[tracing::instrument(skip(state, caller, request), fields(action = %request.action))]
+async fn act(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(case_id): Path<String>,
+    ApiJson(request): ApiJson<ActionRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let p = caller.principal()?.clone();
+    let v = load_visible(&state, &p, &case_id).await?;
+    let now = Utc::now();
+    let (action, reason) = parse_action(&state, &v, request, now).await?;
+    let kind = action.kind();
+    if !may(p.role, kind) {
+        return Err(ApiError::Forbidden(format!("a {} may not {kind}", p.role)));
+    }
+    check_scope(&state, &p, &v, &action).await?;
+    let (events, case) = append_checked(&state, &case_id, |case| {
+        Ok(Some(Event {
+            actor: p.id.clone(),
+            role: p.role,
+            at: now.max(case.updated_at),
+            action: action.clone(),
+            reason: reason.clone(),
+        }))
+    })
+    .await?;
+    let (events, case) = if kind == ActionKind::Verify {
+        dispatch_after_verification(&state, &v.index, events, case).await?
+    } else {
+        (events, case)
+    };
+    let mut index = v.index;
+    index.state = case.state.to_string();
+    Ok(Json(case_json(
+        &Visible {
+            index,
+            events,
+            case,
+        },
+        Utc::now(),
+    )))
+}
+
+/// After a grid worker's 核实, the plan library dispatches the case as it would have on
+/// intake; when it finds no target the case waits for the dispatchers.
+async fn dispatch_after_verification(
+    state: &AppState,
+    index: &IndexedCase,
+    events: Vec<StoredEvent>,
+    case: CaseState,
+) -> Result<(Vec<StoredEvent>, CaseState), ApiError> {
+    let Some(category) = state
+        .store
+        .categories()
+        .await?
+        .into_iter()
+        .find(|c| c.code.as_str() == index.category)
+    else {
+        return Ok((events, case));
+    };
+    let chain: Vec<UnitCode> = [&index.district, &index.street, &index.community, &index.grid]
+        .into_iter()
+        .flatten()
+        .map(|c| UnitCode::parse(c))
+        .collect::<Result<_, _>>()
+        .map_err(|e| ApiError::Internal(format!("indexed chain: {e}")))?;
+    let description = state
+        .store
+        .get_report(&index.case_id)
+        .await?
+        .map(|r| r.description)
+        .unwrap_or_default();
+    let now = Utc::now().max(case.updated_at);
+    match auto_dispatch(state, &category, &chain, &description, now).await? {
+        // Only if nobody dispatched it meanwhile.
+        Ok(dispatch) => {
+            append_checked(state, &index.case_id, |c| {
+                Ok((c.state == crate::domain::case::State::Verified).then(|| dispatch.clone()))
+            })
+            .await
+        }
+        Err(_) => Ok((events, case)),
+    }
 }

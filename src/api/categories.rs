@@ -1,16 +1,148 @@
-//! The category list residents choose from.
+//! The category tree: `GET /v1/categories` (what residents choose from) and the admin API to
+//! add (`POST /v1/categories`), change (`PUT /v1/categories/{code}`) and retire
+//! (`DELETE /v1/categories/{code}`) categories while the service runs. A retired category
+//! stays for the reports filed under it but takes no new ones.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Deserialize;
 
-use super::{ApiError, AppState};
-use crate::domain::categories::Category;
+use super::auth::Caller;
+use super::{ApiError, ApiJson, ApiQuery, AppState};
+use crate::domain::case::Role;
+use crate::domain::categories::{Category, Handler};
+use crate::domain::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
+use crate::store::Store;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/categories", get(list))
+    Router::new()
+        .route("/v1/categories", get(list).post(create))
+        .route(
+            "/v1/categories/{code}",
+            get(show).put(replace).delete(retire),
+        )
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<Vec<Category>>, ApiError> {
-    Ok(Json(state.store.categories().await?))
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    /// Admins reviewing the tree also want the retired ones.
+    #[serde(default)]
+    include_retired: bool,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Vec<Category>>, ApiError> {
+    let mut all = state.store.categories().await?;
+    all.retain(|c| q.include_retired || !c.retired);
+    Ok(Json(all))
+}
+
+async fn find(store: &dyn Store, code: &str) -> Result<Category, ApiError> {
+    store
+        .categories()
+        .await?
+        .into_iter()
+        .find(|c| c.code.as_str() == code)
+        .ok_or_else(|| ApiError::CategoryNotFound(code.to_owned()))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Json<Category>, ApiError> {
+    Ok(Json(find(state.store.as_ref(), &code).await?))
+}
+
+fn invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::InvalidField {
+        code: "invalid_category",
+        detail: detail.into(),
+    }
+}
+
+/// The checks a category file gets, for one category against the stored tree: its parent
+/// exists and its code extends the parent's, its department exists, a problem has a time
+/// limit only with a handler.
+pub async fn check_category(store: &dyn Store, c: &Category) -> Result<(), ApiError> {
+    if c.name.trim().is_empty() || c.name.chars().count() > 100 {
+        return Err(invalid("name must be 1 to 100 characters"));
+    }
+    if let Some(parent) = &c.parent {
+        if !c.code.as_str().starts_with(parent.as_str()) || c.code == *parent {
+            return Err(invalid(format!(
+                "code {} must extend its parent's code {parent}",
+                c.code
+            )));
+        }
+        find(store, parent.as_str())
+            .await
+            .map_err(|_| invalid(format!("parent {parent} does not exist")))?;
+    }
+    if let Some(Handler::Department(d)) = &c.handler {
+        let known = parse_department_file(SHIPPED_DEPARTMENTS)
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .into_iter()
+            .any(|k| k.code == *d);
+        if !known {
+            return Err(invalid(format!("department {d} does not exist")));
+        }
+    }
+    Ok(())
+}
+
+/// `POST /v1/categories` (admin).
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(c): ApiJson<Category>,
+) -> Result<(StatusCode, Json<Category>), ApiError> {
+    caller.with_role(&[Role::Admin], "change categories")?;
+    if find(state.store.as_ref(), c.code.as_str()).await.is_ok() {
+        return Err(ApiError::Conflict {
+            code: "category_exists",
+            detail: format!("category {} exists; PUT /v1/categories/{} changes it", c.code, c.code),
+        });
+    }
+    check_category(state.store.as_ref(), &c).await?;
+    state.store.put_category(&c).await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// `PUT /v1/categories/{code}` (admin): the whole category, as it should be from now on.
+/// Cases already dispatched keep the deadline they were given.
+async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    ApiJson(c): ApiJson<Category>,
+) -> Result<Json<Category>, ApiError> {
+    caller.with_role(&[Role::Admin], "change categories")?;
+    find(state.store.as_ref(), &code).await?;
+    if c.code.as_str() != code {
+        return Err(invalid(format!(
+            "the body's code {} differs from the path's {code}",
+            c.code
+        )));
+    }
+    check_category(state.store.as_ref(), &c).await?;
+    state.store.put_category(&c).await?;
+    Ok(Json(c))
+}
+
+/// `DELETE /v1/categories/{code}` (admin): retires it (nothing is deleted).
+async fn retire(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> Result<Json<Category>, ApiError> {
+    caller.with_role(&[Role::Admin], "change categories")?;
+    let mut c = find(state.store.as_ref(), &code).await?;
+    c.retired = true;
+    state.store.put_category(&c).await?;
+    Ok(Json(c))
 }

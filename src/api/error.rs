@@ -77,9 +77,27 @@ pub enum ApiError {
     /// No such case (or not visible to the caller).
     #[error("no case {0}")]
     CaseNotFound(String),
+    /// No such category.
+    #[error("no category {0}")]
+    CategoryNotFound(String),
     /// No boundaries are loaded yet, so nothing can be resolved.
     #[error("no boundaries are loaded; run `citysnap import boundaries` or `citysnap demo`")]
     NoBoundaries,
+    /// The endpoint needs a bearer token and none was sent.
+    #[error("this endpoint needs an Authorization: Bearer token")]
+    Unauthenticated,
+    /// The bearer token is malformed, unknown or revoked.
+    #[error("the bearer token is not valid")]
+    InvalidToken,
+    /// The caller's role (or scope) does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The action is not a transition of the case's state machine from its current state.
+    #[error("action {action} is not allowed while the case is {state}")]
+    IllegalTransition { state: String, action: String },
+    /// The request conflicts with what is stored; `code` names how (e.g. `phone_registered`).
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
     /// Anything unexpected. The cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -109,8 +127,13 @@ impl ApiError {
             },
             UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ReportNotFound(_) | CaseNotFound(_) | RouteNotFound(_) => StatusCode::NOT_FOUND,
+            ReportNotFound(_) | CaseNotFound(_) | CategoryNotFound(_) | RouteNotFound(_) => {
+                StatusCode::NOT_FOUND
+            }
             NoBoundaries => StatusCode::SERVICE_UNAVAILABLE,
+            Unauthenticated | InvalidToken => StatusCode::UNAUTHORIZED,
+            Forbidden(_) => StatusCode::FORBIDDEN,
+            IllegalTransition { .. } | Conflict { .. } => StatusCode::CONFLICT,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -136,7 +159,13 @@ impl ApiError {
             ReportNotFound(_) => "report_not_found",
             RouteNotFound(_) => "not_found",
             CaseNotFound(_) => "case_not_found",
+            CategoryNotFound(_) => "category_not_found",
             NoBoundaries => "no_boundaries",
+            Unauthenticated => "unauthenticated",
+            InvalidToken => "invalid_token",
+            Forbidden(_) => "forbidden",
+            IllegalTransition { .. } => "illegal_transition",
+            Conflict { code, .. } => code,
             Internal(_) => "internal",
         }
     }
@@ -161,7 +190,13 @@ impl ApiError {
             ReportNotFound(_) => "Report not found",
             RouteNotFound(_) => "Not found",
             CaseNotFound(_) => "Case not found",
+            CategoryNotFound(_) => "Category not found",
             NoBoundaries => "No boundaries loaded",
+            Unauthenticated => "Authentication required",
+            InvalidToken => "Invalid token",
+            Forbidden(_) => "Forbidden",
+            IllegalTransition { .. } => "Illegal transition",
+            Conflict { .. } => "Conflict",
             Internal(_) => "Internal server error",
         }
     }
@@ -169,6 +204,10 @@ impl ApiError {
     /// Extension members of the problem document (RFC 9457 §3.2).
     fn extensions(&self) -> Map<String, Value> {
         let mut m = Map::new();
+        if let ApiError::IllegalTransition { state, action } = self {
+            m.insert("state".into(), json!(state));
+            m.insert("action".into(), json!(action));
+        }
         if let ApiError::OutOfArea {
             service_area,
             nearest_unit,
@@ -206,6 +245,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"citysnap\""),
+            );
+        }
         if let ApiError::Internal(cause) = self {
             response.extensions_mut().insert(InternalCause(cause));
         }

@@ -2,8 +2,11 @@
 //! shape; the domain decides; the store keeps.
 
 mod analytics;
+pub mod auth;
 mod cases;
-mod categories;
+pub mod deadlines;
+pub mod categories;
+pub mod events;
 pub mod error;
 mod health;
 mod reports;
@@ -61,6 +64,8 @@ pub struct AppState {
     /// The in-memory jurisdiction, swapped whole when boundaries change.
     jurisdiction: Arc<RwLock<Option<Arc<Jurisdiction>>>>,
     pub settings: Arc<ApiSettings>,
+    /// Case events as they happen, for `GET /v1/events/stream`.
+    pub notices: tokio::sync::broadcast::Sender<events::Notice>,
 }
 
 impl AppState {
@@ -75,6 +80,7 @@ impl AppState {
             media,
             jurisdiction: Arc::new(RwLock::new(jurisdiction.map(Arc::new))),
             settings: Arc::new(settings),
+            notices: tokio::sync::broadcast::channel(1024).0,
         }
     }
 
@@ -107,6 +113,8 @@ pub fn router(state: AppState) -> Router {
         .merge(categories::router())
         .merge(reports::router())
         .merge(cases::router())
+        .merge(auth::router())
+        .merge(events::router())
         .fallback(
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )

@@ -17,12 +17,14 @@ use sha2::{Digest, Sha256};
 
 use super::error::json_body_error;
 use super::resolve::{InputLocation, near_boundary_json, place, round1, round6};
+use super::auth::Caller;
 use super::{ApiError, AppState};
+use crate::domain::case::{ActionKind, may};
 use crate::domain::categories::Category;
 use crate::domain::datum::Datum;
 use crate::media::{Ingested, MediaKey, MediaKind, MediaLimits};
 use crate::store::{
-    ChainEntry, Contact, IdempotencyKey, Inserted, MediaRow, NewReport, StoredReport,
+    ChainEntry, Contact, IdempotencyKey, Inserted, MediaRow, NewReport, Principal, StoredReport,
 };
 
 /// Limits on report text, in characters (not bytes: Chinese text is 3 bytes a character).
@@ -36,6 +38,31 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/reports", post(submit))
         .route("/v1/reports/{case_id}", get(show))
+        .route("/v1/media", post(upload_photo))
+}
+
+/// `POST /v1/media`: one photo as the raw body (its type judged by its bytes, location
+/// metadata stripped), for the "after" photos of a resolution and re-inspection notes.
+/// Answers its storage key, which the action names in `after_photos` / `photos`.
+async fn upload_photo(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let p = caller.principal()?;
+    if !crate::domain::access::is_staff(p.role) {
+        return Err(ApiError::Forbidden(
+            "photos of a report are sent with it; only staff upload photos of their work".into(),
+        ));
+    }
+    let ingested = crate::media::ingest(MediaKind::Photo, 1, body, &state.settings.media_limits)?;
+    let row = store_media(&state, vec![(MediaKind::Photo, ingested)])
+        .await?
+        .remove(0);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"key": row.storage_key, "media_type": row.media_type, "bytes": row.bytes})),
+    ))
 }
 
 /// The JSON of a report submission.
@@ -180,7 +207,18 @@ fn media_type_of(headers: &HeaderMap) -> String {
 /// Intake takes `application/json`, or `multipart/form-data` with the JSON in a part named
 /// `report` and media in parts named `photo` (up to 9), `voice` and `video`.
 #[tracing::instrument(skip_all)]
-async fn submit(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
+async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    req: Request,
+) -> Result<Response, ApiError> {
+    // Residents (and anonymous callers), grid workers on patrol and the command centre
+    // taking a phone call report; other roles do not.
+    if let Some(p) = &caller.0
+        && !may(p.role, ActionKind::Submit)
+    {
+        return Err(ApiError::Forbidden(format!("a {} may not submit reports", p.role)));
+    }
     let headers = req.headers().clone();
     let content_type = media_type_of(&headers);
     if content_type == "application/json" {
@@ -193,7 +231,7 @@ async fn submit(State(state): State<AppState>, req: Request) -> Result<Response,
         })?;
         let request: ReportRequest = serde_json::from_slice(&body).map_err(json_body_error)?;
         let key = idempotency_key(&headers, Sha256::digest(&body).into())?;
-        return intake(&state, request, Vec::new(), key).await;
+        return intake(&state, caller.0.as_ref(), request, Vec::new(), key).await;
     }
     if content_type == "multipart/form-data" {
         let multipart = Multipart::from_request(req, &state).await.map_err(|e| {
@@ -206,7 +244,7 @@ async fn submit(State(state): State<AppState>, req: Request) -> Result<Response,
         let (request, media, digest) =
             read_multipart(multipart, &state.settings.media_limits).await?;
         let key = idempotency_key(&headers, digest)?;
-        return intake(&state, request, media, key).await;
+        return intake(&state, caller.0.as_ref(), request, media, key).await;
     }
     Err(ApiError::UnsupportedContentType(
         "send the report as application/json, or as multipart/form-data with a `report` part"
@@ -299,6 +337,7 @@ async fn store_media(
 
 async fn intake(
     state: &AppState,
+    reporter: Option<&Principal>,
     request: ReportRequest,
     media: Vec<(MediaKind, Ingested)>,
     key: Option<IdempotencyKey>,
@@ -307,7 +346,7 @@ async fn intake(
     let categories = state.store.categories().await?;
     let category = categories
         .into_iter()
-        .find(|c| c.code.as_str() == request.category)
+        .find(|c| c.code.as_str() == request.category && !c.retired)
         .ok_or_else(|| ApiError::UnknownCategory(request.category.clone()))?;
     let j = state.jurisdiction()?;
     let placement = place(&j, loc.wgs84)?;
@@ -327,7 +366,15 @@ async fn intake(
         .map_err(|e| ApiError::InvalidCoordinates(e.to_string()))?
         .to_cell(h3o::Resolution::Fifteen);
     let now = Utc::now();
-    let events = super::cases::initial_events(&category, &chain, &request.description, now)?;
+    let (events, summary) = super::cases::initial_events(
+        state,
+        reporter,
+        &category,
+        &chain,
+        &request.description,
+        now,
+    )
+    .await?;
     let new = NewReport {
         created_at: now,
         case_prefix: state.settings.case_prefix.clone(),
@@ -351,9 +398,13 @@ async fn intake(
         near_boundary: near_boundary_json(&j, &placement),
         media: store_media(state, media).await?,
         events,
+        summary,
     };
     let (case_id, replayed) = match state.store.insert_report(&new, key.as_ref()).await? {
-        Inserted::Created(id) => (id, false),
+        Inserted::Created(id) => {
+            super::events::published(state, &id, 1..=new.events.len() as i32).await;
+            (id, false)
+        }
         Inserted::Replayed(id) => (id, true),
         Inserted::KeyReused => return Err(ApiError::IdempotencyKeyReused),
     };
@@ -404,8 +455,14 @@ fn public_report(r: &StoredReport, category: Option<&Category>) -> Value {
 #[tracing::instrument(skip(state))]
 async fn show(
     State(state): State<AppState>,
+    caller: Caller,
     Path(case_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    // The same visibility as the case: nobody learns that a report they may not see exists.
+    let p = caller.principal()?;
+    if !super::cases::visible_to(&state, p, &case_id).await? {
+        return Err(ApiError::ReportNotFound(case_id));
+    }
     let report = state
         .store
         .get_report(&case_id)

@@ -99,6 +99,16 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// List, add, change and retire categories (running services see changes at once).
+    Category {
+        #[command(subcommand)]
+        what: CategoryCommand,
+    },
+    /// Issue bearer tokens.
+    Token {
+        #[command(subcommand)]
+        what: TokenCommand,
+    },
     /// Resolve a CSV of points offline: `id,lon,lat` on stdin, `id,code` on stdout.
     Resolve {
         /// GeoJSON FeatureCollection of Polygon/MultiPolygon features.
@@ -110,6 +120,47 @@ pub enum Command {
         /// Feature property that holds each polygon's code.
         #[arg(long, default_value = "code")]
         code_property: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CategoryCommand {
+    /// Print every category (retired ones too) as JSON lines.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Add a category or replace the one with the same code, from a JSON file (the shape of
+    /// `POST /v1/categories`).
+    Put {
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Retire a category: it stays for old reports and takes no new ones.
+    Retire {
+        code: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a principal with a role and print its new bearer token as the last line of
+    /// output (shown this once; only its digest is stored).
+    Create {
+        /// resident, grid_worker, handler, dispatcher, leader, planner or admin.
+        #[arg(long)]
+        role: crate::domain::case::Role,
+        /// The unit (handler, grid worker) or department code (handler) the principal works for.
+        #[arg(long)]
+        unit: Option<String>,
+        /// A name shown to colleagues (e.g. 张三 or 城管局值班).
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -162,7 +213,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("binding {bind}"))?;
-            app::serve(listener, state).await
+            app::serve(listener, state, config.deadline_sweep).await
         }
         Command::Import {
             what:
@@ -216,6 +267,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Category { what } => category_command(what).await,
+        Command::Token {
+            what:
+                TokenCommand::Create {
+                    role,
+                    unit,
+                    name,
+                    store,
+                },
+        } => {
+            let db = store.config().open_store().await?;
+            let (principal, token) =
+                crate::api::auth::issue_token(db.as_ref(), role, unit, name, None).await?;
+            println!(
+                "created {} {}{}",
+                principal.role,
+                principal.id,
+                principal
+                    .unit
+                    .as_deref()
+                    .map(|u| format!(" for {u}"))
+                    .unwrap_or_default()
+            );
+            println!("{token}");
+            Ok(())
+        }
         Command::Resolve {
             boundaries,
             datum,
@@ -237,4 +314,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn category_command(what: CategoryCommand) -> anyhow::Result<()> {
+    use crate::domain::categories::Category;
+    match what {
+        CategoryCommand::List { store } => {
+            let db = store.config().open_store().await?;
+            for c in db.categories().await? {
+                println!("{}", serde_json::to_string(&c)?);
+            }
+        }
+        CategoryCommand::Put { file, store } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let c: Category = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a category", file.display()))?;
+            let db = store.config().open_store().await?;
+            crate::api::categories::check_category(db.as_ref(), &c)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            db.put_category(&c).await?;
+            println!("stored category {} {}", c.code, c.name);
+        }
+        CategoryCommand::Retire { code, store } => {
+            let db = store.config().open_store().await?;
+            let mut c = db
+                .categories()
+                .await?
+                .into_iter()
+                .find(|c| c.code.as_str() == code)
+                .with_context(|| format!("no category {code}"))?;
+            c.retired = true;
+            db.put_category(&c).await?;
+            println!("retired category {} {}", c.code, c.name);
+        }
+    }
+    Ok(())
 }

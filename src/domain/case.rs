@@ -853,6 +853,16 @@ impl CaseState {
 }
 
 impl CaseState {
+    /// When the handling deadline's clock stopped: `None` while it runs; otherwise when the
+    /// case was closed, or its last change (parked, merged, cancelled …).
+    pub fn clock_stopped_at(&self) -> Option<DateTime<Utc>> {
+        if self.state.deadline_runs() {
+            None
+        } else {
+            Some(self.closed_at.unwrap_or(self.updated_at))
+        }
+    }
+
     /// The warning level at `now` while the handling deadline runs; `None` for a case
     /// without a deadline, or closed, parked, merged, cancelled or invalid (no clock runs).
     pub fn warning_level(

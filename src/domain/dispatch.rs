@@ -27,6 +27,16 @@ pub enum Target {
     Department(DepartmentCode),
 }
 
+impl Target {
+    /// The target's code: digits for a unit, capitals for a department, never both.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Unit(u) => u.as_str(),
+            Self::Department(d) => d.as_str(),
+        }
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -2,6 +2,7 @@
 //! dispatch rules, case state machine, deadlines and hotspot statistics. Nothing here does
 //! I/O, so all of it is unit tested and benchmarked without a database or HTTP.
 
+pub mod access;
 pub mod boundary_import;
 pub mod calendar;
 pub mod case;

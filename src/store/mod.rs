@@ -3,7 +3,9 @@
 //! same conformance suite; neither is a mock.
 
 pub mod analytics;
+mod auth;
 mod cases;
+mod categories;
 mod postgres;
 mod sqlite;
 
@@ -20,7 +22,11 @@ use crate::domain::case::Event;
 use crate::domain::categories::Category;
 use crate::domain::units::{Unit, UnitCode, UnitLevel};
 
-pub use cases::{Appended, CaseStore, StoredEvent};
+pub use categories::CategoryStore;
+pub use auth::{AuthStore, Created, NewPrincipal, Principal};
+pub use cases::{
+    Appended, CaseQuery, CaseScope, CaseStore, CaseSummary, IndexedCase, MergedCase, StoredEvent,
+};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -106,6 +112,8 @@ pub struct NewReport {
     /// target), stored in the same transaction as the report so that no acknowledged
     /// report is ever without its case.
     pub events: Vec<Event>,
+    /// What `events` fold to, for the case's row of the read model.
+    pub summary: CaseSummary,
 }
 
 impl NewReport {
@@ -179,9 +187,16 @@ pub enum Inserted {
 
 /// What the service needs from a database.
 #[async_trait]
-pub trait Store: CaseStore + analytics::AnalyticsStore + Send + Sync {
+pub trait Store:
+    CaseStore + AuthStore + CategoryStore + analytics::AnalyticsStore + Send + Sync
+{
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
+
+    /// The PostgreSQL pool, on PostGIS: for LISTEN/NOTIFY and advisory locks.
+    fn postgres_pool(&self) -> Option<sqlx::PgPool> {
+        None
+    }
 
     /// Answers when the database does.
     async fn ping(&self) -> StoreResult<()>;
@@ -354,6 +369,18 @@ macro_rules! insert_report_rows {
                 .execute(&mut *$conn)
                 .await?;
         }
+        cases::bind_summary!(sqlx::query(cases::INSERT_CASE_INDEX), case_id, &report.summary)
+            .bind(&report.category)
+            .bind(cell.cell)
+            .bind(cell.day)
+            .bind(report.lon)
+            .bind(report.lat)
+            .bind(report.code_at(UnitLevel::District))
+            .bind(report.code_at(UnitLevel::Street))
+            .bind(report.code_at(UnitLevel::Community))
+            .bind(report.code_at(UnitLevel::Grid))
+            .execute(&mut *$conn)
+            .await?;
         for (seq, e) in (1..).zip(&report.events) {
             let c = cases::event_columns(e)?;
             sqlx::query(cases::INSERT_EVENT)

@@ -149,8 +149,20 @@ async fn the_readme_run_command_serves_the_demo_and_keeps_reports_across_restart
     let base = format!("http://127.0.0.1:{port}");
     let mut server = start(port);
     wait_healthy(&client, &base, &mut server).await;
+    // `citysnap token create` prints the token as its last line.
+    let out = Command::new(env!("CARGO_BIN_EXE_citysnap"))
+        .args(["token", "create", "--role", "dispatcher", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("citysnap token create");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout.lines().last().expect("a token line").trim().to_owned();
+    assert!(token.starts_with("cs_"), "{stdout}");
     let r = client
         .get(format!("{base}/v1/reports/{case_id}"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();

@@ -93,6 +93,8 @@ impl TestApp {
             Backend::Postgres => Some(fresh_pg_database().await),
         };
         let mut config = Config::new(database_url, dir.path().join("data"));
+        // Deadlines in tests are seconds long.
+        config.deadline_sweep = std::time::Duration::from_millis(200);
         adjust(&mut config);
         let store = config.open_store().await.expect("open store");
         if !units.is_empty() {
@@ -106,7 +108,9 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let router = citysnap::api::router(state.clone());
+        let job = citysnap::api::deadlines::spawn(state.clone(), config.deadline_sweep);
         let server = tokio::spawn(async move {
+            let _job = AbortOnDrop(job);
             axum::serve(listener, router).await.expect("serve");
         });
         TestApp {
@@ -118,6 +122,12 @@ impl TestApp {
             server,
             dir,
         }
+    }
+
+    /// A second service instance (replica) on the same store and data directory.
+    pub async fn replica(&self) -> TestApp {
+        let store = self.config.open_store().await.expect("open store again");
+        Self::start(self.config.clone(), store, self.dir.clone()).await
     }
 
     /// Stops this instance and starts a new one on the same store, as after a restart.
@@ -155,6 +165,59 @@ impl TestApp {
         read(r).await
     }
 
+    /// A new principal with `role` (and `unit`) and its bearer token, issued as
+    /// `citysnap token create` does.
+    pub async fn token(&self, role: &str, unit: Option<&str>) -> String {
+        let role = role.parse().expect("role");
+        citysnap::api::auth::issue_token(
+            self.store.as_ref(),
+            role,
+            unit.map(str::to_owned),
+            None,
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("token for {role} {unit:?}: {e}"))
+        .1
+    }
+
+    /// A registered resident's token (POST /v1/residents).
+    pub async fn resident(&self, phone: &str) -> String {
+        let (status, body, _) = self
+            .post_json("/v1/residents", &serde_json::json!({"phone": phone}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> (u16, Value, reqwest::header::HeaderMap) {
+        let r = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET");
+        read(r).await
+    }
+
+    pub async fn post_as(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
+        read(r).await
+    }
+
     pub async fn post_raw(
         &self,
         path: &str,
@@ -170,6 +233,15 @@ impl TestApp {
             .await
             .expect("POST");
         read(r).await
+    }
+}
+
+/// Stops the deadline job with the server task that owns it.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

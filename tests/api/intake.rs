@@ -43,7 +43,10 @@ both_backends!(
             json!({"code": "211103", "name": "兴隆台区"})
         );
 
-        let (status, shown, _) = app.get(&format!("/v1/reports/{case_id}")).await;
+        let dispatcher = app.token("dispatcher", None).await;
+        let (status, shown, _) = app
+            .get_as(&format!("/v1/reports/{case_id}"), &dispatcher)
+            .await;
         assert_eq!(status, 200);
         assert_eq!(shown["case_id"], case_id);
         assert_eq!(shown["description"], "人行道地砖破损，老人容易绊倒");
@@ -285,7 +288,10 @@ both_backends!(reports_survive_a_restart, |backend| async move {
     assert_eq!(status, 201);
     let case_id = body["case_id"].as_str().unwrap().to_owned();
     let app = app.restart().await;
-    let (status, shown, _) = app.get(&format!("/v1/reports/{case_id}")).await;
+    let dispatcher = app.token("dispatcher", None).await;
+    let (status, shown, _) = app
+        .get_as(&format!("/v1/reports/{case_id}"), &dispatcher)
+        .await;
     assert_eq!(status, 200, "{shown}");
     assert_eq!(shown["units"]["district"]["code"], "211103");
     // The sequence continues after the restart rather than reusing a number.
@@ -298,8 +304,19 @@ both_backends!(reports_survive_a_restart, |backend| async move {
 
 both_backends!(an_unknown_case_is_404, |backend| async move {
     let app = TestApp::spawn(backend, &xinglongtai()).await;
+    let dispatcher = app.token("dispatcher", None).await;
     assert_problem(
-        &app.get("/v1/reports/XL-20260101-999999").await,
+        &app.get_as("/v1/reports/XL-20260101-999999", &dispatcher).await,
+        404,
+        "report_not_found",
+    );
+    // A report someone else sent is as invisible to a resident as a missing one.
+    let (status, body, _) = app.post_json("/v1/reports", &report(122.07, 41.12)).await;
+    assert_eq!(status, 201, "{body}");
+    let other = app.resident("13800000001").await;
+    assert_problem(
+        &app.get_as(&format!("/v1/reports/{}", body["case_id"].as_str().unwrap()), &other)
+            .await,
         404,
         "report_not_found",
     );

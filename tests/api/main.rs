@@ -13,3 +13,4 @@ mod intake;
 mod media;
 mod real_outlines;
 mod resolve;
+mod workflow;

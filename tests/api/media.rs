@@ -10,7 +10,7 @@ use crate::helpers::*;
 /// The byte-level media builders of the media module's own tests (test-only code).
 #[path = "../../src/media/fixtures.rs"]
 #[allow(dead_code)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 fn report_part() -> Part {
     let report = json!({

@@ -1,0 +1,149 @@
+//! Live case events for dispatch consoles: `GET /v1/events/stream` (Server-Sent Events),
+//! each caller seeing only the cases in its scope (issue 3, "Live updates").
+//!
+//! Every appended event becomes a [`Notice`] on the service's broadcast channel. On the
+//! embedded store the writer publishes it directly; on PostGIS the append's transaction
+//! sends `NOTIFY citysnap_case_events` and every replica's listener (this one included)
+//! turns it into a notice, so a console connected to any replica sees every change.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+
+use super::auth::{Caller, sees};
+use super::{ApiError, AppState};
+use crate::store::IndexedCase;
+
+/// The channel PostgreSQL notifications travel on.
+pub const PG_CHANNEL: &str = "citysnap_case_events";
+
+/// One change of a case, as consoles receive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    pub case_id: String,
+    pub seq: i32,
+    pub action: String,
+    pub state: String,
+    pub at: DateTime<Utc>,
+    /// The case as its index row stands after the event, for scoping.
+    #[serde(skip)]
+    pub case: Option<IndexedCase>,
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/events/stream", get(stream))
+}
+
+/// `GET /v1/events/stream`: `event: case` messages with a [`Notice`] as JSON, for the cases
+/// the caller may see; a comment every 15 s keeps proxies from closing the stream.
+async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let p = caller.principal()?.clone();
+    if super::auth::case_scope(&p).is_none() {
+        return Err(ApiError::Forbidden(format!(
+            "a {} sees aggregates only, not cases",
+            p.role
+        )));
+    }
+    let rx = state.notices.subscribe();
+    let events = BroadcastStream::new(rx).filter_map(move |n| {
+        // A lagging subscriber skips what it missed; consoles re-read lists on reconnect.
+        let n = n.ok()?;
+        let visible = n.case.as_ref().is_some_and(|c| sees(&p, c));
+        visible.then(|| {
+            Ok(SseEvent::default()
+                .event("case")
+                .id(format!("{}:{}", n.case_id, n.seq))
+                .json_data(&n)
+                .unwrap_or_else(|_| SseEvent::default().comment("unserialisable notice")))
+        })
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Builds the notice of event `seq` of `case_id` from the store and broadcasts it.
+pub(super) async fn announce(state: &AppState, case_id: &str, seq: i32) -> Result<(), ApiError> {
+    let Some(case) = state.store.indexed_case(case_id).await? else {
+        return Ok(());
+    };
+    let events = state.store.case_events(case_id).await?;
+    let Some(e) = events.iter().find(|e| e.seq == seq) else {
+        return Ok(());
+    };
+    let notice = Notice {
+        case_id: case_id.to_owned(),
+        seq,
+        action: e.event.action.kind().to_string(),
+        state: case.state.clone(),
+        at: e.event.at,
+        case: Some(case),
+    };
+    // No subscriber is not an error.
+    let _ = state.notices.send(notice);
+    Ok(())
+}
+
+/// Called after events were committed: on PostGIS, `NOTIFY` every replica (this one
+/// included) and let their listeners announce; on the embedded store, announce here. A
+/// failure loses a live notice, never data: consoles re-read lists when they reconnect.
+pub(super) async fn published(
+    state: &AppState,
+    case_id: &str,
+    seqs: std::ops::RangeInclusive<i32>,
+) {
+    for seq in seqs {
+        let outcome = match state.store.postgres_pool() {
+            Some(pool) => sqlx::query("select pg_notify($1, $2)")
+                .bind(PG_CHANNEL)
+                .bind(format!("{case_id}:{seq}"))
+                .execute(&pool)
+                .await
+                .map(drop)
+                .map_err(|e| ApiError::Internal(e.to_string())),
+            None => announce(state, case_id, seq).await,
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(case_id, seq, error = %e, "could not announce a case event");
+        }
+    }
+}
+
+/// On PostGIS, listens for `NOTIFY citysnap_case_events` (payload `case_id:seq`) and
+/// announces each; reconnects after a lost connection.
+pub fn spawn_pg_listener(state: AppState) {
+    let Some(pool) = state.store.postgres_pool() else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(mut listener) => {
+                    if let Err(e) = listener.listen(PG_CHANNEL).await {
+                        tracing::warn!(error = %e, "LISTEN failed");
+                    } else {
+                        while let Ok(n) = listener.recv().await {
+                            if let Some((case_id, seq)) = n.payload().rsplit_once(':')
+                                && let Ok(seq) = seq.parse()
+                                && let Err(e) = announce(&state, case_id, seq).await
+                            {
+                                tracing::warn!(case_id, error = %e, "could not announce");
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot connect the event listener"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}

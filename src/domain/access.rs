@@ -1,0 +1,114 @@
+//! Who may see what (issue 3, "Roles and access"): bearer tokens, residents' phone numbers
+//! and the scope of each role. Pure: the API asks the store and applies these rules.
+
+use sha2::{Digest, Sha256};
+
+use crate::domain::case::Role;
+
+/// Prefix of every token, so that a leaked one is recognisable (secret scanners, logs).
+pub const TOKEN_PREFIX: &str = "cs_";
+
+/// A new bearer token: the prefix and 64 hex digits from two random UUIDs (244 random bits).
+pub fn new_token() -> String {
+    format!(
+        "{TOKEN_PREFIX}{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Whether `s` has the shape of a token (checked before any store lookup).
+pub fn is_token_shaped(s: &str) -> bool {
+    s.strip_prefix(TOKEN_PREFIX)
+        .is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// What the store keeps of a token: its SHA-256, hex. Tokens carry 244 random bits, so a
+/// plain digest (no salt, no slow hash) is enough to make a stolen table useless.
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new principal id, recorded as the actor of their events.
+pub fn new_principal_id() -> String {
+    format!("u-{}", uuid::Uuid::new_v4().simple())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a mainland China mobile number (11 digits starting with 1, optionally +86)")]
+pub struct BadPhone(pub String);
+
+/// A mainland mobile number in its 11-digit form: spaces and dashes dropped, an optional
+/// `+86` / `86` prefix removed, then `1[3-9]` followed by nine digits.
+pub fn normalise_phone(s: &str) -> Result<String, BadPhone> {
+    let digits: String = s
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .collect::<String>();
+    let digits = digits
+        .strip_prefix("+86")
+        .or_else(|| digits.strip_prefix("0086"))
+        .or_else(|| (digits.len() == 13).then(|| digits.strip_prefix("86")).flatten())
+        .unwrap_or(&digits);
+    let ok = digits.len() == 11
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.as_bytes()[0] == b'1'
+        && (b'3'..=b'9').contains(&digits.as_bytes()[1]);
+    if ok {
+        Ok(digits.to_owned())
+    } else {
+        Err(BadPhone(s.to_owned()))
+    }
+}
+
+/// What a role needs a `unit` for when its token is issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitNeed {
+    /// Handlers work for a unit (street, community, grid) or a department.
+    UnitOrDepartment,
+    /// Grid workers patrol a grid, or every grid of a community.
+    Unit,
+    /// The role sees the whole deployment (or only aggregates, or only its own reports).
+    None,
+}
+
+pub fn unit_need(role: Role) -> UnitNeed {
+    match role {
+        Role::Handler => UnitNeed::UnitOrDepartment,
+        Role::GridWorker => UnitNeed::Unit,
+        _ => UnitNeed::None,
+    }
+}
+
+/// Staff see what residents may not (exact points in tiles, reporters' contacts where their
+/// work needs them).
+pub fn is_staff(role: Role) -> bool {
+    !matches!(role, Role::Resident | Role::System)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_recognisable() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert!(is_token_shaped(&a), "{a}");
+        assert!(!is_token_shaped("cs_abc"));
+        assert!(!is_token_shaped(&a.replacen("cs_", "xx_", 1)));
+        assert_eq!(token_digest(&a).len(), 64);
+        assert_ne!(token_digest(&a), token_digest(&b));
+    }
+
+    #[test]
+    fn phones_normalise_to_eleven_digits() {
+        for ok in ["13812345678", "+86 138 1234 5678", "0086-138-1234-5678", "8613812345678"] {
+            assert_eq!(normalise_phone(ok).as_deref(), Ok("13812345678"), "{ok}");
+        }
+        for bad in ["", "12812345678", "1381234567", "138123456789", "abc", "+1 2025550123"] {
+            assert!(normalise_phone(bad).is_err(), "{bad}");
+        }
+    }
+}
