@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 
 use super::resolve::round6;
 use super::{ApiError, ApiQuery, AppState};
+use crate::domain::case::State as CaseState;
 use crate::domain::categories::CategoryCode;
+use crate::domain::units::UnitCode;
 use crate::store::analytics::{AGGREGATE_RESOLUTION, Bbox, CellCount, CellCountQuery};
-
-mod hotspots;
 
 // For the `hotspots` tile layer, which runs the same computation.
 #[allow(unused_imports)]
@@ -41,6 +41,8 @@ pub struct HexbinQuery {
     from: Option<String>,
     to: Option<String>,
     category: Option<String>,
+    unit: Option<String>,
+    status: Option<String>,
     by: Option<String>,
 }
 
@@ -75,20 +77,70 @@ fn parse_day(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiEr
         .transpose()
 }
 
+/// The filters every analytics read shares, as sent: `from`, `to`, `category`, `unit`,
+/// `status`.
+struct RawFilter<'a> {
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    category: Option<&'a str>,
+    unit: Option<&'a str>,
+    status: Option<&'a str>,
+}
+
+/// The [`CountFilter`] of a query struct with the fields `from`, `to`, `category`, `unit`
+/// and `status` (`Option<String>` each).
+macro_rules! count_filter {
+    ($q:expr) => {
+        CountFilter::parse(RawFilter {
+            from: $q.from.as_deref(),
+            to: $q.to.as_deref(),
+            category: $q.category.as_deref(),
+            unit: $q.unit.as_deref(),
+            status: $q.status.as_deref(),
+        })
+    };
+}
+
+mod hotspots;
+
 /// The filters every analytics read shares, parsed.
 #[derive(Debug, Clone, Default)]
 pub struct CountFilter {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub category: Option<CategoryCode>,
+    /// A unit code of any level (district, street, community, grid).
+    pub unit: Option<UnitCode>,
+    /// Case states, any of which counts (`status=dispatched,accepted`).
+    pub states: Vec<CaseState>,
+}
+
+/// `status`: a comma-separated list of case states.
+fn parse_states(raw: Option<&str>) -> Result<Vec<CaseState>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(|s| {
+            s.trim().parse::<CaseState>().map_err(|e| {
+                invalid(
+                    "invalid_status",
+                    format!("status must be case states separated by commas: {e}"),
+                )
+            })
+        })
+        .collect()
 }
 
 impl CountFilter {
-    fn parse(
-        from: Option<&str>,
-        to: Option<&str>,
-        category: Option<&str>,
-    ) -> Result<Self, ApiError> {
+    fn parse(raw: RawFilter<'_>) -> Result<Self, ApiError> {
+        let RawFilter {
+            from,
+            to,
+            category,
+            unit,
+            status,
+        } = raw;
         let from = parse_day("from", from)?;
         let to = parse_day("to", to)?;
         if let (Some(f), Some(t)) = (from, to)
@@ -103,7 +155,18 @@ impl CountFilter {
             .map(CategoryCode::parse)
             .transpose()
             .map_err(|e| invalid("invalid_category", e.to_string()))?;
-        Ok(Self { from, to, category })
+        let unit = unit
+            .map(UnitCode::parse)
+            .transpose()
+            .map_err(|e| invalid("invalid_unit", e.to_string()))?;
+        let states = parse_states(status)?;
+        Ok(Self {
+            from,
+            to,
+            category,
+            unit,
+            states,
+        })
     }
 
     /// The store query for these filters within `bbox`.
@@ -113,6 +176,8 @@ impl CountFilter {
             to: self.to,
             category: self.category.clone(),
             bbox,
+            unit: self.unit.clone(),
+            states: self.states.clone(),
         }
     }
 }
@@ -143,7 +208,7 @@ impl HexbinRequest {
             .map(Bbox::parse)
             .transpose()
             .map_err(|e| invalid("invalid_bbox", e.to_string()))?;
-        let filter = CountFilter::parse(q.from.as_deref(), q.to.as_deref(), q.category.as_deref())?;
+        let filter = count_filter!(q)?;
         let by_category = match q.by.as_deref() {
             None => false,
             Some("category") => true,

@@ -10,7 +10,9 @@ use chrono::NaiveDate;
 use h3o::{CellIndex, LatLng, Resolution};
 
 use super::{NewReport, PgStore, SqliteStore, StoreError, StoreResult};
+use crate::domain::case::State;
 use crate::domain::categories::CategoryCode;
+use crate::domain::units::UnitCode;
 
 /// The resolution the aggregate is kept at: about 307 m² per cell (H3 resolution table), fine
 /// enough for street-level heat-maps; coarser cells are parents.
@@ -101,15 +103,32 @@ impl Bbox {
     }
 }
 
-/// Which aggregate rows to read. Days are inclusive, in the deployment's time zone.
-#[derive(Debug, Clone)]
+/// Which reports to count. Days are inclusive, in the deployment's time zone.
+///
+/// Without `unit` and `states` the counts come from the aggregate `report_cells`; with
+/// either, from the per-case read model `case_index` (one row per case, indexed), since
+/// the aggregate knows neither units nor states.
+#[derive(Debug, Clone, Default)]
 pub struct CellCountQuery {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// A category code or the code of a major category (every code it prefixes).
     pub category: Option<CategoryCode>,
-    /// Rows whose resolution-12 cell centre lies in this box.
+    /// Rows whose resolution-12 cell centre (for `case_index`: whose report) lies in this
+    /// box.
     pub bbox: Option<Bbox>,
+    /// Only cases in this unit, at whatever level its code is (district, street,
+    /// community or grid).
+    pub unit: Option<UnitCode>,
+    /// Only cases in one of these states (none: any state).
+    pub states: Vec<State>,
+}
+
+impl CellCountQuery {
+    /// Whether the query needs the per-case read model.
+    fn by_case(&self) -> bool {
+        self.unit.is_some() || !self.states.is_empty()
+    }
 }
 
 /// Reports in one resolution-12 cell and category, summed over the days asked for.
@@ -198,14 +217,30 @@ pub(super) const UPSERT_REPORT_CELL: &str =
 /// The filters of [`CellCountQuery`] as a `where` clause: absent filters are bound as their
 /// widest value so that both backends share one statement. Category codes are alphanumeric
 /// ([`CategoryCode::parse`]), so the prefix needs no `like` escaping.
+///
+/// `filtered!(cases …)` reads `case_index` instead of the aggregate, with the unit (`$8`,
+/// empty for any) and the states (`$9`, `,a,b,`, empty for any) as well. The unit code is
+/// compared with every level's column: codes of different levels differ in length, so at
+/// most one can match.
 macro_rules! filtered {
     ($select:literal, $group:literal) => {
+        filtered!(@ $select, "report_cells", "", $group)
+    };
+    (cases $select:literal, $group:literal) => {
+        filtered!(@ $select, "case_index",
+            "and ($8 = '' or district = $8 or street = $8 or community = $8 or grid = $8)
+       and ($9 = '' or $9 like ('%,' || state || ',%'))",
+            $group)
+    };
+    (@ $select:literal, $table:literal, $more:literal, $group:literal) => {
         concat!(
             $select,
-            " from report_cells
-     where day >= $1 and day <= $2 and category like $3
-       and lon >= $4 and lon <= $5 and lat >= $6 and lat <= $7
-     group by ",
+            " from ",
+            $table,
+            " where day >= $1 and day <= $2 and category like $3
+       and lon >= $4 and lon <= $5 and lat >= $6 and lat <= $7 ",
+            $more,
+            " group by ",
             $group
         )
     };
@@ -221,14 +256,23 @@ const SELECT_CELL_COUNTS: &str = filtered!(
 const SELECT_DAY_COUNTS: &str =
     filtered!("select cell, day, cast(sum(n) as bigint) as n", "cell, day");
 
-/// Runs one of the filtered selects with `q`'s binds, rows of `(i64 cell, $T, i64 n)`.
+/// Counts cases per cell and category.
+const SELECT_CASE_CELL_COUNTS: &str =
+    filtered!(cases "select h3_r12, category, count(*)", "h3_r12, category");
+
+/// Counts cases per cell and day.
+const SELECT_CASE_DAY_COUNTS: &str = filtered!(cases "select h3_r12, day, count(*)", "h3_r12, day");
+
+/// Runs one of the filtered selects with `q`'s binds, rows of `(i64 cell, $T, i64 n)`:
+/// `$sql` over the aggregate, or `$case_sql` over the per-case read model when `q` filters
+/// by unit or state.
 macro_rules! select_filtered {
-    ($pool:expr, $sql:expr, $t:ty, $q:expr) => {{
+    ($pool:expr, $sql:expr, $case_sql:expr, $t:ty, $q:expr) => {{
         let q: &CellCountQuery = $q;
         let bbox = q.bbox.unwrap_or(Bbox::WORLD);
         let first = NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date");
         let last = NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date");
-        let rows: Vec<(i64, $t, i64)> = sqlx::query_as($sql)
+        let mut query = sqlx::query_as(if q.by_case() { $case_sql } else { $sql })
             .bind(q.from.unwrap_or(first))
             .bind(q.to.unwrap_or(last))
             .bind(format!(
@@ -238,9 +282,19 @@ macro_rules! select_filtered {
             .bind(bbox.min_lon)
             .bind(bbox.max_lon)
             .bind(bbox.min_lat)
-            .bind(bbox.max_lat)
-            .fetch_all($pool)
-            .await?;
+            .bind(bbox.max_lat);
+        if q.by_case() {
+            let states = if q.states.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<&str> = q.states.iter().map(|s| s.as_str()).collect();
+                format!(",{},", names.join(","))
+            };
+            query = query
+                .bind(q.unit.as_ref().map_or("", |u| u.as_str()).to_owned())
+                .bind(states);
+        }
+        let rows: Vec<(i64, $t, i64)> = query.fetch_all($pool).await?;
         rows.into_iter()
             .map(|(cell, key, n)| Ok((cell_from_i64(cell)?, key, n)))
             .collect::<StoreResult<Vec<_>>>()
@@ -328,7 +382,13 @@ macro_rules! impl_analytics_store {
         #[async_trait]
         impl AnalyticsStore for $store {
             async fn cell_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<CellCount>> {
-                let rows = select_filtered!(self.pool(), SELECT_CELL_COUNTS, String, q)?;
+                let rows = select_filtered!(
+                    self.pool(),
+                    SELECT_CELL_COUNTS,
+                    SELECT_CASE_CELL_COUNTS,
+                    String,
+                    q
+                )?;
                 Ok(rows
                     .into_iter()
                     .map(|(cell, category, n)| CellCount { cell, category, n })
@@ -336,7 +396,13 @@ macro_rules! impl_analytics_store {
             }
 
             async fn day_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<DayCount>> {
-                let rows = select_filtered!(self.pool(), SELECT_DAY_COUNTS, NaiveDate, q)?;
+                let rows = select_filtered!(
+                    self.pool(),
+                    SELECT_DAY_COUNTS,
+                    SELECT_CASE_DAY_COUNTS,
+                    NaiveDate,
+                    q
+                )?;
                 Ok(rows
                     .into_iter()
                     .map(|(cell, day, n)| DayCount { cell, day, n })

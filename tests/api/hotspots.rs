@@ -370,3 +370,116 @@ both_backends!(
         assert_eq!(counts(&again), plus_one);
     }
 );
+
+/// Reports whose cases land in different states on intake (see tests/api/cases.rs): a
+/// missing manhole cover is dispatched to 住建局, broken pavement waits for verification,
+/// and garbage waits in the queue (no community is loaded to send it to).
+const BY_STATE: [(f64, f64, &str, &str); 4] = [
+    (122.07, 41.12, "0302", "井盖丢失了，晚上很危险"),
+    (122.0702, 41.1201, "0302", "井盖丢失了"),
+    (122.06, 41.13, "0301", "人行道地砖破损"),
+    (122.08, 41.11, "0101", "路边堆着一堆垃圾"),
+];
+
+both_backends!(
+    heat_maps_and_hotspots_filter_by_unit_and_case_state,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &xinglongtai()).await;
+        let mut states: Vec<(f64, f64, String)> = Vec::new();
+        for (lon, lat, category, description) in BY_STATE {
+            let body = json!({
+                "description": description,
+                "category": category,
+                "location": {"lon": lon, "lat": lat},
+            });
+            let (status, body, _) = app.post_json("/v1/reports", &body).await;
+            assert_eq!(status, 201, "{body}");
+            let state = body["state"].as_str().expect("state").to_owned();
+            states.push((lon, lat, state));
+        }
+        let seen: BTreeSet<&str> = states.iter().map(|(_, _, s)| s.as_str()).collect();
+        assert!(seen.contains("dispatched") && seen.len() >= 2, "{seen:?}");
+
+        let expected = |keep: &dyn Fn(&str) -> bool| -> BTreeMap<String, i64> {
+            let points: Vec<(f64, f64)> = states
+                .iter()
+                .filter(|(_, _, s)| keep(s))
+                .map(|(lon, lat, _)| (*lon, *lat))
+                .collect();
+            expected_counts(&points)
+                .into_iter()
+                .map(|(c, n)| (hex(c), n as i64))
+                .collect()
+        };
+        let hexbins = |query: &'static str| {
+            let app = &app;
+            async move {
+                let (status, fc, _) = app
+                    .get(&format!("/v1/analytics/hexbins?res=8&{query}"))
+                    .await;
+                assert_eq!(status, 200, "{query}: {fc}");
+                features(&fc)
+                    .iter()
+                    .map(|f| (hex(cell_of(f)), f["properties"]["count"].as_i64().unwrap()))
+                    .collect::<BTreeMap<String, i64>>()
+            }
+        };
+        let all = expected(&|_| true);
+        assert_eq!(hexbins("").await, all);
+        assert_eq!(
+            hexbins("status=dispatched").await,
+            expected(&|s| s == "dispatched")
+        );
+        assert_eq!(
+            hexbins("status=pending_verification,submitted").await,
+            expected(&|s| s == "pending_verification" || s == "submitted")
+        );
+        assert!(hexbins("status=cancelled").await.is_empty());
+        // A district code, read from the per-case model: the same counts as the aggregate.
+        assert_eq!(hexbins("unit=211103").await, all);
+        assert!(hexbins("unit=211102").await.is_empty());
+        assert_eq!(
+            hexbins("unit=211103&status=dispatched").await,
+            expected(&|s| s == "dispatched")
+        );
+        assert!(hexbins("status=dispatched&category=01").await.is_empty());
+        assert!(hexbins("status=dispatched&to=2020-01-01").await.is_empty());
+
+        // Hotspots and emerging hotspots count the same cases.
+        let dispatched = states.iter().filter(|(_, _, s)| s == "dispatched").count();
+        let (status, fc, _) = app
+            .get("/v1/analytics/hotspots?res=8&status=dispatched")
+            .await;
+        assert_eq!(status, 200, "{fc}");
+        let total: i64 = features(&fc)
+            .iter()
+            .map(|f| f["properties"]["count"].as_i64().unwrap())
+            .sum();
+        assert_eq!(total, dispatched as i64);
+        let (status, fc, _) = app
+            .get("/v1/analytics/hotspots/emerging?res=8&unit=211103&status=dispatched")
+            .await;
+        assert_eq!(status, 200, "{fc}");
+        let total: i64 = features(&fc)
+            .iter()
+            .map(|f| f["properties"]["total"].as_i64().unwrap())
+            .sum();
+        assert_eq!(total, dispatched as i64);
+
+        for path in [
+            "/v1/analytics/hexbins",
+            "/v1/analytics/hotspots",
+            "/v1/analytics/hotspots/emerging",
+        ] {
+            for (query, code) in [
+                ("status=open", "invalid_status"),
+                ("status=dispatched,", "invalid_status"),
+                ("unit=abc", "invalid_unit"),
+                ("unit=2111", "invalid_unit"),
+            ] {
+                let resp = app.get(&format!("{path}?res=8&{query}")).await;
+                assert_problem(&resp, 422, code);
+            }
+        }
+    }
+);

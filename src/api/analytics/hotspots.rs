@@ -22,7 +22,7 @@ use h3o::Resolution;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{CountFilter, hex_feature, invalid, parse_res};
+use super::{CountFilter, RawFilter, hex_feature, invalid, parse_res};
 use crate::api::{ApiError, ApiQuery, AppState};
 use crate::domain::hotspots::{
     DEFAULT_TREND_ALPHA, HotspotError, HotspotReport, KRing, Permutations, StudyArea, analyse,
@@ -64,6 +64,8 @@ pub struct HotspotQuery {
     from: Option<String>,
     to: Option<String>,
     category: Option<String>,
+    unit: Option<String>,
+    status: Option<String>,
     k: Option<String>,
     permutations: Option<String>,
     seed: Option<String>,
@@ -171,7 +173,7 @@ impl HotspotParams {
     /// The parameters and whether only significant cells are wanted.
     pub fn parse(q: &HotspotQuery) -> Result<(Self, bool), ApiError> {
         let res = parse_res(q.res.as_deref())?;
-        let filter = CountFilter::parse(q.from.as_deref(), q.to.as_deref(), q.category.as_deref())?;
+        let filter = count_filter!(q)?;
         let k = parse_k(q.k.as_deref())?;
         let permutations = parse_permutations(q.permutations.as_deref(), q.seed.as_deref())?;
         let significant = parse_significant(q.significant.as_deref())?;
@@ -453,6 +455,8 @@ pub struct EmergingQuery {
     to: Option<String>,
     period: Option<String>,
     category: Option<String>,
+    unit: Option<String>,
+    status: Option<String>,
     k: Option<String>,
     significant: Option<String>,
 }
@@ -474,8 +478,7 @@ impl EmergingParams {
     fn parse(q: &EmergingQuery, today: NaiveDate) -> Result<Self, ApiError> {
         let res = parse_res(q.res.as_deref())?;
         let period = Period::parse(q.period.as_deref())?;
-        let mut filter =
-            CountFilter::parse(q.from.as_deref(), q.to.as_deref(), q.category.as_deref())?;
+        let mut filter = count_filter!(q)?;
         let to = filter.to.unwrap_or(today);
         let from = match filter.from {
             Some(from) => from,
@@ -643,6 +646,8 @@ mod tests {
             to: None,
             period: Some("month".into()),
             category: None,
+            unit: None,
+            status: None,
             k: None,
             significant: None,
         };
