@@ -303,26 +303,95 @@ both_backends!(hotspots_need_boundaries, |backend| async move {
     assert_problem(&resp, 503, "no_boundaries");
 });
 
-/// Empties the aggregate behind the service's back, as in a store whose reports were
-/// stored before migration 0003.
-async fn empty_report_cells(app: &TestApp, backend: Backend) {
+/// Runs `statements` on the test's database behind the service's back.
+async fn run_sql(app: &TestApp, backend: Backend, statements: &[String]) {
     use sqlx::Connection;
-    let sql = "delete from report_cells";
     match backend {
         Backend::Sqlite => {
             let path = app.config.data_dir.join("citysnap.sqlite");
             let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
                 .await
                 .expect("open SQLite");
-            sqlx::query(sql).execute(&mut conn).await.expect("delete");
+            for sql in statements {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str()))
+                    .execute(&mut conn)
+                    .await
+                    .expect(sql);
+            }
         }
         Backend::Postgres => {
             let url = app.config.database_url.as_deref().expect("PostgreSQL URL");
             let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
-            sqlx::query(sql).execute(&mut conn).await.expect("delete");
+            for sql in statements {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.as_str()))
+                    .execute(&mut conn)
+                    .await
+                    .expect(sql);
+            }
         }
     }
 }
+
+/// Empties the aggregate, as in a store whose reports were stored before migration 0003.
+async fn empty_report_cells(app: &TestApp, backend: Backend) {
+    run_sql(app, backend, &["delete from report_cells".to_owned()]).await;
+}
+
+both_backends!(
+    a_cluster_growing_week_by_week_is_an_intensifying_hotspot,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &xinglongtai()).await;
+        // Ten weeks of history written straight into the aggregate (as reports of those
+        // weeks would have left it): the cluster's cells get t + 1 reports in week t, the
+        // scattered cells one report every week. Gi* of the hub rises every week.
+        let monday = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+        let row = |cell: CellIndex, week: u64, n: u64| {
+            let fine = cell.center_child(Resolution::Twelve).unwrap();
+            let c = LatLng::from(fine);
+            let day = monday + chrono::Days::new(7 * week);
+            format!(
+                "insert into report_cells (cell, day, category, lon, lat, n)
+                 values ({}, '{day}', '0301', {}, {}, {n})",
+                u64::from(fine),
+                c.lng(),
+                c.lat()
+            )
+        };
+        let mut statements = Vec::new();
+        for week in 0..10 {
+            for cell in hub().grid_disk::<Vec<_>>(1) {
+                statements.push(row(cell, week, week + 1));
+            }
+            for cell in hub().grid_ring_fast(4).map(Option::unwrap).step_by(2) {
+                statements.push(row(cell, week, 1));
+            }
+        }
+        run_sql(&app, backend, &statements).await;
+
+        let (status, fc, _) = app
+            .get("/v1/analytics/hotspots/emerging?res=8&period=week&from=2026-01-05&to=2026-03-15")
+            .await;
+        assert_eq!(status, 200, "{fc}");
+        assert_eq!(fc["periods"].as_array().unwrap().len(), 10);
+        let hub_feature = features(&fc)
+            .iter()
+            .find(|f| cell_of(f) == hub())
+            .expect("the hub");
+        let p = &hub_feature["properties"];
+        assert_eq!(p["pattern"], "intensifying_hot_spot", "{p}");
+        let counts: Vec<i64> = serde_json::from_value(p["counts"].clone()).unwrap();
+        assert_eq!(counts, (1..=10).collect::<Vec<i64>>());
+        assert!(p["trend"]["z"].as_f64().unwrap() > 0.0);
+        assert!(p["trend"]["p"].as_f64().unwrap() < 0.05);
+        assert!(
+            p["bins"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|b| b.as_i64().unwrap() > 0)
+        );
+    }
+);
 
 both_backends!(
     reports_missing_from_the_aggregate_are_backfilled_at_start_up,
