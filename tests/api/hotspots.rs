@@ -552,3 +552,42 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    an_area_without_a_cell_centre_at_the_resolution_is_refused,
+    |backend| async move {
+        use citysnap::domain::units::{Unit, UnitCode, UnitLevel};
+        // A district of about 110 m × 110 m: no resolution-5 cell (about 250 km²) has its
+        // centre inside, while at resolution 12 (about 300 m²) dozens do.
+        let square = geo::Polygon::new(
+            geo::LineString::from(vec![
+                (122.070, 41.120),
+                (122.0713, 41.120),
+                (122.0713, 41.121),
+                (122.070, 41.121),
+                (122.070, 41.120),
+            ]),
+            vec![],
+        );
+        let tiny = Unit {
+            code: UnitCode::parse("211199").unwrap(),
+            name: "小区".into(),
+            level: UnitLevel::District,
+            parent: None,
+            geometry: MultiPolygon(vec![square]),
+            synthetic: true,
+        };
+        let app = TestApp::spawn(backend, &[tiny]).await;
+        let resp = app.get("/v1/analytics/hotspots?res=5").await;
+        assert_problem(&resp, 422, "empty_study_area");
+        let resp = app.get("/v1/analytics/hotspots/emerging?res=5").await;
+        assert_problem(&resp, 422, "empty_study_area");
+        let (status, fc, _) = app.get("/v1/analytics/hotspots?res=12").await;
+        assert_eq!(status, 200, "{fc}");
+        assert!(
+            fc["summary"]["cells"].as_u64().unwrap() > 10,
+            "{}",
+            fc["summary"]
+        );
+    }
+);
