@@ -337,11 +337,70 @@ async fn show(
     body["reporters"] = json!(1 + duplicates.len());
     if crate::domain::access::is_staff(p.role) {
         body["duplicates"] = json!(duplicates);
+        body["duplicate_candidates"] = json!(duplicate_candidates(&state, &v).await?);
     }
     if sees_contact(p.role) {
         body["reporter_contact"] = reporter_contact(&state, &v).await?;
     }
     Ok(Json(body))
+}
+
+/// Open cases of the same category within the category's radius (default 50 m) and time
+/// window (default 72 h) of this one, nearest first: what a dispatcher may merge (issue 3,
+/// "Duplicates"). Computed when read, so it is always current.
+async fn duplicate_candidates(state: &AppState, v: &Visible) -> Result<Vec<Value>, ApiError> {
+    if !v.case.state.is_open() {
+        return Ok(Vec::new());
+    }
+    let Some(category) = state
+        .store
+        .categories()
+        .await?
+        .into_iter()
+        .find(|c| c.code.as_str() == v.index.category)
+    else {
+        return Ok(Vec::new());
+    };
+    let (radius, window) = (category.duplicate_radius_m(), category.duplicate_window());
+    let here = geo::coord! {x: v.index.lon, y: v.index.lat};
+    let bbox = Bbox {
+        min_lon: here.x,
+        min_lat: here.y,
+        max_lon: here.x,
+        max_lat: here.y,
+    }
+    .grown_by_km(radius / 1000.0);
+    let nearby = state
+        .store
+        .list_cases(&CaseQuery {
+            scope: crate::store::CaseScope::All,
+            states: Vec::new(),
+            warning: None,
+            unit: None,
+            category: Some(v.index.category.clone()),
+            bbox: Some(bbox),
+            supervision_queue: false,
+            now: Utc::now(),
+            limit: LIST_MAX,
+            after: None,
+        })
+        .await?;
+    let mut found: Vec<(f64, &IndexedCase)> = nearby
+        .iter()
+        .filter(|c| c.case_id != v.index.case_id && c.category == v.index.category)
+        .filter(|c| c.state.parse::<crate::domain::case::State>().is_ok_and(|s| s.is_open()))
+        .filter(|c| (c.submitted_at - v.index.submitted_at).abs() <= window)
+        .map(|c| {
+            let d = crate::domain::coords::haversine_m(here, geo::coord! {x: c.lon, y: c.lat});
+            (d, c)
+        })
+        .filter(|(d, _)| *d <= radius)
+        .collect();
+    found.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(found
+        .into_iter()
+        .map(|(d, c)| json!({"case_id": c.case_id, "distance_m": (d * 10.0).round() / 10.0, "state": c.state}))
+        .collect())
 }
 
 /// The reporter's contact: the phone they registered with, else what the report carried.
@@ -819,6 +878,7 @@ async fn act(
         }))
     })
     .await?;
+    super::rewards::credit_if_due(&state, &v.index, &v.case, &case, kind).await?;
     let (events, case) = if kind == ActionKind::Verify {
         dispatch_after_verification(&state, &v.index, events, case).await?
     } else {

@@ -10,6 +10,8 @@ pub mod events;
 pub mod error;
 mod health;
 mod reports;
+mod rewards;
+mod stats;
 mod resolve;
 
 use std::sync::{Arc, RwLock};
@@ -115,6 +117,8 @@ pub fn router(state: AppState) -> Router {
         .merge(cases::router())
         .merge(auth::router())
         .merge(events::router())
+        .merge(rewards::router())
+        .merge(stats::router())
         .fallback(
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )

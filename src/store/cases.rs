@@ -187,6 +187,14 @@ pub trait CaseStore: Send + Sync {
     /// Cases matching `query`, in case-id order.
     async fn list_cases(&self, query: &CaseQuery) -> StoreResult<Vec<IndexedCase>>;
 
+    /// The events of every case received on local days `from` to `to` (inclusive), with each
+    /// case's category, ordered by case and number: what `GET /v1/stats` folds.
+    async fn events_received_between(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> StoreResult<Vec<(String, String, StoredEvent)>>;
+
     /// Cases merged into `master` as duplicates: their ids and reporters.
     async fn merged_cases(&self, master: &str) -> StoreResult<Vec<MergedCase>>;
 
@@ -232,6 +240,11 @@ const SELECT_CASES_WHERE: &str = "where ($1 is null or reporter = $1 or case_id 
                                and coalesce(clock_stopped_at, $13) <= red_at)
             or ($12 = 'red' and coalesce(clock_stopped_at, $13) > red_at))
        and (not $14 or open_supervisions > 0 or (clock_stopped_at is null and red_at < $13))";
+const SELECT_EVENTS_RECEIVED: &str = "select i.case_id, i.category, e.seq, e.at, e.actor,
+        e.role, e.action, e.reason, e.payload
+     from case_index i join case_events e on e.case_id = i.case_id
+     where i.day >= $1 and i.day <= $2
+     order by i.case_id, e.seq";
 const SELECT_MERGED: &str =
     "select case_id, reporter from case_index where merged_into = $1 order by case_id";
 const SELECT_DUE: &str = "select case_id from case_index
@@ -260,6 +273,14 @@ pub(super) fn event_columns(e: &Event) -> StoreResult<EventColumns> {
         reason: e.reason.as_ref().map(|r| r.as_str().to_owned()),
         payload: action.get("payload").cloned().map(Json),
     })
+}
+
+#[derive(sqlx::FromRow)]
+struct CaseEventRow {
+    case_id: String,
+    category: String,
+    #[sqlx(flatten)]
+    event: EventRow,
 }
 
 #[derive(sqlx::FromRow)]
@@ -416,6 +437,24 @@ macro_rules! impl_case_store {
                     .bind(q.limit)
                     .fetch_all(self.pool())
                     .await?)
+            }
+
+            async fn events_received_between(
+                &self,
+                from: chrono::NaiveDate,
+                to: chrono::NaiveDate,
+            ) -> StoreResult<Vec<(String, String, StoredEvent)>> {
+                let rows: Vec<CaseEventRow> = sqlx::query_as(SELECT_EVENTS_RECEIVED)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(self.pool())
+                    .await?;
+                rows.into_iter()
+                    .map(|r| {
+                        let e = r.event.decode(&r.case_id)?;
+                        Ok((r.case_id, r.category, e))
+                    })
+                    .collect()
             }
 
             async fn merged_cases(&self, master: &str) -> StoreResult<Vec<MergedCase>> {

@@ -7,6 +7,7 @@ mod auth;
 mod cases;
 mod categories;
 mod postgres;
+mod rewards;
 mod sqlite;
 
 use std::path::Path;
@@ -23,6 +24,7 @@ use crate::domain::categories::Category;
 use crate::domain::units::{Unit, UnitCode, UnitLevel};
 
 pub use categories::CategoryStore;
+pub use rewards::{LedgerRow, RewardStore};
 pub use auth::{AuthStore, Created, NewPrincipal, Principal};
 pub use cases::{
     Appended, CaseQuery, CaseScope, CaseStore, CaseSummary, IndexedCase, MergedCase, StoredEvent,
@@ -188,7 +190,7 @@ pub enum Inserted {
 /// What the service needs from a database.
 #[async_trait]
 pub trait Store:
-    CaseStore + AuthStore + CategoryStore + analytics::AnalyticsStore + Send + Sync
+    CaseStore + AuthStore + CategoryStore + RewardStore + analytics::AnalyticsStore + Send + Sync
 {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;

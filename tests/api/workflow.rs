@@ -555,3 +555,172 @@ both_backends!(
         }
     }
 );
+
+fn today() -> String {
+    (chrono::Utc::now() + chrono::TimeDelta::hours(8))
+        .date_naive()
+        .to_string()
+}
+
+both_backends!(
+    xinglongtai_path_street_passes_to_community_grid_worker_fixes_resident_scores,
+    |backend| async move {
+        use citysnap::domain::demo::{build_demo, demo_district, interior_point_of};
+        let units = build_demo(&demo_district());
+        let p = interior_point_of(&units, "渤海街道").expect("渤海街道");
+        let app = TestApp::spawn(backend, &units).await;
+        let resident = app.resident("13700000001").await;
+        // 1. The resident reports a car parked on the pavement.
+        let (status, body, _) = app
+            .post_as("/v1/reports", &resident, &report_at("0201", "小区门口机动车占用人行道", (p.x, p.y)))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["case_id"].as_str().unwrap().to_owned();
+        let street = body["units"]["street"]["code"].as_str().unwrap().to_owned();
+        let community = body["units"]["community"]["code"].as_str().unwrap().to_owned();
+        let grid = body["units"]["grid"]["code"].as_str().unwrap().to_owned();
+        // 2. The plan library sends it to the street (rule xinglongtai-street-parking).
+        let street_handler = app.token("handler", Some(&street)).await;
+        let grid_worker = app.token("grid_worker", Some(&grid)).await;
+        let (_, c, _) = app.get_as(&format!("/v1/cases/{id}"), &street_handler).await;
+        assert_eq!(c["state"], "dispatched", "{c}");
+        assert_eq!(c["unit"], json!({"unit": street}));
+        assert_eq!(c["rule"], json!({"id": "xinglongtai-street-parking", "version": 1}));
+        // 3. The street passes it down to the community; the grid worker of the report's
+        //    grid is assigned automatically.
+        let me = |t: &str| {
+            let app = &app;
+            let t = t.to_owned();
+            async move { app.get_as("/v1/me", &t).await.1["id"].as_str().unwrap().to_owned() }
+        };
+        let gw_id = me(&grid_worker).await;
+        let c = act_ok(&app, &street_handler, &id, json!({"action": "dispatch", "target": {"unit": community}})).await;
+        assert_eq!(c["unit"], json!({"unit": community}));
+        assert_eq!(c["assignee"], gw_id, "{c}");
+        // 4. The grid worker fixes it and sends the "after" photo.
+        act_ok(&app, &grid_worker, &id, json!({"action": "accept"})).await;
+        act_ok(&app, &grid_worker, &id, json!({"action": "progress", "note": "已联系车主"})).await;
+        let photo = upload_photo(&app, &grid_worker).await;
+        let c = act_ok(&app, &grid_worker, &id, json!({"action": "resolve", "note": "车辆已挪走", "after_photos": [photo]})).await;
+        assert_eq!(c["state"], "resolved");
+        let dispatcher = app.token("dispatcher", None).await;
+        act_ok(&app, &dispatcher, &id, json!({"action": "close"})).await;
+        // 5. The resident sees the progress (no staff notes) and scores it.
+        let (_, t, _) = app.get_as(&format!("/v1/cases/{id}/events"), &resident).await;
+        let actions: Vec<&str> = t["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["submit", "dispatch", "dispatch", "accept", "progress", "resolve", "close"], "{t}");
+        assert_eq!(t["events"][2]["details"]["unit"], json!({"unit": community}));
+        assert!(!t.to_string().contains("车辆已挪走") && !t.to_string().contains(&gw_id), "{t}");
+        let c = act_ok(&app, &resident, &id, json!({"action": "rate", "score": 5, "comment": "处理很快"})).await;
+        assert_eq!(c["state"], "rated");
+        let (_, rewards, _) = app.get_as("/v1/me/rewards", &resident).await;
+        assert_eq!(rewards["points"], 3, "{rewards}");
+        // The planner's indicators count it: received, filed, closed on time, scored 5.
+        let planner = app.token("planner", None).await;
+        let day = today();
+        let (_, s, _) = app.get_as(&format!("/v1/stats?from={day}&to={day}&group_by=unit"), &planner).await;
+        assert_eq!(s["total"]["received"], 1, "{s}");
+        assert_eq!(s["total"]["closed"], 1, "{s}");
+        assert_eq!(s["total"]["closure_rate"], 1.0, "{s}");
+        assert_eq!(s["total"]["on_time_rate"], 1.0, "{s}");
+        assert_eq!(s["total"]["mean_satisfaction"], 5.0, "{s}");
+        assert_eq!(s["groups"][0]["key"], community, "{s}");
+    }
+);
+
+both_backends!(
+    dongguan_path_grid_worker_verifies_town_dispatches_department_fixes_reinspected_points_awarded,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &small_deployment()).await;
+        let resident = app.resident("13600000001").await;
+        let grid_worker = app.token("grid_worker", Some(GRID)).await;
+        let town_centre = app.token("dispatcher", None).await;
+        let cgj = app.token("handler", Some("CGJ")).await;
+        // 1. A resident reports an illegal shed (私搭乱建: verified on site first, 10 points).
+        let (status, body, _) = app
+            .post_as("/v1/reports", &resident, &report_at("0701", "楼下空地有人搭建铁皮房", POINT))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["state"], "pending_verification");
+        let id = body["case_id"].as_str().unwrap().to_owned();
+        let (_, r, _) = app.get_as("/v1/me/rewards", &resident).await;
+        assert_eq!(r["points"], 0, "nothing before verification: {r}");
+        // 2. The grid worker verifies on site; the town centre's plan library dispatches it
+        //    to the department (城管局) with its deadline.
+        let c = act_ok(&app, &grid_worker, &id, json!({"action": "verify"})).await;
+        assert_eq!(c["state"], "dispatched", "{c}");
+        assert_eq!(c["unit"], json!({"department": "CGJ"}));
+        assert!(c["deadline"].is_string(), "{c}");
+        let (_, r, _) = app.get_as("/v1/me/rewards", &resident).await;
+        assert_eq!(r["points"], 10, "{r}");
+        // The town centre may re-dispatch by hand, too (same department, fresh deadline).
+        act_ok(&app, &town_centre, &id, json!({"action": "dispatch", "target": {"department": "CGJ"}, "time_limit": "P2D"})).await;
+        // 3. The department handles it.
+        act_ok(&app, &cgj, &id, json!({"action": "accept"})).await;
+        let photo = upload_photo(&app, &cgj).await;
+        act_ok(&app, &cgj, &id, json!({"action": "resolve", "note": "已拆除", "after_photos": [photo]})).await;
+        // 4. The grid worker re-inspects (复查) and closes it.
+        let c = act_ok(&app, &grid_worker, &id, json!({"action": "reinspect", "note": "现场已恢复"})).await;
+        assert_eq!(c["state"], "closed");
+        // 5. Points were awarded once, and the admin's export lists them.
+        let (_, r, _) = app.get_as("/v1/me/rewards", &resident).await;
+        assert_eq!(r["points"], 10, "{r}");
+        assert_eq!(r["entries"].as_array().unwrap().len(), 1, "{r}");
+        assert_eq!(r["entries"][0]["case_id"], id.as_str());
+        let admin = app.token("admin", None).await;
+        let csv = app.client.get(app.url("/v1/rewards/export")).bearer_auth(&admin).send().await.unwrap().text().await.unwrap();
+        assert!(csv.lines().next().unwrap().starts_with("case_id,resident,category"), "{csv}");
+        // 私搭乱建 also offers ¥20 (2000 fen) in the shipped tree.
+        assert!(csv.contains(&format!("{id},")) && csv.contains(",10,2000"), "{csv}");
+        let c = act_ok(&app, &resident, &id, json!({"action": "rate", "score": 2, "comment": "太慢了"})).await;
+        // A low score reopens it for review.
+        assert_eq!(c["state"], "reopened");
+    }
+);
+
+both_backends!(
+    duplicates_are_offered_merged_and_followed_by_their_reporter,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &small_deployment()).await;
+        let first = app.resident("13500000001").await;
+        let second = app.resident("13500000002").await;
+        let dispatcher = app.token("dispatcher", None).await;
+        let report = |who: &str, at: (f64, f64)| {
+            let app = &app;
+            let who = who.to_owned();
+            async move {
+                let (status, body, _) = app.post_as("/v1/reports", &who, &report_at("0303", "路灯不亮", at)).await;
+                assert_eq!(status, 201, "{body}");
+                body["case_id"].as_str().unwrap().to_owned()
+            }
+        };
+        let master = report(&first, POINT).await;
+        // 20 m east: a candidate; 300 m away: not one.
+        let dup = report(&second, (POINT.0 + 0.00024, POINT.1)).await;
+        let far = report(&second, (POINT.0 + 0.0036, POINT.1)).await;
+        let (_, c, _) = app.get_as(&format!("/v1/cases/{dup}"), &dispatcher).await;
+        let candidates = c["duplicate_candidates"].as_array().unwrap();
+        assert_eq!(candidates.len(), 1, "{c}");
+        assert_eq!(candidates[0]["case_id"], master.as_str());
+        let d = candidates[0]["distance_m"].as_f64().unwrap();
+        assert!((15.0..25.0).contains(&d), "{d}");
+        assert!(!c.to_string().contains(&far));
+        // The candidates are staff-only.
+        let (_, own, _) = app.get_as(&format!("/v1/cases/{dup}"), &second).await;
+        assert!(own.get("duplicate_candidates").is_none(), "{own}");
+        // Merge: the duplicate's reporter now follows the master, which counts two reporters.
+        let c = act_ok(&app, &dispatcher, &dup, json!({"action": "merge", "into": master})).await;
+        assert_eq!(c["state"], "merged");
+        let (_, m, _) = app.get_as(&format!("/v1/cases/{master}"), &dispatcher).await;
+        assert_eq!(m["reporters"], 2, "{m}");
+        assert_eq!(m["duplicates"], json!([{"case_id": dup}]), "{m}");
+        let (status, _, _) = app.get_as(&format!("/v1/cases/{master}"), &second).await;
+        assert_eq!(status, 200, "the duplicate's reporter follows the master");
+        let (_, mine, _) = app.get_as("/v1/cases", &second).await;
+        let ids: Vec<&str> = mine["cases"].as_array().unwrap().iter().map(|c| c["case_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, [master.as_str(), dup.as_str(), far.as_str()]);
+        // Merging into a merged or unrelated case is refused.
+        let answer = act(&app, &dispatcher, &far, json!({"action": "merge", "into": dup})).await;
+        assert_problem(&answer, 422, "invalid_merge");
+    }
+);

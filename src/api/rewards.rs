@@ -1,0 +1,136 @@
+//! Rewards (issue 3, "Rewards"): a registered resident earns the category's points (and
+//! cash, where the city offers it) once the report proves real — at the grid worker's
+//! verification for categories that need one, else when the case is first closed.
+//! Duplicates (merged), invalid reports, praise and consultations earn nothing, and a daily
+//! cap per resident applies. Cash is exported for the city's payment system, never paid here.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Caller;
+use super::{ApiError, ApiQuery, AppState};
+use crate::domain::case::{ActionKind, CaseState, Role, State as CaseStateName};
+use crate::domain::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
+use crate::store::{IndexedCase, LedgerRow};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/me/rewards", get(mine))
+        .route("/v1/rewards/export", get(export))
+}
+
+/// Credits the reporter after `action` moved the case from `before` to `after`, if this is
+/// the moment the report proved real. The ledger's key makes a second credit impossible.
+pub(super) async fn credit_if_due(
+    state: &AppState,
+    index: &IndexedCase,
+    before: &CaseState,
+    after: &CaseState,
+    action: ActionKind,
+) -> Result<(), ApiError> {
+    let Some(category) = state
+        .store
+        .categories()
+        .await?
+        .into_iter()
+        .find(|c| c.code.as_str() == index.category)
+    else {
+        return Ok(());
+    };
+    let proved = if category.verify_first {
+        action == ActionKind::Verify
+    } else {
+        after.state == CaseStateName::Closed && before.state != CaseStateName::Closed
+    };
+    // Only registered residents earn (staff reporting on patrol do not).
+    if !proved || state.store.principal_phone(&index.reporter).await?.is_none() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let day = now.with_timezone(&state.settings.timezone).date_naive();
+    let (points, cash) = state.store.awarded_on(&index.reporter, day).await?;
+    let today = Amount {
+        points: u32::try_from(points).unwrap_or(u32::MAX),
+        cash_fen: u32::try_from(cash).unwrap_or(u32::MAX),
+    };
+    if let Award::Earned { amount, .. } =
+        award(&category, ReportOutcome::Verified, today, DailyCap::default())
+    {
+        state
+            .store
+            .record_award(&LedgerRow {
+                case_id: index.case_id.clone(),
+                resident: index.reporter.clone(),
+                category: index.category.clone(),
+                at: now,
+                day,
+                points: amount.points as i32,
+                cash_fen: amount.cash_fen as i32,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Period {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+impl Period {
+    fn bounds(&self) -> Result<(NaiveDate, NaiveDate), ApiError> {
+        // Open ends as the widest dates both databases order correctly.
+        let from = self.from.unwrap_or(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default());
+        let to = self.to.unwrap_or(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default());
+        if from > to {
+            return Err(ApiError::InvalidField {
+                code: "invalid_date_range",
+                detail: format!("from {from} is after to {to}"),
+            });
+        }
+        Ok((from, to))
+    }
+}
+
+/// `GET /v1/me/rewards[?from=&to=]`: the resident's ledger and totals.
+async fn mine(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(period): ApiQuery<Period>,
+) -> Result<Json<Value>, ApiError> {
+    let p = caller.with_role(&[Role::Resident], "have a rewards ledger")?;
+    let (from, to) = period.bounds()?;
+    let rows = state.store.ledger(Some(&p.id), from, to).await?;
+    let points: i64 = rows.iter().map(|r| i64::from(r.points)).sum();
+    let cash: i64 = rows.iter().map(|r| i64::from(r.cash_fen)).sum();
+    Ok(Json(json!({"points": points, "cash_fen": cash, "entries": rows})))
+}
+
+/// `GET /v1/rewards/export?from=&to=` (admin): the ledger as CSV for the city's payment
+/// system: `case_id,resident,category,at,day,points,cash_fen`.
+async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(period): ApiQuery<Period>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.with_role(&[Role::Admin], "export the rewards ledger")?;
+    let (from, to) = period.bounds()?;
+    let rows = state.store.ledger(None, from, to).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in &rows {
+        w.serialize(r)
+            .map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body))
+}
