@@ -23,7 +23,9 @@ use crate::store::analytics::{AGGREGATE_RESOLUTION, Bbox, CellCount, CellCountQu
 
 // For the `hotspots` tile layer, which runs the same computation.
 #[allow(unused_imports)]
-pub(crate) use hotspots::{HotspotOutput, HotspotParams, compute_hotspots};
+pub(crate) use hotspots::{
+    HotspotOutput, HotspotParams, compute_hotspots, parse_k, parse_permutations,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -79,12 +81,12 @@ fn parse_day(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiEr
 
 /// The filters every analytics read shares, as sent: `from`, `to`, `category`, `unit`,
 /// `status`.
-struct RawFilter<'a> {
-    from: Option<&'a str>,
-    to: Option<&'a str>,
-    category: Option<&'a str>,
-    unit: Option<&'a str>,
-    status: Option<&'a str>,
+pub(crate) struct RawFilter<'a> {
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub unit: Option<&'a str>,
+    pub status: Option<&'a str>,
 }
 
 /// The [`CountFilter`] of a query struct with the fields `from`, `to`, `category`, `unit`
@@ -133,7 +135,7 @@ fn parse_states(raw: Option<&str>) -> Result<Vec<CaseState>, ApiError> {
 }
 
 impl CountFilter {
-    fn parse(raw: RawFilter<'_>) -> Result<Self, ApiError> {
+    pub(crate) fn parse(raw: RawFilter<'_>) -> Result<Self, ApiError> {
         let RawFilter {
             from,
             to,
@@ -170,7 +172,7 @@ impl CountFilter {
     }
 
     /// The store query for these filters within `bbox`.
-    fn query(&self, bbox: Option<Bbox>) -> CellCountQuery {
+    pub(crate) fn query(&self, bbox: Option<Bbox>) -> CellCountQuery {
         CellCountQuery {
             from: self.from,
             to: self.to,
@@ -183,7 +185,7 @@ impl CountFilter {
 }
 
 /// `res`: an H3 resolution from [`MIN_RES`] to the aggregate's.
-fn parse_res(raw: Option<&str>) -> Result<Resolution, ApiError> {
+pub(crate) fn parse_res(raw: Option<&str>) -> Result<Resolution, ApiError> {
     let max_res = u8::from(AGGREGATE_RESOLUTION);
     raw.and_then(|r| r.parse::<u8>().ok())
         .filter(|r| (MIN_RES..=max_res).contains(r))

@@ -91,7 +91,7 @@ pub(crate) struct HotspotOutput {
     pub report: HotspotReport,
 }
 
-fn parse_k(raw: Option<&str>) -> Result<KRing, ApiError> {
+pub(crate) fn parse_k(raw: Option<&str>) -> Result<KRing, ApiError> {
     let Some(raw) = raw else {
         return Ok(KRing::new(1).expect("1 is a valid radius"));
     };
@@ -110,7 +110,7 @@ fn parse_k(raw: Option<&str>) -> Result<KRing, ApiError> {
 }
 
 /// `permutations` (0 or absent: none) and `seed` (only with permutations).
-fn parse_permutations(
+pub(crate) fn parse_permutations(
     count: Option<&str>,
     seed: Option<&str>,
 ) -> Result<Option<Permutations>, ApiError> {
