@@ -66,12 +66,13 @@ impl Config {
         }
     }
 
-    /// Opens the store, runs migrations, seeds the shipped categories on first start and
-    /// backfills the heat-map aggregate of a store whose reports predate it.
+    /// Opens the store, runs migrations, seeds the shipped categories and plan library on
+    /// first start and backfills the heat-map aggregate of a store whose reports predate it.
     pub async fn open_store(&self) -> anyhow::Result<Arc<dyn Store>> {
         let store = store::open(self.database_url.as_deref(), &self.data_dir).await?;
         let categories = parse_category_file(SHIPPED_CATEGORIES)?;
         store.seed_categories(&categories).await?;
+        api::plan::seed(store.as_ref()).await?;
         backfill_report_cells(store.as_ref()).await?;
         Ok(store)
     }

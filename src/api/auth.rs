@@ -31,6 +31,19 @@ pub fn router() -> Router<AppState> {
         .route("/v1/residents", post(register))
         .route("/v1/tokens", post(create_token))
         .route("/v1/me", get(me))
+        .route("/v1/principals/{id}/tokens", axum::routing::delete(revoke))
+}
+
+/// `DELETE /v1/principals/{id}/tokens` (admin): revokes every token of a principal (a lost
+/// phone, someone leaving); their events stay in the case logs.
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.with_role(&[Role::Admin], "revoke tokens")?;
+    let revoked = state.store.revoke_tokens(&id, Utc::now()).await?;
+    Ok(Json(json!({"principal": id, "revoked": revoked})))
 }
 
 /// Who is calling: the principal of a valid bearer token, or nobody. A token that is

@@ -23,16 +23,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::{Caller, case_scope, sees, within};
-use super::{ApiError, ApiJson, ApiQuery, AppState};
-use crate::domain::calendar::{IsoDuration, TimeLimit, WarningLevel, WorkingCalendar};
+use super::{ApiError, ApiJson, ApiQuery, ApiSettings, AppState};
+use crate::domain::calendar::{IsoDuration, TimeLimit, WarningLevel};
 use crate::domain::case::{
     Action, ActionKind, CaseError, CaseState, Event, Role, Submission, Text, fold, may,
 };
 use crate::domain::categories::Category;
 use crate::domain::departments::{DepartmentCode, SHIPPED_DEPARTMENTS, parse_department_file};
 use crate::domain::dispatch::{
-    Candidate, DispatchDecision, DispatchInput, DispatchRule, SHIPPED_RULES, Target, assign,
-    choose_target, parse_rule_file,
+    Candidate, DispatchDecision, DispatchInput, Target, assign, choose_target,
 };
 use crate::domain::units::UnitCode;
 use crate::store::analytics::Bbox;
@@ -55,30 +54,31 @@ pub fn router() -> Router<AppState> {
         .route("/v1/supervision", get(supervision))
 }
 
-/// The working calendar deadlines and warnings are counted on.
-pub(super) fn calendar() -> WorkingCalendar {
-    WorkingCalendar::china()
-}
 
-/// The shipped plan library and departments, parsed once.
+/// The shipped departments, parsed once.
 struct Plan {
-    rules: Vec<DispatchRule>,
     departments: Vec<DepartmentCode>,
 }
 
 fn plan() -> Result<&'static Plan, ApiError> {
     static PLAN: OnceLock<Result<Plan, String>> = OnceLock::new();
     PLAN.get_or_init(|| {
-        let rules = parse_rule_file(SHIPPED_RULES).map_err(|e| e.to_string())?;
         let departments = parse_department_file(SHIPPED_DEPARTMENTS)
             .map_err(|e| e.to_string())?
             .into_iter()
             .map(|d| d.code)
             .collect();
-        Ok(Plan { rules, departments })
+        Ok(Plan { departments })
     })
     .as_ref()
-    .map_err(|e| ApiError::Internal(format!("shipped dispatch data: {e}")))
+    .map_err(|e| ApiError::Internal(format!("shipped departments: {e}")))
+}
+
+/// Whether a department can take cases: it exists and at least one handler works for it (a
+/// department nobody staffs leaves the case in the dispatchers' queue, visibly). Duty rosters
+/// are not kept: every handler counts as on duty.
+fn staffed<'a>(plan: &'a Plan, staff: &'a [String]) -> impl Fn(&DepartmentCode) -> bool + 'a {
+    move |d| plan.departments.contains(d) && staff.iter().any(|s| s == d.as_str())
 }
 
 /// The first events of a new case: `submit` by the reporter, then, unless a grid worker
@@ -109,7 +109,7 @@ pub(super) async fn initial_events(
     let opened = CaseState::open(&submit).map_err(|e| ApiError::Internal(e.to_string()))?;
     if opened.state != crate::domain::case::State::Submitted {
         // Pending verification: dispatch waits for the grid worker's 核实.
-        return summarised(vec![submit]);
+        return summarised(state, vec![submit]);
     }
     let chain: Vec<UnitCode> = chain
         .iter()
@@ -123,7 +123,7 @@ pub(super) async fn initial_events(
             vec![submit]
         }
     };
-    summarised(events)
+    summarised(state, events)
 }
 
 /// The `dispatch` event the plan library chooses for a case (actor `system`), with the
@@ -136,16 +136,17 @@ async fn auto_dispatch(
     now: DateTime<Utc>,
 ) -> Result<Result<Event, Text>, ApiError> {
     let plan = plan()?;
-    let cal = calendar();
+    let (_, rules) = super::plan::rules_in_force(state).await?;
+    let cal = &state.settings.calendar;
     let input = DispatchInput {
         category,
         chain,
         local_time: cal.local(now).time(),
         description,
     };
-    // Duty rosters are not kept yet: every shipped department counts as able to take cases.
-    let staffed = |d: &DepartmentCode| plan.departments.contains(d);
-    match choose_target(&plan.rules, &input, &staffed) {
+    let staff = state.store.staffed_departments().await?;
+    let staffed = staffed(plan, &staff);
+    match choose_target(&rules, &input, &staffed) {
         DispatchDecision::Dispatch {
             target,
             time_limit,
@@ -199,15 +200,19 @@ async fn assignee_for(
 }
 
 /// The events with the read-model summary of their fold.
-fn summarised(events: Vec<Event>) -> Result<(Vec<Event>, CaseSummary), ApiError> {
+fn summarised(
+    state: &AppState,
+    events: Vec<Event>,
+) -> Result<(Vec<Event>, CaseSummary), ApiError> {
     let case = fold(&events).map_err(|e| ApiError::Internal(format!("initial events: {e}")))?;
-    let summary = summary_of(&case, events.len() as i32);
+    let summary = summary_of(state, &case, events.len() as i32);
     Ok((events, summary))
 }
 
 /// The read-model row of a folded case on the deployment's calendar.
-fn summary_of(case: &CaseState, last_seq: i32) -> CaseSummary {
-    CaseSummary::of(case, last_seq, &calendar(), None)
+fn summary_of(state: &AppState, case: &CaseState, last_seq: i32) -> CaseSummary {
+    let s = &state.settings;
+    CaseSummary::of(case, last_seq, &s.calendar, s.red_margin)
 }
 
 /// A case the caller may see: its index row, events and fold. Anything else — no such case,
@@ -279,11 +284,11 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// The warning level at `now`: green without a deadline; once the deadline stops running
 /// (closed, parked …) the level is frozen at the moment it stopped.
-fn warning_level(case: &CaseState, now: DateTime<Utc>) -> WarningLevel {
+fn warning_level(s: &ApiSettings, case: &CaseState, now: DateTime<Utc>) -> WarningLevel {
     let Some(deadline) = case.deadline else {
         return WarningLevel::Green;
     };
-    deadline.level(case.clock_stopped_at().unwrap_or(now), &calendar(), None)
+    deadline.level(case.clock_stopped_at().unwrap_or(now), &s.calendar, s.red_margin)
 }
 
 /// Roles whose work needs the reporter's phone number: to call them back.
@@ -291,7 +296,7 @@ fn sees_contact(role: Role) -> bool {
     matches!(role, Role::Handler | Role::GridWorker | Role::Dispatcher)
 }
 
-fn case_json(v: &Visible, now: DateTime<Utc>) -> Value {
+fn case_json(s: &ApiSettings, v: &Visible, now: DateTime<Utc>) -> Value {
     let case = &v.case;
     let queue = match (case.state, v.events.first()) {
         (crate::domain::case::State::Submitted, Some(first)) => {
@@ -306,7 +311,7 @@ fn case_json(v: &Visible, now: DateTime<Utc>) -> Value {
         "category": v.index.category,
         "submitted_at": rfc3339(case.submitted_at),
         "updated_at": rfc3339(case.updated_at),
-        "warning_level": warning_level(case, now),
+        "warning_level": warning_level(s, case, now),
         "deadline": case.deadline.map(|d| rfc3339(d.at)),
         "unit": case.target,
         "assignee": case.assignee,
@@ -332,17 +337,67 @@ async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let p = caller.principal()?;
     let v = load_visible(&state, p, &case_id).await?;
-    let mut body = case_json(&v, Utc::now());
+    let mut body = case_json(&state.settings, &v, Utc::now());
     let duplicates = state.store.merged_cases(&case_id).await?;
     body["reporters"] = json!(1 + duplicates.len());
     if crate::domain::access::is_staff(p.role) {
         body["duplicates"] = json!(duplicates);
         body["duplicate_candidates"] = json!(duplicate_candidates(&state, &v).await?);
+        if v.case.state == crate::domain::case::State::Returned {
+            body["suggested_target"] = json!(suggested_target(&state, &v).await?);
+        }
     }
     if sees_contact(p.role) {
         body["reporter_contact"] = reporter_contact(&state, &v).await?;
     }
     Ok(Json(body))
+}
+
+/// After a return (退回): the next candidate target that has not returned the case yet
+/// (matching rules, the category's handler, then the street and district it lies in).
+async fn suggested_target(state: &AppState, v: &Visible) -> Result<Option<Target>, ApiError> {
+    let Some(category) = state
+        .store
+        .categories()
+        .await?
+        .into_iter()
+        .find(|c| c.code.as_str() == v.index.category)
+    else {
+        return Ok(None);
+    };
+    let chain = indexed_chain(&v.index)?;
+    let description = state
+        .store
+        .get_report(&v.index.case_id)
+        .await?
+        .map(|r| r.description)
+        .unwrap_or_default();
+    let (_, rules) = super::plan::rules_in_force(state).await?;
+    let plan = plan()?;
+    let input = DispatchInput {
+        category: &category,
+        chain: &chain,
+        local_time: state.settings.calendar.local(v.case.submitted_at).time(),
+        description: &description,
+    };
+    let staff = state.store.staffed_departments().await?;
+    let staffed = staffed(plan, &staff);
+    Ok(crate::domain::dispatch::next_candidate(
+        &rules,
+        &input,
+        &staffed,
+        &v.case.returned_by,
+    ))
+}
+
+/// The report's resolved units, coarsest first, from the case's index row.
+fn indexed_chain(index: &IndexedCase) -> Result<Vec<UnitCode>, ApiError> {
+    [&index.district, &index.street, &index.community, &index.grid]
+        .into_iter()
+        .flatten()
+        .map(|c| UnitCode::parse(c))
+        .collect::<Result<_, _>>()
+        .map_err(|e| ApiError::Internal(format!("indexed chain: {e}")))
 }
 
 /// Open cases of the same category within the category's radius (default 50 m) and time
@@ -724,7 +779,7 @@ async fn dispatch_of(
         target,
         assignee,
         rule: None,
-        deadline: limit.map(|l| calendar().deadline_for(now, l)),
+        deadline: limit.map(|l| state.settings.calendar.deadline_for(now, l)),
     })
 }
 
@@ -833,7 +888,7 @@ pub(super) async fn append_checked(
         let seq = events.len() as i32 + 1;
         match state
             .store
-            .append_event(case_id, seq, &event, &summary_of(&next, seq))
+            .append_event(case_id, seq, &event, &summary_of(state, &next, seq))
             .await?
         {
             Appended::Stored => {
@@ -887,6 +942,7 @@ async fn act(
     let mut index = v.index;
     index.state = case.state.to_string();
     Ok(Json(case_json(
+        &state.settings,
         &Visible {
             index,
             events,
@@ -913,12 +969,7 @@ async fn dispatch_after_verification(
     else {
         return Ok((events, case));
     };
-    let chain: Vec<UnitCode> = [&index.district, &index.street, &index.community, &index.grid]
-        .into_iter()
-        .flatten()
-        .map(|c| UnitCode::parse(c))
-        .collect::<Result<_, _>>()
-        .map_err(|e| ApiError::Internal(format!("indexed chain: {e}")))?;
+    let chain = indexed_chain(index)?;
     let description = state
         .store
         .get_report(&index.case_id)

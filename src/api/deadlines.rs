@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::cases::{SYSTEM, append_checked, calendar};
+use super::cases::{SYSTEM, append_checked};
 use super::{ApiError, AppState};
 use crate::domain::calendar::WarningLevel;
 use crate::domain::case::{Action, Event, Role};
@@ -56,14 +56,14 @@ fn store_err(e: sqlx::Error) -> ApiError {
 }
 
 async fn escalate_due(state: &AppState, now: DateTime<Utc>) -> Result<usize, ApiError> {
-    let cal = calendar();
+    let cal = &state.settings.calendar;
     let mut recorded = 0;
     for case_id in state.store.due_for_escalation(now, SWEEP_BATCH).await? {
         // Yellow, then red if it is due too (after a pause of the job, both can be).
         for _ in 0..2 {
             let before = state.store.case_events(&case_id).await?.len();
             let (events, _) = append_checked(state, &case_id, |case| {
-                let Some(level) = case.warning_level(now, &cal, None) else {
+                let Some(level) = case.warning_level(now, cal, state.settings.red_margin) else {
                     return Ok(None);
                 };
                 let action = match level {

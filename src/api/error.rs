@@ -83,6 +83,12 @@ pub enum ApiError {
     /// No boundaries are loaded yet, so nothing can be resolved.
     #[error("no boundaries are loaded; run `citysnap import boundaries` or `citysnap demo`")]
     NoBoundaries,
+    /// The path exists, the method does not.
+    #[error("this resource does not support the request's method; see the Allow header")]
+    MethodNotAllowed,
+    /// The request took longer than the service allows.
+    #[error("the request took too long and was abandoned")]
+    Timeout,
     /// The endpoint needs a bearer token and none was sent.
     #[error("this endpoint needs an Authorization: Bearer token")]
     Unauthenticated,
@@ -132,6 +138,8 @@ impl ApiError {
             }
             NoBoundaries => StatusCode::SERVICE_UNAVAILABLE,
             Unauthenticated | InvalidToken => StatusCode::UNAUTHORIZED,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Timeout => StatusCode::REQUEST_TIMEOUT,
             Forbidden(_) => StatusCode::FORBIDDEN,
             IllegalTransition { .. } | Conflict { .. } => StatusCode::CONFLICT,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -162,6 +170,8 @@ impl ApiError {
             CategoryNotFound(_) => "category_not_found",
             NoBoundaries => "no_boundaries",
             Unauthenticated => "unauthenticated",
+            MethodNotAllowed => "method_not_allowed",
+            Timeout => "request_timeout",
             InvalidToken => "invalid_token",
             Forbidden(_) => "forbidden",
             IllegalTransition { .. } => "illegal_transition",
@@ -193,6 +203,8 @@ impl ApiError {
             CategoryNotFound(_) => "Category not found",
             NoBoundaries => "No boundaries loaded",
             Unauthenticated => "Authentication required",
+            MethodNotAllowed => "Method not allowed",
+            Timeout => "Request timeout",
             InvalidToken => "Invalid token",
             Forbidden(_) => "Forbidden",
             IllegalTransition { .. } => "Illegal transition",

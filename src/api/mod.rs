@@ -9,6 +9,7 @@ pub mod categories;
 pub mod events;
 pub mod error;
 mod health;
+pub mod plan;
 mod reports;
 mod rewards;
 mod stats;
@@ -44,6 +45,10 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// How many media of each kind a report may carry, and how large.
     pub media_limits: MediaLimits,
+    /// Working days, hours and holidays that deadlines are counted on.
+    pub calendar: crate::domain::calendar::WorkingCalendar,
+    /// How long past its deadline a case turns red; `None`: one more time limit.
+    pub red_margin: Option<crate::domain::calendar::IsoDuration>,
 }
 
 impl Default for ApiSettings {
@@ -53,6 +58,8 @@ impl Default for ApiSettings {
             timezone: FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset"),
             max_body_bytes: 128 * 1024 * 1024,
             media_limits: MediaLimits::default(),
+            calendar: crate::domain::calendar::WorkingCalendar::china(),
+            red_margin: None,
         }
     }
 }
@@ -119,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(rewards::router())
         .merge(stats::router())
+        .merge(plan::router())
         .fallback(
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )
@@ -134,6 +142,32 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
+        .layer(middleware::map_response(problems_for_bare_errors))
+}
+
+/// axum's 405 (wrong method) and the timeout layer's 408 come without a body: give them the
+/// problem document every other error has, keeping their headers (`Allow` on a 405).
+async fn problems_for_bare_errors(response: Response) -> Response {
+    let error = match response.status() {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::REQUEST_TIMEOUT => ApiError::Timeout,
+        _ => return response,
+    };
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let mut problem = axum::response::IntoResponse::into_response(error);
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_LENGTH && name != axum::http::header::CONTENT_TYPE {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    problem
 }
 
 /// Logs the cause of every 500 with the request id; the client only sees "internal error".

@@ -86,6 +86,14 @@ pub enum Command {
         /// Reports this far (metres) outside the area are snapped to the nearest unit.
         #[arg(long, default_value_t = 30.0)]
         snap_tolerance_m: f64,
+        /// Working days, hours and holidays as JSON (`utc_offset`, `weekdays`, `hours`,
+        /// `holidays`, `extra_working_days`); default: the mainland China calendar.
+        #[arg(long)]
+        calendar: Option<PathBuf>,
+        /// How long past its deadline a case turns red (ISO 8601, e.g. `PT4H`); default:
+        /// one more time limit.
+        #[arg(long)]
+        red_margin: Option<crate::domain::calendar::IsoDuration>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -201,10 +209,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             bind,
             demo,
             snap_tolerance_m,
+            calendar,
+            red_margin,
             store,
         } => {
             let mut config = store.config();
             config.resolver.snap_tolerance_m = snap_tolerance_m;
+            if let Some(file) = calendar {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                config.api.calendar = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a working calendar", file.display()))?;
+            }
+            config.api.red_margin = red_margin;
             let db = config.open_store().await?;
             if demo {
                 app::load_demo_if_empty(db.as_ref()).await?;

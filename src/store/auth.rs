@@ -57,6 +57,12 @@ pub trait AuthStore: Send + Sync {
         grid: Option<&str>,
     ) -> StoreResult<Vec<(Principal, i64)>>;
 
+    /// Revokes every token of the principal; how many were live.
+    async fn revoke_tokens(&self, principal: &str, at: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// The departments at least one handler works for: the ones a case can be sent to.
+    async fn staffed_departments(&self) -> StoreResult<Vec<String>>;
+
     /// The level of the unit with this code, if the deployment has it.
     async fn unit_level(&self, code: &str) -> StoreResult<Option<UnitLevel>>;
 }
@@ -77,6 +83,10 @@ const SELECT_ASSIGNABLE: &str = "select p.id, p.role, p.unit, p.name,
         or (p.role = 'grid_worker' and $2 is not null and p.unit like $1 || '%'
             and $2 like p.unit || '%')
      order by p.id";
+const REVOKE_TOKENS: &str =
+    "update tokens set revoked_at = $2 where principal = $1 and revoked_at is null";
+const SELECT_STAFFED: &str = "select distinct unit from principals
+     where role = 'handler' and unit is not null order by unit";
 const SELECT_UNIT_LEVEL: &str = "select level from units where code = $1";
 
 #[derive(sqlx::FromRow)]
@@ -177,6 +187,21 @@ macro_rules! impl_auth_store {
                 rows.into_iter()
                     .map(|r| Ok((r.principal.decode()?, r.load)))
                     .collect()
+            }
+
+            async fn revoke_tokens(&self, principal: &str, at: DateTime<Utc>) -> StoreResult<u64> {
+                Ok(sqlx::query(REVOKE_TOKENS)
+                    .bind(principal)
+                    .bind(at)
+                    .execute(self.pool())
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn staffed_departments(&self) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar(SELECT_STAFFED)
+                    .fetch_all(self.pool())
+                    .await?)
             }
 
             async fn unit_level(&self, code: &str) -> StoreResult<Option<UnitLevel>> {

@@ -6,6 +6,7 @@ pub mod analytics;
 mod auth;
 mod cases;
 mod categories;
+mod plan;
 mod postgres;
 mod rewards;
 mod sqlite;
@@ -24,6 +25,7 @@ use crate::domain::categories::Category;
 use crate::domain::units::{Unit, UnitCode, UnitLevel};
 
 pub use categories::CategoryStore;
+pub use plan::{PlanRevision, PlanStore};
 pub use rewards::{LedgerRow, RewardStore};
 pub use auth::{AuthStore, Created, NewPrincipal, Principal};
 pub use cases::{
@@ -190,7 +192,14 @@ pub enum Inserted {
 /// What the service needs from a database.
 #[async_trait]
 pub trait Store:
-    CaseStore + AuthStore + CategoryStore + RewardStore + analytics::AnalyticsStore + Send + Sync
+    CaseStore
+    + AuthStore
+    + CategoryStore
+    + PlanStore
+    + RewardStore
+    + analytics::AnalyticsStore
+    + Send
+    + Sync
 {
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -47,6 +47,7 @@ both_backends!(
     a_missing_manhole_cover_is_dispatched_by_the_shipped_rule_with_its_deadline,
     |backend| async move {
         let app = TestApp::spawn(backend, &xinglongtai()).await;
+        app.staff(&["ZJJ", "CGJ", "HWC"]).await;
         // data/dispatch_rules.json, rule `manhole-missing` v1: 0302 with "丢失" goes to
         // 住建局 (ZJJ) with a 1-hour natural limit instead of the category's 2 hours.
         let body = submit(&app, "0302", "井盖丢失了，晚上很危险").await;
@@ -61,7 +62,8 @@ both_backends!(
             TimeDelta::hours(1)
         );
         assert_eq!(c["warning_level"], "green");
-        assert_eq!(c["assignee"], Value::Null);
+        // Assigned to the department's only handler.
+        assert!(c["assignee"].as_str().is_some_and(|a| a.starts_with("u-")), "{c}");
     }
 );
 
@@ -69,6 +71,7 @@ both_backends!(
     without_a_matching_rule_the_category_default_handler_and_limit_apply,
     |backend| async move {
         let app = TestApp::spawn(backend, &xinglongtai()).await;
+        app.staff(&["ZJJ", "CGJ", "HWC"]).await;
         // 0302 井盖 in data/categories.json: handler ZJJ, PT2H natural; no rule keyword.
         let body = submit(&app, "0302", "井盖松动，车过有响声").await;
         let c = case(&app, body["case_id"].as_str().unwrap()).await;
@@ -85,6 +88,7 @@ both_backends!(
     a_verify_first_category_waits_for_verification_without_dispatch,
     |backend| async move {
         let app = TestApp::spawn(backend, &xinglongtai()).await;
+        app.staff(&["ZJJ", "CGJ", "HWC"]).await;
         // 0301 道路破损 is `verify_first` in data/categories.json (Dongguan: 核实 first).
         let body = submit(&app, "0301", "人行道地砖破损，老人容易绊倒").await;
         assert_eq!(body["state"], "pending_verification");
@@ -112,6 +116,7 @@ both_backends!(
     |backend| async move {
         // Only the district is loaded; 0101 暴露垃圾 goes to the community, which is absent.
         let app = TestApp::spawn(backend, &xinglongtai()).await;
+        app.staff(&["ZJJ", "CGJ", "HWC"]).await;
         let body = submit(&app, "0101", "路边堆着一堆垃圾").await;
         assert_eq!(body["state"], "submitted");
         let c = case(&app, body["case_id"].as_str().unwrap()).await;
@@ -126,6 +131,7 @@ both_backends!(
     the_public_timeline_lists_submit_then_dispatch_without_personal_data,
     |backend| async move {
         let app = TestApp::spawn(backend, &xinglongtai()).await;
+        app.staff(&["ZJJ", "CGJ", "HWC"]).await;
         let resident = app.resident("13904271234").await;
         let (status, body, _) = app
             .post_as("/v1/reports", &resident, &report("0302", "井盖丢失了，晚上很危险"))
@@ -149,6 +155,24 @@ both_backends!(
         for private in ["王女士", "1234", "u-", "actor"] {
             assert!(!text.contains(private), "{private} leaked: {text}");
         }
+    }
+);
+
+both_backends!(
+    a_department_nobody_works_for_leaves_the_case_in_the_dispatchers_queue,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &xinglongtai()).await;
+        // 路灯 goes to 城管局 (CGJ) by default; no handler works there yet.
+        let body = submit(&app, "0303", "路灯不亮").await;
+        assert_eq!(body["state"], "submitted", "{body}");
+        let c = case(&app, body["case_id"].as_str().unwrap()).await;
+        assert_eq!(c["unit"], Value::Null);
+        let queue = c["queue"].as_str().unwrap_or_default();
+        assert!(queue.contains("CGJ"), "{c}");
+        // Once someone works there, new cases go straight to it.
+        app.staff(&["CGJ"]).await;
+        let body = submit(&app, "0303", "另一盏路灯不亮").await;
+        assert_eq!(body["state"], "dispatched", "{body}");
     }
 );
 
@@ -209,6 +233,7 @@ both_backends!(
     a_case_turns_yellow_after_its_deadline_and_red_after_one_more_limit,
     |backend| async move {
         let app = TestApp::spawn(backend, &xinglongtai()).await;
+        app.staff(&["ZJJ", "CGJ", "HWC"]).await;
         add_category(&app, backend, "9901", "PT3S").await;
         let body = submit(&app, "9901", "测试用的限时问题").await;
         let case_id = body["case_id"].as_str().unwrap();

@@ -181,6 +181,14 @@ impl TestApp {
         .1
     }
 
+    /// A handler for each of these departments, so that cases can be sent there (a
+    /// department nobody works for leaves its cases in the dispatchers' queue).
+    pub async fn staff(&self, departments: &[&str]) {
+        for d in departments {
+            self.token("handler", Some(d)).await;
+        }
+    }
+
     /// A registered resident's token (POST /v1/residents).
     pub async fn resident(&self, phone: &str) -> String {
         let (status, body, _) = self

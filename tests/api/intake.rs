@@ -353,5 +353,10 @@ both_backends!(
             "payload_too_large",
         );
         assert_problem(&app.get("/v1/nothing-here").await, 404, "not_found");
+        // A known path with a method it does not take: a problem document with `Allow`.
+        let r = app.client.delete(app.url("/v1/reports")).send().await.unwrap();
+        let resp = read(r).await;
+        assert_problem(&resp, 405, "method_not_allowed");
+        assert_eq!(resp.2["allow"], "POST", "{:?}", resp.2);
     }
 );

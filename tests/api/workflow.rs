@@ -724,3 +724,116 @@ both_backends!(
         assert_problem(&answer, 422, "invalid_merge");
     }
 );
+
+both_backends!(
+    the_plan_library_is_edited_by_revision_and_every_dispatch_names_its_rule_version,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &small_deployment()).await;
+        let admin = app.token("admin", None).await;
+        let dispatcher = app.token("dispatcher", None).await;
+        app.staff(&["GDGS"]).await;
+        let (status, plan, _) = app.get_as("/v1/dispatch-rules", &dispatcher).await;
+        assert_eq!(status, 200, "{plan}");
+        assert_eq!(plan["revision"], 1);
+        assert_eq!(plan["author"], "shipped");
+        let handler = app.token("handler", Some(STREET)).await;
+        assert_problem(&app.get_as("/v1/dispatch-rules", &handler).await, 403, "forbidden");
+        // A new first rule: a whole street dark goes to the power company within the hour.
+        let mut rules = plan["rules"].as_array().unwrap().clone();
+        let rule = json!({"id": "street-dark", "version": 1, "note": "整条街路灯不亮",
+            "when": {"categories": ["0303"], "keywords": ["全黑", "整条街"]},
+            "target": {"department": "GDGS"},
+            "time_limit": {"duration": "PT1H", "calendar": "natural"}});
+        rules.insert(0, rule.clone());
+        let put = |body: Value| {
+            let app = &app;
+            let admin = admin.clone();
+            async move {
+                let r = app.client.put(app.url("/v1/dispatch-rules")).bearer_auth(admin).json(&body).send().await.unwrap();
+                read(r).await
+            }
+        };
+        let (status, v, _) = put(json!({"revision": 1, "rules": rules})).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["revision"], 2);
+        let (status, body, _) = app.post_json("/v1/reports", &report_at("0303", "整条街路灯全黑", POINT)).await;
+        assert_eq!(status, 201, "{body}");
+        let (_, c, _) = app.get_as(&format!("/v1/cases/{}", body["case_id"].as_str().unwrap()), &dispatcher).await;
+        assert_eq!(c["unit"], json!({"department": "GDGS"}), "{c}");
+        assert_eq!(c["rule"], json!({"id": "street-dark", "version": 1}));
+        // A changed rule must raise its version; an edit of a stale revision is refused.
+        rules[0]["time_limit"]["duration"] = json!("PT2H");
+        assert_problem(&put(json!({"revision": 2, "rules": rules})).await, 422, "invalid_rules");
+        rules[0]["version"] = json!(2);
+        assert_problem(&put(json!({"revision": 1, "rules": rules})).await, 409, "plan_changed");
+        let (status, v, _) = put(json!({"revision": 2, "rules": rules})).await;
+        assert_eq!(status, 200, "{v}");
+        let (_, body, _) = app.post_json("/v1/reports", &report_at("0303", "整条街路灯全黑了", POINT)).await;
+        let (_, c, _) = app.get_as(&format!("/v1/cases/{}", body["case_id"].as_str().unwrap()), &dispatcher).await;
+        assert_eq!(c["rule"], json!({"id": "street-dark", "version": 2}));
+        rules[1]["id"] = json!("BAD ID");
+        assert_problem(&put(json!({"revision": 3, "rules": rules})).await, 422, "invalid_rules");
+        let r = app.client.put(app.url("/v1/dispatch-rules")).bearer_auth(&dispatcher).json(&json!({"revision": 3, "rules": []})).send().await.unwrap();
+        assert_problem(&read(r).await, 403, "forbidden");
+    }
+);
+
+both_backends!(
+    a_returned_case_suggests_the_next_candidate_and_goes_back_to_dispatch,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &small_deployment()).await;
+        let dispatcher = app.token("dispatcher", None).await;
+        let cgj = app.token("handler", Some("CGJ")).await;
+        let (status, body, _) = app.post_json("/v1/reports", &report_at("0303", "路灯坏了", POINT)).await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["case_id"].as_str().unwrap().to_owned();
+        let c = act_ok(&app, &cgj, &id, json!({"action": "return", "reason": "这段路灯归街道管"})).await;
+        assert_eq!(c["state"], "returned");
+        // 城管局 returned it: the next candidate is the street the report lies in.
+        let (_, c, _) = app.get_as(&format!("/v1/cases/{id}"), &dispatcher).await;
+        assert_eq!(c["suggested_target"], json!({"unit": STREET}), "{c}");
+        let c = act_ok(&app, &dispatcher, &id, json!({"action": "dispatch", "target": c["suggested_target"].clone()})).await;
+        assert_eq!(c["state"], "dispatched");
+        assert_eq!(c["unit"], json!({"unit": STREET}));
+        // The returning department no longer sees it; the street does.
+        assert_eq!(app.get_as(&format!("/v1/cases/{id}"), &cgj).await.0, 404);
+        let street = app.token("handler", Some(STREET)).await;
+        assert_eq!(app.get_as(&format!("/v1/cases/{id}"), &street).await.0, 200);
+    }
+);
+
+both_backends!(
+    revoked_tokens_stop_working_and_token_issue_checks_units,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &small_deployment()).await;
+        let admin = app.token("admin", None).await;
+        let (status, body, _) = app
+            .post_as("/v1/tokens", &admin, &json!({"role": "handler", "unit": STREET, "name": "张三"}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let token = body["token"].as_str().unwrap().to_owned();
+        let id = body["principal"]["id"].as_str().unwrap().to_owned();
+        let (_, me, _) = app.get_as("/v1/me", &token).await;
+        assert_eq!(me, json!({"id": id, "role": "handler", "unit": STREET, "name": "张三"}));
+        let r = app.client.delete(app.url(&format!("/v1/principals/{id}/tokens"))).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(read(r).await.1["revoked"], 1);
+        assert_problem(&app.get_as("/v1/me", &token).await, 401, "invalid_token");
+        for (body, status, code) in [
+            (json!({"role": "handler"}), 422, "invalid_unit"),
+            (json!({"role": "handler", "unit": "211103999"}), 422, "invalid_unit"),
+            (json!({"role": "grid_worker", "unit": "CGJ"}), 422, "invalid_unit"),
+            (json!({"role": "dispatcher", "unit": STREET}), 422, "invalid_unit"),
+            (json!({"role": "resident"}), 422, "invalid_role"),
+            (json!({"role": "system"}), 422, "invalid_role"),
+            (json!({"role": "mayor"}), 422, "invalid_role"),
+        ] {
+            assert_problem(&app.post_as("/v1/tokens", &admin, &body).await, status, code);
+        }
+        let dispatcher = app.token("dispatcher", None).await;
+        assert_problem(&app.post_as("/v1/tokens", &dispatcher, &json!({"role": "admin"})).await, 403, "forbidden");
+        // Residents register once per number; malformed numbers are refused.
+        app.resident("+86 139 0000 0001").await;
+        assert_problem(&app.post_json("/v1/residents", &json!({"phone": "13900000001"})).await, 409, "phone_registered");
+        assert_problem(&app.post_json("/v1/residents", &json!({"phone": "12345"})).await, 422, "invalid_phone");
+    }
+);

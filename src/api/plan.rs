@@ -1,0 +1,138 @@
+//! The plan library's admin API (issue 3, "Plan library"): `GET /v1/dispatch-rules` shows the
+//! ordered rule table in force and its revision; `PUT /v1/dispatch-rules` (admin) replaces it
+//! as the next revision. Every rule whose text changes must raise its `version`, so that a
+//! dispatch's recorded `{id, version}` always names one text; older revisions stay stored.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Caller;
+use super::{ApiError, ApiJson, AppState};
+use crate::domain::case::Role;
+use crate::domain::dispatch::{DispatchRule, SHIPPED_RULES, check_rules, parse_rule_file};
+use crate::store::{PlanRevision, Store};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/dispatch-rules", get(show).put(replace))
+}
+
+/// Stores the shipped rule table as revision 1 of a store that has none.
+pub async fn seed(store: &dyn Store) -> anyhow::Result<()> {
+    if store.current_plan().await?.is_none() {
+        parse_rule_file(SHIPPED_RULES)?;
+        store
+            .put_plan(&PlanRevision {
+                revision: 1,
+                rules: serde_json::from_str(SHIPPED_RULES)?,
+                created_at: Utc::now(),
+                author: "shipped".into(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// The rules in force and their revision (0: the shipped file, in a store not yet seeded).
+pub async fn rules_in_force(state: &AppState) -> Result<(i32, Vec<DispatchRule>), ApiError> {
+    let (revision, rules) = match state.store.current_plan().await? {
+        Some(r) => (r.revision, r.rules),
+        None => (
+            0,
+            serde_json::from_str(SHIPPED_RULES).map_err(|e| ApiError::Internal(e.to_string()))?,
+        ),
+    };
+    let rules: Vec<DispatchRule> = serde_json::from_value(rules)
+        .map_err(|e| ApiError::Internal(format!("stored plan revision {revision}: {e}")))?;
+    Ok((revision, rules))
+}
+
+async fn show(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.with_role(
+        &[Role::Dispatcher, Role::Leader, Role::Admin],
+        "read the plan library",
+    )?;
+    let current = state.store.current_plan().await?;
+    let (revision, rules) = rules_in_force(&state).await?;
+    Ok(Json(json!({
+        "revision": revision,
+        "created_at": current.as_ref().map(|c| c.created_at),
+        "author": current.as_ref().map(|c| c.author.clone()),
+        "rules": rules,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Replacement {
+    /// The revision the admin edited: a change made meanwhile by someone else is refused.
+    revision: i32,
+    rules: Vec<DispatchRule>,
+}
+
+fn invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::InvalidField {
+        code: "invalid_rules",
+        detail: detail.into(),
+    }
+}
+
+/// Every rule that keeps its id keeps its text or raises its version.
+fn check_versions(old: &[DispatchRule], new: &[DispatchRule]) -> Result<(), ApiError> {
+    for n in new {
+        if let Some(o) = old.iter().find(|o| o.id == n.id) {
+            if n.version < o.version {
+                return Err(invalid(format!(
+                    "rule {} goes back from version {} to {}",
+                    n.id, o.version, n.version
+                )));
+            }
+            if n.version == o.version && n != o {
+                return Err(invalid(format!(
+                    "rule {} changed but kept version {}; raise it",
+                    n.id, n.version
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(r): ApiJson<Replacement>,
+) -> Result<Json<Value>, ApiError> {
+    let p = caller.with_role(&[Role::Admin], "change the plan library")?;
+    check_rules(&r.rules).map_err(|e| invalid(e.to_string()))?;
+    let (revision, current) = rules_in_force(&state).await?;
+    let changed = || ApiError::Conflict {
+        code: "plan_changed",
+        detail: format!(
+            "the plan library is at revision {revision}, not {}; re-read it and apply the change again",
+            r.revision
+        ),
+    };
+    if r.revision != revision {
+        return Err(changed());
+    }
+    check_versions(&current, &r.rules)?;
+    let next = PlanRevision {
+        revision: revision + 1,
+        rules: serde_json::to_value(&r.rules).map_err(|e| ApiError::Internal(e.to_string()))?,
+        created_at: Utc::now(),
+        author: p.id.clone(),
+    };
+    if !state.store.put_plan(&next).await? {
+        return Err(changed());
+    }
+    Ok(Json(json!({
+        "revision": next.revision,
+        "created_at": next.created_at,
+        "author": next.author,
+        "rules": r.rules,
+    })))
+}
