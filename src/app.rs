@@ -66,12 +66,14 @@ impl Config {
         }
     }
 
-    /// Opens the store, runs migrations and seeds the shipped categories on first start.
+    /// Opens the store, runs migrations, seeds the shipped categories and plan library on
+    /// first start and backfills the heat-map aggregate of a store whose reports predate it.
     pub async fn open_store(&self) -> anyhow::Result<Arc<dyn Store>> {
         let store = store::open(self.database_url.as_deref(), &self.data_dir).await?;
         let categories = parse_category_file(SHIPPED_CATEGORIES)?;
         store.seed_categories(&categories).await?;
         api::plan::seed(store.as_ref()).await?;
+        backfill_report_cells(store.as_ref()).await?;
         Ok(store)
     }
 
@@ -102,6 +104,23 @@ impl Config {
         crate::api::events::spawn_pg_listener(state.clone());
         Ok(state)
     }
+}
+
+/// Rebuilds `report_cells` from `reports` when the two disagree: reports stored before
+/// migration 0003 were never aggregated, so heat-maps and hotspots would miss them. A store
+/// whose aggregate is complete costs two counts at start-up; rebuilding is idempotent.
+pub async fn backfill_report_cells(store: &dyn Store) -> anyhow::Result<Option<u64>> {
+    if !store.report_cells_behind().await? {
+        return Ok(None);
+    }
+    let started = std::time::Instant::now();
+    let reports = store.rebuild_report_cells().await?;
+    tracing::info!(
+        reports,
+        seconds = started.elapsed().as_secs_f64(),
+        "rebuilt the heat-map aggregate (report_cells) from reports"
+    );
+    Ok(Some(reports))
 }
 
 /// Loads the demo jurisdiction (兴隆台区 and its synthetic streets, communities and grids)

@@ -16,11 +16,21 @@ use serde_json::{Value, json};
 
 use super::resolve::round6;
 use super::{ApiError, ApiQuery, AppState};
+use crate::domain::case::State as CaseState;
 use crate::domain::categories::CategoryCode;
+use crate::domain::units::UnitCode;
 use crate::store::analytics::{AGGREGATE_RESOLUTION, Bbox, CellCount, CellCountQuery};
 
+// For the `hotspots` tile layer, which runs the same computation.
+#[allow(unused_imports)]
+pub(crate) use hotspots::{
+    HotspotOutput, HotspotParams, compute_hotspots, parse_k, parse_permutations,
+};
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/analytics/hexbins", get(hexbins))
+    Router::new()
+        .route("/v1/analytics/hexbins", get(hexbins))
+        .merge(hotspots::router())
 }
 
 /// The query string as sent; every field is parsed into [`HexbinRequest`] so that each bad
@@ -33,6 +43,8 @@ pub struct HexbinQuery {
     from: Option<String>,
     to: Option<String>,
     category: Option<String>,
+    unit: Option<String>,
+    status: Option<String>,
     by: Option<String>,
 }
 
@@ -41,9 +53,7 @@ pub struct HexbinQuery {
 pub struct HexbinRequest {
     pub res: Resolution,
     pub bbox: Option<Bbox>,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-    pub category: Option<CategoryCode>,
+    pub filter: CountFilter,
     /// `by=category`: split each hexagon's count per category.
     pub by_category: bool,
 }
@@ -69,62 +79,165 @@ fn parse_day(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiEr
         .transpose()
 }
 
-/// `from` and `to` (local days, inclusive), refused when `from` is after `to`.
-pub(super) fn parse_days(
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
-    let from = parse_day("from", from)?;
-    let to = parse_day("to", to)?;
-    if let (Some(f), Some(t)) = (from, to)
-        && f > t
-    {
-        return Err(invalid(
-            "invalid_date_range",
-            format!("from {f} is after to {t}"),
-        ));
-    }
-    Ok((from, to))
+/// The filters every analytics read shares, as sent: `from`, `to`, `category`, `unit`,
+/// `status`.
+pub(crate) struct RawFilter<'a> {
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub unit: Option<&'a str>,
+    pub status: Option<&'a str>,
 }
 
-/// An H3 resolution a heat-map may be drawn at (5–12).
-fn resolution(v: &str) -> Result<Resolution, ApiError> {
+/// The [`CountFilter`] of a query struct with the fields `from`, `to`, `category`, `unit`
+/// and `status` (`Option<String>` each).
+macro_rules! count_filter {
+    ($q:expr) => {
+        CountFilter::parse(RawFilter {
+            from: $q.from.as_deref(),
+            to: $q.to.as_deref(),
+            category: $q.category.as_deref(),
+            unit: $q.unit.as_deref(),
+            status: $q.status.as_deref(),
+        })
+    };
+}
+
+mod hotspots;
+
+/// The filters every analytics read shares, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct CountFilter {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub category: Option<CategoryCode>,
+    /// A unit code of any level (district, street, community, grid).
+    pub unit: Option<UnitCode>,
+    /// Case states, any of which counts (`status=dispatched,accepted`).
+    pub states: Vec<CaseState>,
+}
+
+/// `status`: a comma-separated list of case states.
+fn parse_states(raw: Option<&str>) -> Result<Vec<CaseState>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(|s| {
+            s.trim().parse::<CaseState>().map_err(|e| {
+                invalid(
+                    "invalid_status",
+                    format!("status must be case states separated by commas: {e}"),
+                )
+            })
+        })
+        .collect()
+}
+
+impl CountFilter {
+    pub(crate) fn parse(raw: RawFilter<'_>) -> Result<Self, ApiError> {
+        let RawFilter {
+            from,
+            to,
+            category,
+            unit,
+            status,
+        } = raw;
+        let from = parse_day("from", from)?;
+        let to = parse_day("to", to)?;
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(invalid(
+                "invalid_date_range",
+                format!("from {f} is after to {t}"),
+            ));
+        }
+        let category = category
+            .map(CategoryCode::parse)
+            .transpose()
+            .map_err(|e| invalid("invalid_category", e.to_string()))?;
+        let unit = unit
+            .map(UnitCode::parse)
+            .transpose()
+            .map_err(|e| invalid("invalid_unit", e.to_string()))?;
+        let states = parse_states(status)?;
+        Ok(Self {
+            from,
+            to,
+            category,
+            unit,
+            states,
+        })
+    }
+
+    /// The store query for these filters within `bbox`.
+    pub(crate) fn query(&self, bbox: Option<Bbox>) -> CellCountQuery {
+        CellCountQuery {
+            from: self.from,
+            to: self.to,
+            category: self.category.clone(),
+            bbox,
+            unit: self.unit.clone(),
+            states: self.states.clone(),
+        }
+    }
+}
+
+/// `res`: an H3 resolution from [`MIN_RES`] to the aggregate's.
+pub(crate) fn parse_res(raw: Option<&str>) -> Result<Resolution, ApiError> {
     let max_res = u8::from(AGGREGATE_RESOLUTION);
-    v.parse::<u8>()
-        .ok()
+    raw.and_then(|r| r.parse::<u8>().ok())
         .filter(|r| (MIN_RES..=max_res).contains(r))
         .and_then(|r| Resolution::try_from(r).ok())
         .ok_or_else(|| {
             invalid(
                 "invalid_resolution",
-                format!("res must be an H3 resolution from {MIN_RES} to {max_res}, got {v:?}"),
+                format!(
+                    "res must be an H3 resolution from {MIN_RES} to {max_res}, got {:?}",
+                    raw.unwrap_or("")
+                ),
             )
         })
 }
 
-/// An optional `res`, see [`resolution`].
-pub(super) fn parse_resolution(value: Option<&str>) -> Result<Option<Resolution>, ApiError> {
-    value.map(resolution).transpose()
+/// An optional `res` (tiles choose one from the zoom when it is absent).
+pub(super) fn parse_resolution(raw: Option<&str>) -> Result<Option<Resolution>, ApiError> {
+    raw.map(|r| parse_res(Some(r))).transpose()
 }
 
-pub(super) fn parse_category(value: Option<&str>) -> Result<Option<CategoryCode>, ApiError> {
-    value
-        .map(CategoryCode::parse)
+/// `from` and `to` (local days, inclusive), refused when `from` is after `to`.
+pub(super) fn parse_days(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
+    let f = CountFilter::parse(RawFilter {
+        from,
+        to,
+        category: None,
+        unit: None,
+        status: None,
+    })?;
+    Ok((f.from, f.to))
+}
+
+/// An optional category code (or major category code).
+pub(super) fn parse_category(raw: Option<&str>) -> Result<Option<CategoryCode>, ApiError> {
+    raw.map(CategoryCode::parse)
         .transpose()
         .map_err(|e| invalid("invalid_category", e.to_string()))
 }
 
 impl HexbinRequest {
     pub fn parse(q: &HexbinQuery) -> Result<Self, ApiError> {
-        let res = resolution(q.res.as_deref().unwrap_or(""))?;
+        let res = parse_res(q.res.as_deref())?;
         let bbox = q
             .bbox
             .as_deref()
             .map(Bbox::parse)
             .transpose()
             .map_err(|e| invalid("invalid_bbox", e.to_string()))?;
-        let (from, to) = parse_days(q.from.as_deref(), q.to.as_deref())?;
-        let category = parse_category(q.category.as_deref())?;
+        let filter = count_filter!(q)?;
         let by_category = match q.by.as_deref() {
             None => false,
             Some("category") => true,
@@ -138,9 +251,7 @@ impl HexbinRequest {
         Ok(HexbinRequest {
             res,
             bbox,
-            from,
-            to,
-            category,
+            filter,
             by_category,
         })
     }
@@ -197,6 +308,15 @@ pub fn hexagon_geometry(cell: CellIndex) -> Value {
     json!({"type": "Polygon", "coordinates": [ring]})
 }
 
+/// A GeoJSON Feature of the hexagon `cell` with `properties`.
+pub fn hex_feature(cell: CellIndex, properties: Value) -> Value {
+    json!({
+        "type": "Feature",
+        "geometry": hexagon_geometry(cell),
+        "properties": properties,
+    })
+}
+
 /// Twice the signed area of an open ring (shoelace formula): positive when counter-clockwise.
 fn signed_area(ring: &[[f64; 2]]) -> f64 {
     ring.iter()
@@ -222,12 +342,7 @@ async fn hexbins(
     let margin_km = 2.0 * req.res.edge_length_km();
     let rows = state
         .store
-        .cell_counts(&CellCountQuery {
-            from: req.from,
-            to: req.to,
-            category: req.category.clone(),
-            bbox: req.bbox.map(|b| b.grown_by_km(margin_km)),
-        })
+        .cell_counts(&req.filter.query(req.bbox.map(|b| b.grown_by_km(margin_km))))
         .await?;
     let features: Vec<Value> = roll_up(rows, req.res, req.bbox.as_ref())
         .into_iter()
@@ -236,11 +351,7 @@ async fn hexbins(
             if req.by_category {
                 properties["counts"] = json!(bin.by_category);
             }
-            json!({
-                "type": "Feature",
-                "geometry": hexagon_geometry(cell),
-                "properties": properties,
-            })
+            hex_feature(cell, properties)
         })
         .collect();
     Ok((

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{FixedOffset, Utc};
 use h3o::{LatLng, Resolution};
 use serde_json::{Value, json};
 
@@ -107,14 +106,6 @@ fn assert_valid_hexagons(fc: &Value) {
     }
 }
 
-fn today() -> String {
-    let china = FixedOffset::east_opt(8 * 3600).expect("offset");
-    Utc::now()
-        .with_timezone(&china)
-        .format("%Y-%m-%d")
-        .to_string()
-}
-
 both_backends!(
     hexbins_count_each_report_in_its_h3_parent_at_every_resolution,
     |backend| async move {
@@ -181,7 +172,7 @@ both_backends!(
             expected_counts(res, |c| c.starts_with("01"))
         );
         // Reports are dated by the deployment's day (+08:00); none were made before today.
-        let day = today();
+        let day = deployment_today();
         assert_eq!(
             get_counts(format!("from={day}&to={day}")).await,
             expected_counts(res, |_| true)

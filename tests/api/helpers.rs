@@ -338,3 +338,13 @@ pub fn easternmost_vertex(u: &Unit) -> geo::Coord<f64> {
 
 /// 任城区, Jining (a WGS-84 point in the middle of it).
 pub const JINING: (f64, f64) = (116.595, 35.41);
+
+/// Today in the deployment's time zone (+08:00), `YYYY-MM-DD`: the day reports made now
+/// are counted on.
+pub fn deployment_today() -> String {
+    let china = chrono::FixedOffset::east_opt(8 * 3600).expect("offset");
+    chrono::Utc::now()
+        .with_timezone(&china)
+        .format("%Y-%m-%d")
+        .to_string()
+}

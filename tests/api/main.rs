@@ -7,6 +7,7 @@ mod helpers;
 mod analytics;
 mod cases;
 mod demo;
+mod hotspots;
 mod import;
 mod intake;
 mod media;

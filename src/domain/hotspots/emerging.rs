@@ -43,7 +43,7 @@ pub const DEFAULT_TREND_ALPHA: f64 = 0.05;
 
 /// The Mann–Kendall test for a monotonic trend (Mann 1945; Kendall 1975), with the tie
 /// correction of the variance and the continuity correction of the score.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct MannKendall {
     /// S = Σ_{i<j} sign(xⱼ − xᵢ).
     pub s: i64,
@@ -97,7 +97,8 @@ pub fn mann_kendall(series: &[f64]) -> MannKendall {
 }
 
 /// The space-time pattern of a location (see the module docs for the rules).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SpaceTimePattern {
     NoPattern,
     NewHotSpot,
@@ -144,8 +145,9 @@ impl SpaceTimePattern {
 }
 
 /// The emerging-hotspot result for one cell.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct EmergingCell {
+    #[serde(serialize_with = "super::serialize_cell")]
     pub cell: CellIndex,
     pub pattern: SpaceTimePattern,
     /// Trend of the cell's Gi* z-scores over the periods.

@@ -43,7 +43,8 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
 /// false discoveries among flagged cells stays below the level. ArcGIS's Hot Spot Analysis
 /// offers the same kind of correction as its "Apply False Discovery Rate (FDR) Correction"
 /// option, and its Emerging Hot Spot Analysis always applies one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
+#[serde(transparent)]
 pub struct Significance(i8);
 
 impl Significance {

@@ -54,8 +54,9 @@ impl Permutations {
 }
 
 /// The Gi* result for one cell.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CellHotspot {
+    #[serde(serialize_with = "super::serialize_cell")]
     pub cell: CellIndex,
     pub count: f64,
     /// Gi* z-score (esda `Zs`).
@@ -64,6 +65,7 @@ pub struct CellHotspot {
     pub p: f64,
     /// With permutations: the pseudo p-value, one-sided in the direction of the observed
     /// statistic, as esda's `p_sim` (see [`gi_star`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub p_sim: Option<f64>,
     /// Benjamini–Hochberg adjusted p-value over all cells of the study area, of `p`, or of
     /// the two-sided pseudo p-value min(1, 2·p_sim) when permutations were run.
@@ -183,7 +185,7 @@ fn pseudo_p(area: &StudyArea, counts: &[f64], lags: &[f64], perms: Permutations)
 }
 
 /// Study-wide figures that go with the per-cell results.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HotspotSummary {
     pub cells: usize,
     /// Cells with a hot bin (90 % confidence or more, FDR-adjusted).
@@ -196,7 +198,7 @@ pub struct HotspotSummary {
 }
 
 /// Per-cell Gi* results and the summary the hotspot endpoint returns.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HotspotReport {
     pub cells: Vec<CellHotspot>,
     pub summary: HotspotSummary,

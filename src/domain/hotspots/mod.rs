@@ -31,6 +31,12 @@ pub use study_area::{KRing, StudyArea, study_area_cells};
 
 use h3o::{CellIndex, Resolution};
 
+/// An H3 index as clients know it in serialised results: lowercase hexadecimal
+/// (`8a1fb46622dffff`), the form h3-py and the H3 documentation print.
+pub fn serialize_cell<S: serde::Serializer>(cell: &CellIndex, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{:x}", u64::from(*cell)))
+}
+
 /// Why a hotspot computation refused its input.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum HotspotError {

@@ -14,7 +14,7 @@ use super::fdr::two_sided_p;
 use super::study_area::StudyArea;
 
 /// Moran's I and its moments under normality.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct MoranI {
     /// The statistic, I = (n / S₀) · Σᵢⱼ wᵢⱼ zᵢ zⱼ / Σᵢ zᵢ² with zᵢ = xᵢ − x̄.
     pub i: f64,

