@@ -79,6 +79,8 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
     /// Case events as they happen, for `GET /v1/events/stream`.
     pub notices: tokio::sync::broadcast::Sender<events::Notice>,
+    /// Hotspot computations shared by the tiles of one map.
+    pub hotspot_cache: Arc<tiles::HotspotCache>,
 }
 
 impl AppState {
@@ -94,6 +96,7 @@ impl AppState {
             jurisdiction: Arc::new(RwLock::new(jurisdiction.map(Arc::new))),
             settings: Arc::new(settings),
             notices: tokio::sync::broadcast::channel(1024).0,
+            hotspot_cache: Arc::default(),
         }
     }
 

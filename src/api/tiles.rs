@@ -16,7 +16,7 @@
 //! Privacy: public tiles leave out hexagons with fewer than `ApiSettings::tile_min_count`
 //! reports (k-anonymity, default 3) and refuse the `reports` layer; staff see everything.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, BTreeMap, HashSet};
 use std::ops::RangeInclusive;
 
 use axum::Router;
@@ -36,7 +36,8 @@ use sha2::{Digest, Sha256};
 use tower_http::compression::CompressionLayer;
 
 use super::analytics::{
-    cell_hex, hexagon_geometry, invalid, parse_category, parse_days, parse_resolution,
+    CountFilter, HotspotOutput, HotspotParams, cell_hex, compute_hotspots, hexagon_geometry,
+    invalid, parse_category, parse_days, parse_k, parse_resolution,
 };
 use super::resolve::round6;
 use super::auth::Caller;
@@ -63,11 +64,13 @@ pub enum Layer {
     Streets,
     Communities,
     Grids,
+    Hotspots,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 6] = [
+    pub const ALL: [Layer; 7] = [
         Layer::Hexbins,
+        Layer::Hotspots,
         Layer::Reports,
         Layer::Districts,
         Layer::Streets,
@@ -83,6 +86,7 @@ impl Layer {
             Layer::Streets => "streets",
             Layer::Communities => "communities",
             Layer::Grids => "grids",
+            Layer::Hotspots => "hotspots",
         }
     }
 
@@ -109,6 +113,9 @@ impl Layer {
             Layer::Streets => 8..=16,
             Layer::Communities => 10..=16,
             Layer::Grids => 13..=18,
+            // Gi* runs over every cell of the area at the zoom's resolution: up to res 10
+            // (about 80,000 cells for a district).
+            Layer::Hotspots => 7..=14,
         }
     }
 
@@ -118,7 +125,7 @@ impl Layer {
             Layer::Streets => Some(UnitLevel::Street),
             Layer::Communities => Some(UnitLevel::Community),
             Layer::Grids => Some(UnitLevel::Grid),
-            Layer::Hexbins | Layer::Reports => None,
+            Layer::Hexbins | Layer::Reports | Layer::Hotspots => None,
         }
     }
 
@@ -130,6 +137,14 @@ impl Layer {
     fn fields(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Layer::Hexbins => &[("cell", "String"), ("count", "Number")],
+            Layer::Hotspots => &[
+                ("cell", "String"),
+                ("count", "Number"),
+                ("z", "Number"),
+                ("p", "Number"),
+                ("p_fdr", "Number"),
+                ("significance", "Number"),
+            ],
             Layer::Reports => &[
                 ("case_id", "String"),
                 ("category", "String"),
@@ -148,6 +163,9 @@ impl Layer {
     fn description(self) -> &'static str {
         match self {
             Layer::Hexbins => "Reports per H3 hexagon (resolution from zoom, ?res= overrides)",
+            Layer::Hotspots => {
+                "Significant Getis-Ord Gi* hot and cold spots (k = 1, FDR-corrected), resolution from zoom"
+            }
             Layer::Reports => "Reports as points, public fields only (staff only)",
             Layer::Districts => "District outlines",
             Layer::Streets => "Street (街道) outlines",
@@ -326,6 +344,7 @@ pub async fn render(
     let features = match req.layer {
         Layer::Hexbins => hexbin_features(state, req, viewer).await?,
         Layer::Reports => report_features(state, req).await?,
+        Layer::Hotspots => hotspot_features(state, req, viewer).await?,
         _ => boundary_features(state.jurisdiction()?.as_ref(), req),
     };
     let body = match features {
@@ -450,6 +469,130 @@ async fn hexbin_features(
                         ("count", TileValue::Uint(count.max(0) as u64)),
                     ],
                 );
+            }
+        }
+    }
+    Ok(features)
+}
+
+/// Recent hotspot computations, by resolution and filters (a few maps at a time).
+#[derive(Default)]
+pub struct HotspotCache {
+    entries: std::sync::Mutex<HashMap<String, (std::time::Instant, std::sync::Arc<HotspotOutput>)>>,
+}
+
+impl HotspotCache {
+    /// Entries kept at most; the oldest goes first.
+    const CAPACITY: usize = 16;
+
+    fn get(&self, key: &str, ttl: std::time::Duration) -> Option<std::sync::Arc<HotspotOutput>> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < ttl)
+            .map(|(_, out)| out.clone())
+    }
+
+    fn put(&self, key: String, out: std::sync::Arc<HotspotOutput>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::CAPACITY
+                && let Some(oldest) = entries.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
+            {
+                entries.remove(&oldest);
+            }
+            entries.insert(key, (std::time::Instant::now(), out));
+        }
+    }
+}
+
+/// How long a hotspot computation serves tiles before it is redone with new reports.
+const HOTSPOT_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Gi* over the whole area for the tile's resolution and filters, computed once per minute
+/// and shared by every tile of that map (one computation reads the whole aggregate).
+async fn hotspots_for(
+    state: &AppState,
+    res: Resolution,
+    f: &TileFilters,
+) -> Result<std::sync::Arc<HotspotOutput>, ApiError> {
+    let key = format!("{res}|{:?}|{:?}|{:?}", f.from, f.to, f.category);
+    if let Some(hit) = state.hotspot_cache.get(&key, HOTSPOT_TTL) {
+        return Ok(hit);
+    }
+    let params = HotspotParams {
+        res,
+        filter: CountFilter {
+            from: f.from,
+            to: f.to,
+            category: f.category.clone(),
+            ..CountFilter::default()
+        },
+        k: parse_k(None)?,
+        permutations: None,
+    };
+    let out = std::sync::Arc::new(compute_hotspots(state, &params).await?);
+    state.hotspot_cache.put(key, out.clone());
+    Ok(out)
+}
+
+/// The significant cells (hot or cold, after FDR) of the tile. The public sees them without
+/// their report counts; staff see the counts too.
+async fn hotspot_features(
+    state: &AppState,
+    req: &TileRequest,
+    viewer: Viewer,
+) -> Result<Features, ApiError> {
+    let res = req.filters.res.unwrap_or_else(|| req.hexbin_res());
+    let out = hotspots_for(state, res, &req.filters).await?;
+    let b = query_box(req);
+    let mut features = Features::new(req);
+    for c in out.report.cells.iter().filter(|c| c.significance.is_hot() || c.significance.is_cold()) {
+        let centre = LatLng::from(c.cell);
+        let inside = match req.format {
+            // Each hexagon in the one tile holding its centre.
+            Format::GeoJson => TileId::containing(centre.lng(), centre.lat(), req.tile.z) == req.tile,
+            Format::Mvt => c.cell.boundary().iter().any(|ll| {
+                (b.west..=b.east).contains(&ll.lng()) && (b.south..=b.north).contains(&ll.lat())
+            }) || (b.west..=b.east).contains(&centre.lng()) && (b.south..=b.north).contains(&centre.lat()),
+        };
+        if !inside {
+            continue;
+        }
+        let significance = serde_json::to_value(c.significance)
+            .ok()
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0);
+        let count = (viewer == Viewer::Staff).then_some(c.count);
+        match &mut features {
+            Features::GeoJson(f) => {
+                let mut props = json!({
+                    "cell": cell_hex(c.cell), "z": c.z, "p": c.p, "p_fdr": c.p_fdr,
+                    "significance": significance,
+                });
+                if let Some(n) = count {
+                    props["count"] = json!(n);
+                }
+                f.push(json!({"type": "Feature", "geometry": hexagon_geometry(c.cell), "properties": props}));
+            }
+            Features::Mvt(layer) => {
+                let ring: Vec<Coord<f64>> = c
+                    .cell
+                    .boundary()
+                    .iter()
+                    .map(|ll| Coord { x: ll.lng(), y: ll.lat() })
+                    .collect();
+                let hexagon = MultiPolygon(vec![Polygon::new(ring.into(), vec![])]);
+                let mut props = vec![
+                    ("cell", TileValue::Str(cell_hex(c.cell))),
+                    ("z", TileValue::Double(c.z)),
+                    ("p", TileValue::Double(c.p)),
+                    ("p_fdr", TileValue::Double(c.p_fdr)),
+                    ("significance", TileValue::Sint(significance)),
+                ];
+                if let Some(n) = count {
+                    props.push(("count", TileValue::Uint(n.max(0.0) as u64)));
+                }
+                layer.add_polygon(Some(u64::from(c.cell)), &hexagon, 0.0, &props);
             }
         }
     }
