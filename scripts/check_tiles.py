@@ -161,8 +161,12 @@ def run_checks(client: Client) -> Checks:
         )
         checks.check(status == 201, f"POST /v1/reports: {status} {body[:200]!r}")
 
-    geojson_paths = ["/v1/analytics/hexbins?res=9", "/v1/analytics/hexbins?res=12&by=category"]
-    for layer, z in [("hexbins", 14), ("hexbins", 9), ("districts", 10), ("streets", 12), ("communities", 13), ("grids", 16)]:
+    geojson_paths = [
+        "/v1/analytics/hexbins?res=9",
+        "/v1/analytics/hexbins?res=12&by=category",
+        "/v1/analytics/hotspots?res=8&significant=true",
+    ]
+    for layer, z in [("hexbins", 14), ("hexbins", 9), ("hotspots", 12), ("districts", 10), ("streets", 12), ("communities", 13), ("grids", 16)]:
         z, x, y = tile_of(*HERE, z)
         geojson_paths.append(f"/tiles/{layer}/{z}/{x}/{y}.geojson")
     for path in geojson_paths:
@@ -183,12 +187,14 @@ def run_checks(client: Client) -> Checks:
 
     fields = {
         "hexbins": {"cell", "count"},
+        # Public hotspot tiles carry no counts.
+        "hotspots": {"cell", "z", "p", "p_fdr", "significance"},
         "districts": {"code", "name", "level", "parent"},
         "streets": {"code", "name", "level", "parent"},
         "communities": {"code", "name", "level", "parent"},
         "grids": {"code", "name", "level", "parent"},
     }
-    for layer, z in [("hexbins", 14), ("hexbins", 12), ("districts", 10), ("districts", 14), ("streets", 12), ("communities", 13), ("grids", 16)]:
+    for layer, z in [("hexbins", 14), ("hexbins", 12), ("hotspots", 12), ("districts", 10), ("districts", 14), ("streets", 12), ("communities", 13), ("grids", 16)]:
         z, x, y = tile_of(*HERE, z)
         for ext in ["mvt", "pbf"]:
             path = f"/tiles/{layer}/{z}/{x}/{y}.{ext}"
