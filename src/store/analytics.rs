@@ -364,7 +364,8 @@ fn cell_from_i64(cell: i64) -> StoreResult<CellIndex> {
 
 /// The counts are compared in SQL, so the check reads two numbers.
 const SELECT_TOTALS: &str = "select (select count(*) from reports),
-            (select cast(coalesce(sum(n), 0) as bigint) from report_cells)";
+            (select cast(coalesce(sum(n), 0) as bigint) from report_cells),
+            (select cast(coalesce(sum(n), 0) as bigint) from report_cells_coarse)";
 
 /// Rows per multi-row insert while rebuilding: 6 binds a row stays below SQLite's limit of
 /// 32,766 parameters.
@@ -407,6 +408,9 @@ macro_rules! rebuild_report_cells {
         sqlx::query("delete from report_cells")
             .execute(&mut *tx)
             .await?;
+        sqlx::query("delete from report_cells_coarse")
+            .execute(&mut *tx)
+            .await?;
         let reports: Vec<(String, String, i64)> =
             sqlx::query_as("select case_id, category, h3_r15 from reports")
                 .fetch_all(&mut *tx)
@@ -427,6 +431,11 @@ macro_rules! rebuild_report_cells {
             });
             insert.build().execute(&mut *tx).await?;
         }
+        let coarse = coarse_rows(
+            rows.iter()
+                .map(|((cell, day, category), (_, n))| (*cell, *day, category.as_str(), *n)),
+        );
+        upsert_coarse_rows!(tx, &coarse);
         tx.commit().await?;
         Ok(counted)
     }};
@@ -447,15 +456,21 @@ fn parent_masks(res: Resolution) -> (i64, i64) {
     (!RES_BITS, (i64::from(r) << 52) | finer_digits(r))
 }
 
-/// The aggregate keys (resolution-12 indexes) below `cell`, as an inclusive range: digits
-/// down to 12 from all 0 to all 7, digits 13–15 always 7.
-fn descendant_range(cell: CellIndex) -> (i64, i64) {
+/// The keys at resolution `at` (12 for the aggregate, 8 for the coarse one) below `cell`,
+/// as an inclusive range: digits down to `at` from all 0 to all 7, finer digits always 7.
+fn descendant_range_at(cell: CellIndex, at: u8) -> (i64, i64) {
     let r = u8::from(cell.resolution());
-    let twelve = i64::from(u8::from(AGGREGATE_RESOLUTION)) << 52;
+    let at_bits = i64::from(at) << 52;
     let base = cell_to_i64(cell) & !RES_BITS;
-    let lo = (base & !finer_digits(r)) | twelve | finer_digits(12);
-    let hi = base | twelve;
+    let lo = (base & !finer_digits(r)) | at_bits | finer_digits(at);
+    let hi = base | at_bits;
     (lo, hi)
+}
+
+/// [`descendant_range_at`] the aggregate's resolution.
+#[cfg(test)]
+fn descendant_range(cell: CellIndex) -> (i64, i64) {
+    descendant_range_at(cell, u8::from(AGGREGATE_RESOLUTION))
 }
 
 /// Most key ranges one hexagon query reads; beyond it the cells are replaced by their
@@ -466,13 +481,20 @@ const MAX_RANGES: usize = 256;
 /// at most [`MAX_RANGES`]. Digits 13–15 are 7 in every key, so ranges are compared
 /// without them: then the ranges of sibling cells follow each other.
 fn key_ranges(cells: &[CellIndex]) -> Vec<(i64, i64)> {
+    key_ranges_at(cells, u8::from(AGGREGATE_RESOLUTION))
+}
+
+/// [`key_ranges`] over keys at resolution `at`.
+fn key_ranges_at(cells: &[CellIndex], at: u8) -> Vec<(i64, i64)> {
+    let shift = 3 * (15 - u32::from(at));
+    let fill = finer_digits(at);
     let mut cells: Vec<CellIndex> = cells.to_vec();
     loop {
         let mut ranges: Vec<(i64, i64)> = cells
             .iter()
             .map(|&c| {
-                let (lo, hi) = descendant_range(c);
-                (lo >> 9, hi >> 9)
+                let (lo, hi) = descendant_range_at(c, at);
+                (lo >> shift, hi >> shift)
             })
             .collect();
         ranges.sort_unstable();
@@ -496,7 +518,7 @@ fn key_ranges(cells: &[CellIndex]) -> Vec<(i64, i64)> {
             None => {
                 return merged
                     .into_iter()
-                    .map(|(lo, hi)| ((lo << 9) | 0x1FF, (hi << 9) | 0x1FF))
+                    .map(|(lo, hi)| ((lo << shift) | fill, (hi << shift) | fill))
                     .collect();
             }
         }
@@ -509,6 +531,24 @@ fn key_ranges(cells: &[CellIndex]) -> Vec<(i64, i64)> {
 /// (an `or` of `between`s makes SQLite scan the whole table); `coalesce` keeps SQLite from
 /// reading by the day index instead, which would scan the days once per range.
 fn hex_counts_sql(ranges: usize) -> String {
+    ranges_sql(
+        ranges,
+        "report_cells",
+        "coalesce(c.day, c.day) between $3 and $4 and c.category like $5",
+    )
+}
+
+/// The same over the coarse aggregate: `$3`/`$4` months (`YYYY-MM`), `$5` the major
+/// category (or `%`).
+fn coarse_counts_sql(ranges: usize) -> String {
+    ranges_sql(
+        ranges,
+        "report_cells_coarse",
+        "c.month between $3 and $4 and c.major like $5",
+    )
+}
+
+fn ranges_sql(ranges: usize, table: &str, filter: &str) -> String {
     let ranges: Vec<String> = (0..ranges)
         .map(|i| {
             format!(
@@ -521,12 +561,90 @@ fn hex_counts_sql(ranges: usize) -> String {
     format!(
         "with ranges (lo, hi) as (values {})
          select (c.cell & $1) | $2 as hex, cast(sum(c.n) as bigint) as n
-         from ranges r cross join report_cells c
-         where c.cell between r.lo and r.hi
-           and coalesce(c.day, c.day) between $3 and $4 and c.category like $5
+         from ranges r cross join {table} c
+         where c.cell between r.lo and r.hi and {filter}
          group by hex",
         ranges.join(", ")
     )
+}
+
+/// Resolution of the coarse aggregate.
+pub const COARSE_RESOLUTION: Resolution = Resolution::Eight;
+
+/// The coarse aggregate's key of a report row: the resolution-8 parent, the month and the
+/// major category.
+pub(super) fn coarse_key(cell_r12: i64, day: NaiveDate, category: &str) -> (i64, String, String) {
+    let (clear, set) = parent_masks(COARSE_RESOLUTION);
+    (
+        (cell_r12 & clear) | set,
+        day.format("%Y-%m").to_string(),
+        category.chars().take(2).collect(),
+    )
+}
+
+/// Adds `n` reports to one coarse row; the same statement on both backends.
+pub(super) const UPSERT_COARSE_CELL: &str =
+    "insert into report_cells_coarse (cell, month, major, n) values ($1, $2, $3, $4)
+     on conflict (cell, month, major) do update set n = report_cells_coarse.n + excluded.n";
+
+/// The coarse aggregate answers a hexagon query when its hexagons are no finer than
+/// resolution 8, its days are whole months and its category a major one: the month and
+/// category bounds to read it with.
+fn coarse_bounds(q: &HexCountQuery) -> Option<(String, String, String)> {
+    use chrono::Datelike;
+    if q.res > COARSE_RESOLUTION || q.cells.iter().any(|c| c.resolution() > COARSE_RESOLUTION) {
+        return None;
+    }
+    let from = match q.from {
+        None => "0000-00".to_owned(),
+        Some(d) if d.day() == 1 => d.format("%Y-%m").to_string(),
+        Some(_) => return None,
+    };
+    let to = match q.to {
+        None => "9999-99".to_owned(),
+        Some(d) if d.succ_opt().is_some_and(|n| n.day() == 1) => d.format("%Y-%m").to_string(),
+        Some(_) => return None,
+    };
+    let major = match &q.category {
+        None => "%".to_owned(),
+        Some(c) if c.as_str().len() == 2 => c.as_str().to_owned(),
+        Some(_) => return None,
+    };
+    Some((from, to, major))
+}
+
+/// Folds aggregate rows into coarse rows.
+fn coarse_rows<'a>(
+    rows: impl IntoIterator<Item = (i64, NaiveDate, &'a str, i64)>,
+) -> Vec<((i64, String, String), i64)> {
+    let mut coarse: std::collections::BTreeMap<(i64, String, String), i64> =
+        std::collections::BTreeMap::new();
+    for (cell, day, category, n) in rows {
+        *coarse.entry(coarse_key(cell, day, category)).or_default() += n;
+    }
+    coarse.into_iter().collect()
+}
+
+/// Adds coarse rows in multi-row upserts inside the caller's transaction.
+macro_rules! upsert_coarse_rows {
+    ($conn:expr, $rows:expr) => {{
+        let rows: &[((i64, String, String), i64)] = $rows;
+        for chunk in rows.chunks(AGGREGATE_CHUNK) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+                .collect();
+            let sql = format!(
+                "insert into report_cells_coarse (cell, month, major, n) values {}
+                 on conflict (cell, month, major) do update set n = report_cells_coarse.n + excluded.n",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for ((cell, month, major), n) in chunk {
+                query = query.bind(*cell).bind(month.clone()).bind(major.clone()).bind(*n);
+            }
+            query.execute(&mut *$conn).await?;
+        }
+    }};
 }
 
 macro_rules! select_hex_counts {
@@ -544,16 +662,36 @@ macro_rules! select_hex_counts {
                 "hexagon counts are kept down to resolution 12".into(),
             ));
         }
-        let ranges = key_ranges(&q.cells);
-        let sql = hex_counts_sql(ranges.len());
         let (clear, set) = parent_masks(q.res);
-        let (first, last) = day_bounds(q.from, q.to);
-        let mut query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql))
-            .bind(clear)
-            .bind(set)
-            .bind(first)
-            .bind(last)
-            .bind(category_prefix(q.category.as_ref()));
+        // Months and the major category are text on both backends; days are dates on
+        // PostGIS, so each branch binds its own types.
+        let (ranges, query) = match coarse_bounds(q) {
+            Some((first, last, major)) => {
+                let ranges = key_ranges_at(&q.cells, u8::from(COARSE_RESOLUTION));
+                let query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(
+                    coarse_counts_sql(ranges.len()),
+                ))
+                .bind(clear)
+                .bind(set)
+                .bind(first)
+                .bind(last)
+                .bind(major);
+                (ranges, query)
+            }
+            None => {
+                let ranges = key_ranges(&q.cells);
+                let (first, last) = day_bounds(q.from, q.to);
+                let query =
+                    sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(hex_counts_sql(ranges.len())))
+                        .bind(clear)
+                        .bind(set)
+                        .bind(first)
+                        .bind(last)
+                        .bind(category_prefix(q.category.as_ref()));
+                (ranges, query)
+            }
+        };
+        let mut query = query;
         for (lo, hi) in ranges {
             query = query.bind(lo).bind(hi);
         }
@@ -624,6 +762,12 @@ macro_rules! add_to_aggregate {
             }
             query.execute(&mut *tx).await?;
         }
+        let coarse = coarse_rows(
+            summed
+                .iter()
+                .map(|((cell, day, category), (_, _, n))| (*cell, *day, *category, *n)),
+        );
+        upsert_coarse_rows!(tx, &coarse);
         tx.commit().await?;
         Ok(())
     }};
@@ -704,9 +848,9 @@ macro_rules! impl_analytics_store {
             }
 
             async fn report_cells_behind(&self) -> StoreResult<bool> {
-                let (reports, counted): (i64, i64) =
+                let (reports, counted, coarse): (i64, i64, i64) =
                     sqlx::query_as(SELECT_TOTALS).fetch_one(self.pool()).await?;
-                Ok(reports != counted)
+                Ok(reports != counted || reports != coarse)
             }
 
             async fn rebuild_report_cells(&self) -> StoreResult<u64> {

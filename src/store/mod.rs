@@ -365,6 +365,14 @@ macro_rules! insert_report_rows {
             .bind(cell.lat)
             .execute(&mut *$conn)
             .await?;
+        let (coarse, month, major) = analytics::coarse_key(cell.cell, cell.day, &report.category);
+        sqlx::query(analytics::UPSERT_COARSE_CELL)
+            .bind(coarse)
+            .bind(month)
+            .bind(major)
+            .bind(1_i64)
+            .execute(&mut *$conn)
+            .await?;
         for m in &report.media {
             sqlx::query(INSERT_MEDIA)
                 .bind(case_id)

@@ -12,6 +12,7 @@ struct Rendered {
 }
 use citysnap::domain::tiles::{TileId, hexbin_resolution};
 use geozero::mvt::{Message, Tile};
+use chrono::Datelike;
 use h3o::{CellIndex, LatLng, Resolution};
 use serde_json::{Value, json};
 
@@ -541,3 +542,47 @@ both_backends!(tilejson_describes_each_layer, |backend| async move {
         "invalid_resolution",
     );
 });
+
+both_backends!(
+    zoomed_out_tiles_read_the_coarse_aggregate_and_agree_with_the_fine_one,
+    |backend| async move {
+        let app = TestApp::spawn_with(backend, &xinglongtai(), |c| c.api.tile_min_count = 1).await;
+        // Reports in several places and two categories.
+        for (i, category) in ["0301", "0301", "0101", "0301", "0101", "0301"].iter().enumerate() {
+            let body = json!({
+                "description": "粗聚合测试",
+                "category": category,
+                "location": {"lon": HERE.0 + 0.004 * i as f64, "lat": HERE.1 - 0.003 * i as f64},
+            });
+            let (status, body, _) = app.post_json("/v1/reports", &body).await;
+            assert_eq!(status, 201, "{body}");
+        }
+        let month_start = (chrono::Utc::now() + chrono::TimeDelta::hours(8))
+            .date_naive()
+            .with_day(1)
+            .unwrap();
+        let month_end = (month_start + chrono::Months::new(1)).pred_opt().unwrap();
+        for z in [10u8, 12] {
+            let t = TileId::containing(HERE.0, HERE.1, z);
+            // Each pair: read by the coarse aggregate (whole months, a major category or
+            // none) and by the fine one (a day-aligned range, a full category code).
+            for (coarse, fine) in [
+                (String::new(), "?from=2000-01-02".to_owned()),
+                ("?category=03".to_owned(), "?category=0301".to_owned()),
+                (
+                    format!("?from={month_start}&to={month_end}"),
+                    format!("?from={}&to={month_end}", month_start.pred_opt().unwrap()),
+                ),
+            ] {
+                let a = geojson_counts(&app, t, &coarse).await;
+                let b = geojson_counts(&app, t, &fine).await;
+                assert!(!a.is_empty(), "z{z} {coarse}: no hexagons");
+                assert_eq!(a, b, "z{z}: {coarse} vs {fine}");
+            }
+        }
+        // The zoom-10 tile (about 30 km across) holds all six.
+        let t = TileId::containing(HERE.0, HERE.1, 10);
+        let all: i64 = geojson_counts(&app, t, "").await.values().sum();
+        assert_eq!(all, 6, "every report once");
+    }
+);
