@@ -95,6 +95,25 @@ fn tiles(c: &mut Criterion) {
     group.bench_function("hexbins_z14_Mvt_busiest_march_category_01", |b| {
         b.iter(|| rt.block_on(render(&state, &req, Viewer::Public)))
     });
+    // The whole district at zoom 10, March and major category 01: whole months and a major
+    // category read the coarse aggregate; a day range (2–31 March) must read the fine one.
+    let (tile, _) = synthetic::busiest_tile(&reports, 10);
+    for (name, from) in [("march", 1), ("march_from_day_2", 2)] {
+        let req = TileRequest {
+            layer: Layer::Hexbins,
+            tile,
+            format: Format::Mvt,
+            filters: TileFilters {
+                from: chrono::NaiveDate::from_ymd_opt(2026, 3, from),
+                to: chrono::NaiveDate::from_ymd_opt(2026, 3, 31),
+                category: CategoryCode::parse("01").ok(),
+                ..TileFilters::default()
+            },
+        };
+        group.bench_function(format!("hexbins_z10_Mvt_busiest_{name}_category_01"), |b| {
+            b.iter(|| rt.block_on(render(&state, &req, Viewer::Public)))
+        });
+    }
     group.finish();
 }
 
