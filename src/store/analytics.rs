@@ -203,8 +203,10 @@ pub trait AnalyticsStore: Send + Sync {
     /// input of space-time (emerging hotspot) analyses.
     async fn day_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<DayCount>>;
 
-    /// Whether the aggregate counts fewer (or more) reports than the `reports` table holds,
-    /// as in a store whose reports predate migration 0003.
+    /// Whether an aggregate (fine or coarse) counts fewer reports than the `reports` table
+    /// holds, as in a store whose reports predate migration 0003 (or 0009). An aggregate
+    /// holding more (bulk-loaded statistics without report rows, as the benchmarks load) is
+    /// left alone.
     async fn report_cells_behind(&self) -> StoreResult<bool>;
 
     /// Rebuilds `report_cells` from `reports` in one transaction (new reports wait for it)
@@ -850,7 +852,7 @@ macro_rules! impl_analytics_store {
             async fn report_cells_behind(&self) -> StoreResult<bool> {
                 let (reports, counted, coarse): (i64, i64, i64) =
                     sqlx::query_as(SELECT_TOTALS).fetch_one(self.pool()).await?;
-                Ok(reports != counted || reports != coarse)
+                Ok(reports > counted || reports > coarse)
             }
 
             async fn rebuild_report_cells(&self) -> StoreResult<u64> {
