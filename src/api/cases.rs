@@ -74,6 +74,16 @@ fn plan() -> Result<&'static Plan, ApiError> {
     .map_err(|e| ApiError::Internal(format!("shipped departments: {e}")))
 }
 
+/// The category of a case by its code (`None` if it was removed from the store).
+pub(super) async fn category_of(state: &AppState, code: &str) -> Result<Option<Category>, ApiError> {
+    Ok(state
+        .store
+        .categories()
+        .await?
+        .into_iter()
+        .find(|c| c.code.as_str() == code))
+}
+
 /// Whether a department can take cases: it exists and at least one handler works for it (a
 /// department nobody staffs leaves the case in the dispatchers' queue, visibly). Duty rosters
 /// are not kept: every handler counts as on duty.
@@ -356,12 +366,7 @@ async fn show(
 /// After a return (退回): the next candidate target that has not returned the case yet
 /// (matching rules, the category's handler, then the street and district it lies in).
 async fn suggested_target(state: &AppState, v: &Visible) -> Result<Option<Target>, ApiError> {
-    let Some(category) = state
-        .store
-        .categories()
-        .await?
-        .into_iter()
-        .find(|c| c.code.as_str() == v.index.category)
+    let Some(category) = category_of(state, &v.index.category).await?
     else {
         return Ok(None);
     };
@@ -407,12 +412,7 @@ async fn duplicate_candidates(state: &AppState, v: &Visible) -> Result<Vec<Value
     if !v.case.state.is_open() {
         return Ok(Vec::new());
     }
-    let Some(category) = state
-        .store
-        .categories()
-        .await?
-        .into_iter()
-        .find(|c| c.code.as_str() == v.index.category)
+    let Some(category) = category_of(state, &v.index.category).await?
     else {
         return Ok(Vec::new());
     };
@@ -757,12 +757,7 @@ async fn dispatch_of(
             Target::Department(code)
         }
     };
-    let category = state
-        .store
-        .categories()
-        .await?
-        .into_iter()
-        .find(|c| c.code.as_str() == v.index.category);
+    let category = category_of(state, &v.index.category).await?;
     let limit = match (d.time_limit, category) {
         (Some(duration), c) => Some(TimeLimit {
             duration,
@@ -960,12 +955,7 @@ async fn dispatch_after_verification(
     events: Vec<StoredEvent>,
     case: CaseState,
 ) -> Result<(Vec<StoredEvent>, CaseState), ApiError> {
-    let Some(category) = state
-        .store
-        .categories()
-        .await?
-        .into_iter()
-        .find(|c| c.code.as_str() == index.category)
+    let Some(category) = category_of(state, &index.category).await?
     else {
         return Ok((events, case));
     };

@@ -34,12 +34,7 @@ pub(super) async fn credit_if_due(
     after: &CaseState,
     action: ActionKind,
 ) -> Result<(), ApiError> {
-    let Some(category) = state
-        .store
-        .categories()
-        .await?
-        .into_iter()
-        .find(|c| c.code.as_str() == index.category)
+    let Some(category) = super::cases::category_of(state, &index.category).await?
     else {
         return Ok(());
     };
