@@ -122,10 +122,7 @@ pub fn sees(p: &Principal, case: &IndexedCase) -> bool {
         None => false,
         Some(CaseScope::All) => true,
         Some(CaseScope::Reporter(r)) => case.reporter == r,
-        Some(CaseScope::Target(unit)) => case
-            .target
-            .as_deref()
-            .is_some_and(|t| within(t, &unit)),
+        Some(CaseScope::Target(unit)) => case.target.as_deref().is_some_and(|t| within(t, &unit)),
         Some(CaseScope::Area(unit)) => case.grid.as_deref().is_some_and(|g| within(g, &unit)),
     }
 }
@@ -256,8 +253,14 @@ async fn register(
         detail: e.to_string(),
     })?;
     let name = checked_name(r.name)?;
-    let (principal, token) =
-        issue_token(state.store.as_ref(), Role::Resident, None, name, Some(phone)).await?;
+    let (principal, token) = issue_token(
+        state.store.as_ref(),
+        Role::Resident,
+        None,
+        name,
+        Some(phone),
+    )
+    .await?;
     Ok((
         axum::http::StatusCode::CREATED,
         Json(json!({"principal": principal_json(&principal), "token": token})),
@@ -266,7 +269,11 @@ async fn register(
 
 fn checked_name(name: Option<String>) -> Result<Option<String>, ApiError> {
     match name {
-        Some(n) if n.trim().is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) => {
+        Some(n)
+            if n.trim().is_empty()
+                || n.chars().count() > 100
+                || n.chars().any(char::is_control) =>
+        {
             Err(ApiError::InvalidField {
                 code: "invalid_name",
                 detail: "name must be 1 to 100 characters without control characters".into(),
@@ -293,12 +300,13 @@ async fn create_token(
     ApiJson(r): ApiJson<TokenRequest>,
 ) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
     caller.with_role(&[Role::Admin], "issue tokens")?;
-    let role: Role = r.role.parse().map_err(|e: crate::domain::case::UnknownRole| {
-        ApiError::InvalidField {
-            code: "invalid_role",
-            detail: e.to_string(),
-        }
-    })?;
+    let role: Role =
+        r.role.parse().map_err(
+            |e: crate::domain::case::UnknownRole| ApiError::InvalidField {
+                code: "invalid_role",
+                detail: e.to_string(),
+            },
+        )?;
     if role == Role::Resident {
         return Err(ApiError::InvalidField {
             code: "invalid_role",

@@ -54,7 +54,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/supervision", get(supervision))
 }
 
-
 /// The shipped departments, parsed once.
 struct Plan {
     departments: Vec<DepartmentCode>,
@@ -75,7 +74,10 @@ fn plan() -> Result<&'static Plan, ApiError> {
 }
 
 /// The category of a case by its code (`None` if it was removed from the store).
-pub(super) async fn category_of(state: &AppState, code: &str) -> Result<Option<Category>, ApiError> {
+pub(super) async fn category_of(
+    state: &AppState,
+    code: &str,
+) -> Result<Option<Category>, ApiError> {
     Ok(state
         .store
         .categories()
@@ -177,10 +179,10 @@ async fn auto_dispatch(
                 reason: None,
             }))
         }
-        DispatchDecision::Queue { reason, .. } => {
-            Ok(Err(Text::parse(&format!("waiting for dispatchers: {reason}"))
-                .map_err(|e| ApiError::Internal(e.to_string()))?))
-        }
+        DispatchDecision::Queue { reason, .. } => Ok(Err(Text::parse(&format!(
+            "waiting for dispatchers: {reason}"
+        ))
+        .map_err(|e| ApiError::Internal(e.to_string()))?)),
     }
 }
 
@@ -210,10 +212,7 @@ async fn assignee_for(
 }
 
 /// The events with the read-model summary of their fold.
-fn summarised(
-    state: &AppState,
-    events: Vec<Event>,
-) -> Result<(Vec<Event>, CaseSummary), ApiError> {
+fn summarised(state: &AppState, events: Vec<Event>) -> Result<(Vec<Event>, CaseSummary), ApiError> {
     let case = fold(&events).map_err(|e| ApiError::Internal(format!("initial events: {e}")))?;
     let summary = summary_of(state, &case, events.len() as i32);
     Ok((events, summary))
@@ -298,7 +297,11 @@ fn warning_level(s: &ApiSettings, case: &CaseState, now: DateTime<Utc>) -> Warni
     let Some(deadline) = case.deadline else {
         return WarningLevel::Green;
     };
-    deadline.level(case.clock_stopped_at().unwrap_or(now), &s.calendar, s.red_margin)
+    deadline.level(
+        case.clock_stopped_at().unwrap_or(now),
+        &s.calendar,
+        s.red_margin,
+    )
 }
 
 /// Roles whose work needs the reporter's phone number: to call them back.
@@ -366,8 +369,7 @@ async fn show(
 /// After a return (退回): the next candidate target that has not returned the case yet
 /// (matching rules, the category's handler, then the street and district it lies in).
 async fn suggested_target(state: &AppState, v: &Visible) -> Result<Option<Target>, ApiError> {
-    let Some(category) = category_of(state, &v.index.category).await?
-    else {
+    let Some(category) = category_of(state, &v.index.category).await? else {
         return Ok(None);
     };
     let chain = indexed_chain(&v.index)?;
@@ -397,12 +399,17 @@ async fn suggested_target(state: &AppState, v: &Visible) -> Result<Option<Target
 
 /// The report's resolved units, coarsest first, from the case's index row.
 fn indexed_chain(index: &IndexedCase) -> Result<Vec<UnitCode>, ApiError> {
-    [&index.district, &index.street, &index.community, &index.grid]
-        .into_iter()
-        .flatten()
-        .map(|c| UnitCode::parse(c))
-        .collect::<Result<_, _>>()
-        .map_err(|e| ApiError::Internal(format!("indexed chain: {e}")))
+    [
+        &index.district,
+        &index.street,
+        &index.community,
+        &index.grid,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|c| UnitCode::parse(c))
+    .collect::<Result<_, _>>()
+    .map_err(|e| ApiError::Internal(format!("indexed chain: {e}")))
 }
 
 /// Open cases of the same category within the category's radius (default 50 m) and time
@@ -412,8 +419,7 @@ async fn duplicate_candidates(state: &AppState, v: &Visible) -> Result<Vec<Value
     if !v.case.state.is_open() {
         return Ok(Vec::new());
     }
-    let Some(category) = category_of(state, &v.index.category).await?
-    else {
+    let Some(category) = category_of(state, &v.index.category).await? else {
         return Ok(Vec::new());
     };
     let (radius, window) = (category.duplicate_radius_m(), category.duplicate_window());
@@ -443,7 +449,11 @@ async fn duplicate_candidates(state: &AppState, v: &Visible) -> Result<Vec<Value
     let mut found: Vec<(f64, &IndexedCase)> = nearby
         .iter()
         .filter(|c| c.case_id != v.index.case_id && c.category == v.index.category)
-        .filter(|c| c.state.parse::<crate::domain::case::State>().is_ok_and(|s| s.is_open()))
+        .filter(|c| {
+            c.state
+                .parse::<crate::domain::case::State>()
+                .is_ok_and(|s| s.is_open())
+        })
         .filter(|c| (c.submitted_at - v.index.submitted_at).abs() <= window)
         .map(|c| {
             let d = crate::domain::coords::haversine_m(here, geo::coord! {x: c.lon, y: c.lat});
@@ -566,16 +576,23 @@ fn parse_list_query(q: ListQuery) -> Result<CaseQuery, ApiError> {
             )),
         })
         .transpose()?;
-    let code_like = |s: &str| !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    let code_like =
+        |s: &str| !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric());
     if let Some(u) = &q.unit
         && !code_like(u)
     {
-        return Err(bad_query("invalid_unit", format!("{u:?} is not a unit or department code")));
+        return Err(bad_query(
+            "invalid_unit",
+            format!("{u:?} is not a unit or department code"),
+        ));
     }
     if let Some(c) = &q.category
         && !code_like(c)
     {
-        return Err(bad_query("invalid_category", format!("{c:?} is not a category code")));
+        return Err(bad_query(
+            "invalid_category",
+            format!("{c:?} is not a category code"),
+        ));
     }
     let bbox = q
         .bbox
@@ -585,7 +602,10 @@ fn parse_list_query(q: ListQuery) -> Result<CaseQuery, ApiError> {
         .map_err(|e| bad_query("invalid_bbox", e.to_string()))?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=LIST_MAX).contains(&limit) {
-        return Err(bad_query("invalid_limit", format!("limit must be 1 to {LIST_MAX}")));
+        return Err(bad_query(
+            "invalid_limit",
+            format!("limit must be 1 to {LIST_MAX}"),
+        ));
     }
     Ok(CaseQuery {
         scope: crate::store::CaseScope::All,
@@ -655,7 +675,10 @@ async fn supervision(
     caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.with_role(&[Role::Leader, Role::Dispatcher, Role::Admin], "read the supervision queue")?;
+    caller.with_role(
+        &[Role::Leader, Role::Dispatcher, Role::Admin],
+        "read the supervision queue",
+    )?;
     let mut query = parse_list_query(q)?;
     query.supervision_queue = true;
     run_list(&state, query).await
@@ -743,9 +766,13 @@ async fn dispatch_of(
 ) -> Result<crate::domain::case::Dispatch, ApiError> {
     let target = match d.target {
         TargetRequest::Unit(u) => {
-            let code = UnitCode::parse(&u).map_err(|e| bad_query("invalid_target", e.to_string()))?;
+            let code =
+                UnitCode::parse(&u).map_err(|e| bad_query("invalid_target", e.to_string()))?;
             if state.store.unit_level(code.as_str()).await?.is_none() {
-                return Err(bad_query("invalid_target", format!("no unit {u} in this deployment")));
+                return Err(bad_query(
+                    "invalid_target",
+                    format!("no unit {u} in this deployment"),
+                ));
             }
             Target::Unit(code)
         }
@@ -786,7 +813,12 @@ async fn check_photos(state: &AppState, action: &Action) -> Result<(), ApiError>
         _ => &[],
     };
     for photo in photos {
-        let unknown = || bad_query("unknown_media", format!("no uploaded photo {photo}; POST /v1/media first"));
+        let unknown = || {
+            bad_query(
+                "unknown_media",
+                format!("no uploaded photo {photo}; POST /v1/media first"),
+            )
+        };
         let key = crate::media::MediaKey::parse(photo.as_str()).map_err(|_| unknown())?;
         match state.media.get(&key).await {
             Ok(_) => {}
@@ -851,7 +883,10 @@ async fn check_scope(
             if !ok {
                 return Err(bad_query(
                     "invalid_merge",
-                    format!("{master} is not another open case of category {}", v.index.category),
+                    format!(
+                        "{master} is not another open case of category {}",
+                        v.index.category
+                    ),
                 ));
             }
         }
@@ -897,7 +932,9 @@ pub(super) async fn append_checked(
     }
     Err(ApiError::Conflict {
         code: "case_busy",
-        detail: format!("case {case_id} changed {APPEND_ATTEMPTS} times while this action was checked; retry"),
+        detail: format!(
+            "case {case_id} changed {APPEND_ATTEMPTS} times while this action was checked; retry"
+        ),
     })
 }
 
@@ -955,8 +992,7 @@ async fn dispatch_after_verification(
     events: Vec<StoredEvent>,
     case: CaseState,
 ) -> Result<(Vec<StoredEvent>, CaseState), ApiError> {
-    let Some(category) = category_of(state, &index.category).await?
-    else {
+    let Some(category) = category_of(state, &index.category).await? else {
         return Ok((events, case));
     };
     let chain = indexed_chain(index)?;

@@ -105,7 +105,10 @@ async fn create(
     if find(state.store.as_ref(), c.code.as_str()).await.is_ok() {
         return Err(ApiError::Conflict {
             code: "category_exists",
-            detail: format!("category {} exists; PUT /v1/categories/{} changes it", c.code, c.code),
+            detail: format!(
+                "category {} exists; PUT /v1/categories/{} changes it",
+                c.code, c.code
+            ),
         });
     }
     check_category(state.store.as_ref(), &c).await?;

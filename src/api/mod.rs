@@ -4,16 +4,16 @@
 mod analytics;
 pub mod auth;
 mod cases;
-pub mod deadlines;
 pub mod categories;
-pub mod events;
+pub mod deadlines;
 pub mod error;
+pub mod events;
 mod health;
 pub mod plan;
 mod reports;
+mod resolve;
 mod rewards;
 mod stats;
-mod resolve;
 pub mod tiles;
 
 use std::sync::{Arc, RwLock};

@@ -15,9 +15,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::auth::Caller;
 use super::error::json_body_error;
 use super::resolve::{InputLocation, near_boundary_json, place, round1, round6};
-use super::auth::Caller;
 use super::{ApiError, AppState};
 use crate::domain::case::{ActionKind, may};
 use crate::domain::categories::Category;
@@ -217,7 +217,10 @@ async fn submit(
     if let Some(p) = &caller.0
         && !may(p.role, ActionKind::Submit)
     {
-        return Err(ApiError::Forbidden(format!("a {} may not submit reports", p.role)));
+        return Err(ApiError::Forbidden(format!(
+            "a {} may not submit reports",
+            p.role
+        )));
     }
     let headers = req.headers().clone();
     let content_type = media_type_of(&headers);

@@ -34,8 +34,7 @@ pub(super) async fn credit_if_due(
     after: &CaseState,
     action: ActionKind,
 ) -> Result<(), ApiError> {
-    let Some(category) = super::cases::category_of(state, &index.category).await?
-    else {
+    let Some(category) = super::cases::category_of(state, &index.category).await? else {
         return Ok(());
     };
     let proved = if category.verify_first {
@@ -44,7 +43,13 @@ pub(super) async fn credit_if_due(
         after.state == CaseStateName::Closed && before.state != CaseStateName::Closed
     };
     // Only registered residents earn (staff reporting on patrol do not).
-    if !proved || state.store.principal_phone(&index.reporter).await?.is_none() {
+    if !proved
+        || state
+            .store
+            .principal_phone(&index.reporter)
+            .await?
+            .is_none()
+    {
         return Ok(());
     }
     let now = Utc::now();
@@ -54,9 +59,12 @@ pub(super) async fn credit_if_due(
         points: u32::try_from(points).unwrap_or(u32::MAX),
         cash_fen: u32::try_from(cash).unwrap_or(u32::MAX),
     };
-    if let Award::Earned { amount, .. } =
-        award(&category, ReportOutcome::Verified, today, DailyCap::default())
-    {
+    if let Award::Earned { amount, .. } = award(
+        &category,
+        ReportOutcome::Verified,
+        today,
+        DailyCap::default(),
+    ) {
         state
             .store
             .record_award(&LedgerRow {
@@ -83,8 +91,12 @@ struct Period {
 impl Period {
     fn bounds(&self) -> Result<(NaiveDate, NaiveDate), ApiError> {
         // Open ends as the widest dates both databases order correctly.
-        let from = self.from.unwrap_or(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default());
-        let to = self.to.unwrap_or(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default());
+        let from = self
+            .from
+            .unwrap_or(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default());
+        let to = self
+            .to
+            .unwrap_or(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default());
         if from > to {
             return Err(ApiError::InvalidField {
                 code: "invalid_date_range",
@@ -106,7 +118,9 @@ async fn mine(
     let rows = state.store.ledger(Some(&p.id), from, to).await?;
     let points: i64 = rows.iter().map(|r| i64::from(r.points)).sum();
     let cash: i64 = rows.iter().map(|r| i64::from(r.cash_fen)).sum();
-    Ok(Json(json!({"points": points, "cash_fen": cash, "entries": rows})))
+    Ok(Json(
+        json!({"points": points, "cash_fen": cash, "entries": rows}),
+    ))
 }
 
 /// `GET /v1/rewards/export?from=&to=` (admin): the ledger as CSV for the city's payment

@@ -16,7 +16,7 @@
 //! Privacy: public tiles leave out hexagons with fewer than `ApiSettings::tile_min_count`
 //! reports (k-anonymity, default 3) and refuse the `reports` layer; staff see everything.
 
-use std::collections::{HashMap, BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::RangeInclusive;
 
 use axum::Router;
@@ -39,8 +39,8 @@ use super::analytics::{
     CountFilter, HotspotOutput, HotspotParams, cell_hex, compute_hotspots, hexagon_geometry,
     invalid, parse_category, parse_days, parse_k, parse_resolution,
 };
-use super::resolve::round6;
 use super::auth::Caller;
+use super::resolve::round6;
 use super::{ApiError, ApiQuery, ApiSettings, AppState};
 use crate::domain::categories::CategoryCode;
 use crate::domain::resolver::Jurisdiction;
@@ -496,7 +496,10 @@ impl HotspotCache {
     fn put(&self, key: String, out: std::sync::Arc<HotspotOutput>) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= Self::CAPACITY
-                && let Some(oldest) = entries.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
+                && let Some(oldest) = entries
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(k, _)| k.clone())
             {
                 entries.remove(&oldest);
             }
@@ -546,14 +549,24 @@ async fn hotspot_features(
     let out = hotspots_for(state, res, &req.filters).await?;
     let b = query_box(req);
     let mut features = Features::new(req);
-    for c in out.report.cells.iter().filter(|c| c.significance.is_hot() || c.significance.is_cold()) {
+    for c in out
+        .report
+        .cells
+        .iter()
+        .filter(|c| c.significance.is_hot() || c.significance.is_cold())
+    {
         let centre = LatLng::from(c.cell);
         let inside = match req.format {
             // Each hexagon in the one tile holding its centre.
-            Format::GeoJson => TileId::containing(centre.lng(), centre.lat(), req.tile.z) == req.tile,
-            Format::Mvt => c.cell.boundary().iter().any(|ll| {
-                (b.west..=b.east).contains(&ll.lng()) && (b.south..=b.north).contains(&ll.lat())
-            }) || (b.west..=b.east).contains(&centre.lng()) && (b.south..=b.north).contains(&centre.lat()),
+            Format::GeoJson => {
+                TileId::containing(centre.lng(), centre.lat(), req.tile.z) == req.tile
+            }
+            Format::Mvt => {
+                c.cell.boundary().iter().any(|ll| {
+                    (b.west..=b.east).contains(&ll.lng()) && (b.south..=b.north).contains(&ll.lat())
+                }) || (b.west..=b.east).contains(&centre.lng())
+                    && (b.south..=b.north).contains(&centre.lat())
+            }
         };
         if !inside {
             continue;
@@ -579,7 +592,10 @@ async fn hotspot_features(
                     .cell
                     .boundary()
                     .iter()
-                    .map(|ll| Coord { x: ll.lng(), y: ll.lat() })
+                    .map(|ll| Coord {
+                        x: ll.lng(),
+                        y: ll.lat(),
+                    })
                     .collect();
                 let hexagon = MultiPolygon(vec![Polygon::new(ring.into(), vec![])]);
                 let mut props = vec![

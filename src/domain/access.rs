@@ -48,7 +48,11 @@ pub fn normalise_phone(s: &str) -> Result<String, BadPhone> {
     let digits = digits
         .strip_prefix("+86")
         .or_else(|| digits.strip_prefix("0086"))
-        .or_else(|| (digits.len() == 13).then(|| digits.strip_prefix("86")).flatten())
+        .or_else(|| {
+            (digits.len() == 13)
+                .then(|| digits.strip_prefix("86"))
+                .flatten()
+        })
         .unwrap_or(&digits);
     let ok = digits.len() == 11
         && digits.bytes().all(|b| b.is_ascii_digit())
@@ -104,10 +108,22 @@ mod tests {
 
     #[test]
     fn phones_normalise_to_eleven_digits() {
-        for ok in ["13812345678", "+86 138 1234 5678", "0086-138-1234-5678", "8613812345678"] {
+        for ok in [
+            "13812345678",
+            "+86 138 1234 5678",
+            "0086-138-1234-5678",
+            "8613812345678",
+        ] {
             assert_eq!(normalise_phone(ok).as_deref(), Ok("13812345678"), "{ok}");
         }
-        for bad in ["", "12812345678", "1381234567", "138123456789", "abc", "+1 2025550123"] {
+        for bad in [
+            "",
+            "12812345678",
+            "1381234567",
+            "138123456789",
+            "abc",
+            "+1 2025550123",
+        ] {
             assert!(normalise_phone(bad).is_err(), "{bad}");
         }
     }

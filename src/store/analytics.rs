@@ -683,13 +683,14 @@ macro_rules! select_hex_counts {
             None => {
                 let ranges = key_ranges(&q.cells);
                 let (first, last) = day_bounds(q.from, q.to);
-                let query =
-                    sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(hex_counts_sql(ranges.len())))
-                        .bind(clear)
-                        .bind(set)
-                        .bind(first)
-                        .bind(last)
-                        .bind(category_prefix(q.category.as_ref()));
+                let query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(hex_counts_sql(
+                    ranges.len(),
+                )))
+                .bind(clear)
+                .bind(set)
+                .bind(first)
+                .bind(last)
+                .bind(category_prefix(q.category.as_ref()));
                 (ranges, query)
             }
         };

@@ -200,8 +200,7 @@ pub trait CaseStore: Send + Sync {
 
     /// Open cases whose deadline has passed at `now` and which still lack the
     /// `escalated_yellow` or (past `red_at`) the `escalated_red` event.
-    async fn due_for_escalation(&self, now: DateTime<Utc>, limit: i64)
-    -> StoreResult<Vec<String>>;
+    async fn due_for_escalation(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<String>>;
 }
 
 /// Statements that read the same on both backends.

@@ -24,14 +24,14 @@ use crate::domain::case::Event;
 use crate::domain::categories::Category;
 use crate::domain::units::{Unit, UnitCode, UnitLevel};
 
-pub use categories::CategoryStore;
-pub use plan::{PlanRevision, PlanStore};
-pub use rewards::{LedgerRow, RewardStore};
 pub use auth::{AuthStore, Created, NewPrincipal, Principal};
 pub use cases::{
     Appended, CaseQuery, CaseScope, CaseStore, CaseSummary, IndexedCase, MergedCase, StoredEvent,
 };
+pub use categories::CategoryStore;
+pub use plan::{PlanRevision, PlanStore};
 pub use postgres::PgStore;
+pub use rewards::{LedgerRow, RewardStore};
 pub use sqlite::SqliteStore;
 
 /// Failures of the store. None of them carries user input back to a client: the API logs
@@ -388,18 +388,22 @@ macro_rules! insert_report_rows {
                 .execute(&mut *$conn)
                 .await?;
         }
-        cases::bind_summary!(sqlx::query(cases::INSERT_CASE_INDEX), case_id, &report.summary)
-            .bind(&report.category)
-            .bind(cell.cell)
-            .bind(cell.day)
-            .bind(report.lon)
-            .bind(report.lat)
-            .bind(report.code_at(UnitLevel::District))
-            .bind(report.code_at(UnitLevel::Street))
-            .bind(report.code_at(UnitLevel::Community))
-            .bind(report.code_at(UnitLevel::Grid))
-            .execute(&mut *$conn)
-            .await?;
+        cases::bind_summary!(
+            sqlx::query(cases::INSERT_CASE_INDEX),
+            case_id,
+            &report.summary
+        )
+        .bind(&report.category)
+        .bind(cell.cell)
+        .bind(cell.day)
+        .bind(report.lon)
+        .bind(report.lat)
+        .bind(report.code_at(UnitLevel::District))
+        .bind(report.code_at(UnitLevel::Street))
+        .bind(report.code_at(UnitLevel::Community))
+        .bind(report.code_at(UnitLevel::Grid))
+        .execute(&mut *$conn)
+        .await?;
         for (seq, e) in (1..).zip(&report.events) {
             let c = cases::event_columns(e)?;
             sqlx::query(cases::INSERT_EVENT)

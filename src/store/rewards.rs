@@ -39,7 +39,8 @@ pub trait RewardStore: Send + Sync {
 const SUM_DAY: &str = "select cast(coalesce(sum(points), 0) as bigint),
         cast(coalesce(sum(cash_fen), 0) as bigint)
      from reward_ledger where resident = $1 and day = $2";
-const INSERT_ENTRY: &str = "insert into reward_ledger (case_id, resident, category, at, day, points, cash_fen)
+const INSERT_ENTRY: &str =
+    "insert into reward_ledger (case_id, resident, category, at, day, points, cash_fen)
      values ($1, $2, $3, $4, $5, $6, $7) on conflict (case_id) do nothing";
 const SELECT_LEDGER: &str = "select case_id, resident, category, at, day, points, cash_fen
      from reward_ledger where ($1 is null or resident = $1) and day >= $2 and day <= $3

@@ -38,7 +38,9 @@ async fn submit(app: &TestApp, category: &str, description: &str) -> Value {
 
 async fn case(app: &TestApp, case_id: &str) -> Value {
     let dispatcher = app.token("dispatcher", None).await;
-    let (status, body, _) = app.get_as(&format!("/v1/cases/{case_id}"), &dispatcher).await;
+    let (status, body, _) = app
+        .get_as(&format!("/v1/cases/{case_id}"), &dispatcher)
+        .await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -63,7 +65,10 @@ both_backends!(
         );
         assert_eq!(c["warning_level"], "green");
         // Assigned to the department's only handler.
-        assert!(c["assignee"].as_str().is_some_and(|a| a.starts_with("u-")), "{c}");
+        assert!(
+            c["assignee"].as_str().is_some_and(|a| a.starts_with("u-")),
+            "{c}"
+        );
     }
 );
 
@@ -134,7 +139,11 @@ both_backends!(
         app.staff(&["ZJJ", "CGJ", "HWC"]).await;
         let resident = app.resident("13904271234").await;
         let (status, body, _) = app
-            .post_as("/v1/reports", &resident, &report("0302", "井盖丢失了，晚上很危险"))
+            .post_as(
+                "/v1/reports",
+                &resident,
+                &report("0302", "井盖丢失了，晚上很危险"),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         let case_id = body["case_id"].as_str().unwrap();

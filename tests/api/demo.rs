@@ -156,9 +156,18 @@ async fn the_readme_run_command_serves_the_demo_and_keeps_reports_across_restart
         .env_remove("DATABASE_URL")
         .output()
         .expect("citysnap token create");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let token = stdout.lines().last().expect("a token line").trim().to_owned();
+    let token = stdout
+        .lines()
+        .last()
+        .expect("a token line")
+        .trim()
+        .to_owned();
     assert!(token.starts_with("cs_"), "{stdout}");
     let r = client
         .get(format!("{base}/v1/reports/{case_id}"))

@@ -198,7 +198,11 @@ impl TestApp {
         body["token"].as_str().expect("token").to_owned()
     }
 
-    pub async fn get_as(&self, path: &str, token: &str) -> (u16, Value, reqwest::header::HeaderMap) {
+    pub async fn get_as(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
         let r = self
             .client
             .get(self.url(path))

@@ -606,7 +606,9 @@ both_backends!(
     |backend| async move {
         let app = TestApp::spawn(backend, &xinglongtai()).await;
         submit(&app, &planted()).await;
-        let (_, fc, _) = app.get(&format!("/v1/analytics/hotspots?res={}&k=1", u8::from(RES))).await;
+        let (_, fc, _) = app
+            .get(&format!("/v1/analytics/hotspots?res={}&k=1", u8::from(RES)))
+            .await;
         let z_of: BTreeMap<CellIndex, f64> = features(&fc)
             .iter()
             .map(|f| (cell_of(f), f["properties"]["z"].as_f64().unwrap()))
@@ -617,7 +619,8 @@ both_backends!(
         let n = 4096f64;
         let x = ((c.lng() + 180.0) / 360.0 * n).floor() as u32;
         let lat = c.lat().to_radians();
-        let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+        let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n)
+            .floor() as u32;
         let path = format!("/tiles/hotspots/12/{x}/{y}.geojson");
         let (status, tile, _) = app.get(&path).await;
         assert_eq!(status, 200, "{tile}");
@@ -627,23 +630,47 @@ both_backends!(
             .unwrap_or_else(|| panic!("the hub is not in {path}: {tile}"));
         let p = &hub_feature["properties"];
         assert_eq!(p["significance"], 3, "{p}");
-        assert!((p["z"].as_f64().unwrap() - z_of[&hub()]).abs() < 1e-9, "{p}");
+        assert!(
+            (p["z"].as_f64().unwrap() - z_of[&hub()]).abs() < 1e-9,
+            "{p}"
+        );
         assert!(p.get("count").is_none(), "the public sees no counts: {p}");
         // Only significant cells are drawn.
-        assert!(features(&tile).iter().all(|f| f["properties"]["significance"] != 0));
+        assert!(
+            features(&tile)
+                .iter()
+                .all(|f| f["properties"]["significance"] != 0)
+        );
         // Staff see the counts.
         let planner = app.token("planner", None).await;
         let (_, tile, _) = app.get_as(&path, &planner).await;
-        let hub_feature = features(&tile).iter().find(|f| cell_of(f) == hub()).unwrap();
+        let hub_feature = features(&tile)
+            .iter()
+            .find(|f| cell_of(f) == hub())
+            .unwrap();
         assert_eq!(hub_feature["properties"]["count"], CLUSTER_REPORTS as f64);
         // The MVT of the same tile decodes; TileJSON lists the layer's fields.
-        let r = app.client.get(app.url(&path.replace(".geojson", ".mvt"))).send().await.unwrap();
+        let r = app
+            .client
+            .get(app.url(&path.replace(".geojson", ".mvt")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert!(!r.bytes().await.unwrap().is_empty());
         let (status, doc, _) = app.get("/tiles/hotspots.json").await;
         assert_eq!(status, 200, "{doc}");
         assert_eq!(doc["vector_layers"][0]["id"], "hotspots");
-        assert!(doc["vector_layers"][0]["fields"].get("significance").is_some(), "{doc}");
-        assert_problem(&app.get("/tiles/hotspots/15/0/0.geojson").await, 404, "zoom_out_of_range");
+        assert!(
+            doc["vector_layers"][0]["fields"]
+                .get("significance")
+                .is_some(),
+            "{doc}"
+        );
+        assert_problem(
+            &app.get("/tiles/hotspots/15/0/0.geojson").await,
+            404,
+            "zoom_out_of_range",
+        );
     }
 );

@@ -306,7 +306,8 @@ both_backends!(an_unknown_case_is_404, |backend| async move {
     let app = TestApp::spawn(backend, &xinglongtai()).await;
     let dispatcher = app.token("dispatcher", None).await;
     assert_problem(
-        &app.get_as("/v1/reports/XL-20260101-999999", &dispatcher).await,
+        &app.get_as("/v1/reports/XL-20260101-999999", &dispatcher)
+            .await,
         404,
         "report_not_found",
     );
@@ -315,8 +316,11 @@ both_backends!(an_unknown_case_is_404, |backend| async move {
     assert_eq!(status, 201, "{body}");
     let other = app.resident("13800000001").await;
     assert_problem(
-        &app.get_as(&format!("/v1/reports/{}", body["case_id"].as_str().unwrap()), &other)
-            .await,
+        &app.get_as(
+            &format!("/v1/reports/{}", body["case_id"].as_str().unwrap()),
+            &other,
+        )
+        .await,
         404,
         "report_not_found",
     );
@@ -354,7 +358,12 @@ both_backends!(
         );
         assert_problem(&app.get("/v1/nothing-here").await, 404, "not_found");
         // A known path with a method it does not take: a problem document with `Allow`.
-        let r = app.client.delete(app.url("/v1/reports")).send().await.unwrap();
+        let r = app
+            .client
+            .delete(app.url("/v1/reports"))
+            .send()
+            .await
+            .unwrap();
         let resp = read(r).await;
         assert_problem(&resp, 405, "method_not_allowed");
         assert_eq!(resp.2["allow"], "POST", "{:?}", resp.2);

@@ -13,5 +13,5 @@ mod intake;
 mod media;
 mod real_outlines;
 mod resolve;
-mod workflow;
 mod tiles;
+mod workflow;

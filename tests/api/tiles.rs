@@ -10,9 +10,9 @@ use citysnap::api::tiles::Format;
 struct Rendered {
     body: Vec<u8>,
 }
+use chrono::Datelike;
 use citysnap::domain::tiles::{TileId, hexbin_resolution};
 use geozero::mvt::{Message, Tile};
-use chrono::Datelike;
 use h3o::{CellIndex, LatLng, Resolution};
 use serde_json::{Value, json};
 
@@ -379,7 +379,11 @@ both_backends!(
         let token = app.token("planner", None).await;
         let bearer = format!("Bearer {token}");
         for format in [Format::GeoJson, Format::Mvt] {
-            let ext = if format == Format::Mvt { "mvt" } else { "geojson" };
+            let ext = if format == Format::Mvt {
+                "mvt"
+            } else {
+                "geojson"
+            };
             let (status, _, body) = get_raw(
                 &app,
                 &tile_path("reports", t, ext),
@@ -548,7 +552,10 @@ both_backends!(
     |backend| async move {
         let app = TestApp::spawn_with(backend, &xinglongtai(), |c| c.api.tile_min_count = 1).await;
         // Reports in several places and two categories.
-        for (i, category) in ["0301", "0301", "0101", "0301", "0101", "0301"].iter().enumerate() {
+        for (i, category) in ["0301", "0301", "0101", "0301", "0101", "0301"]
+            .iter()
+            .enumerate()
+        {
             let body = json!({
                 "description": "粗聚合测试",
                 "category": category,

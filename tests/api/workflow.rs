@@ -41,12 +41,42 @@ fn unit(code: &str, level: UnitLevel, parent: &str, rect: (f64, f64, f64, f64)) 
 pub fn small_deployment() -> Vec<Unit> {
     let mut units = xinglongtai();
     units.extend([
-        unit(STREET, UnitLevel::Street, "211103", (122.05, 41.10, 122.09, 41.14)),
-        unit(COMMUNITY, UnitLevel::Community, STREET, (122.06, 41.11, 122.08, 41.13)),
-        unit(GRID, UnitLevel::Grid, COMMUNITY, (122.069, 41.119, 122.071, 41.121)),
-        unit(OTHER_GRID, UnitLevel::Grid, COMMUNITY, (122.071, 41.119, 122.073, 41.121)),
-        unit(OTHER_STREET, UnitLevel::Street, "211103", (122.09, 41.10, 122.11, 41.14)),
-        unit(OTHER_COMMUNITY, UnitLevel::Community, OTHER_STREET, (122.095, 41.11, 122.105, 41.13)),
+        unit(
+            STREET,
+            UnitLevel::Street,
+            "211103",
+            (122.05, 41.10, 122.09, 41.14),
+        ),
+        unit(
+            COMMUNITY,
+            UnitLevel::Community,
+            STREET,
+            (122.06, 41.11, 122.08, 41.13),
+        ),
+        unit(
+            GRID,
+            UnitLevel::Grid,
+            COMMUNITY,
+            (122.069, 41.119, 122.071, 41.121),
+        ),
+        unit(
+            OTHER_GRID,
+            UnitLevel::Grid,
+            COMMUNITY,
+            (122.071, 41.119, 122.073, 41.121),
+        ),
+        unit(
+            OTHER_STREET,
+            UnitLevel::Street,
+            "211103",
+            (122.09, 41.10, 122.11, 41.14),
+        ),
+        unit(
+            OTHER_COMMUNITY,
+            UnitLevel::Community,
+            OTHER_STREET,
+            (122.095, 41.11, 122.105, 41.13),
+        ),
     ]);
     units
 }
@@ -77,10 +107,19 @@ impl People {
         tokens.insert("resident", app.resident("13800000001").await);
         tokens.insert("other_resident", app.resident("13800000002").await);
         tokens.insert("grid_worker", app.token("grid_worker", Some(GRID)).await);
-        tokens.insert("other_grid_worker", app.token("grid_worker", Some(OTHER_GRID)).await);
+        tokens.insert(
+            "other_grid_worker",
+            app.token("grid_worker", Some(OTHER_GRID)).await,
+        );
         tokens.insert("handler", app.token("handler", Some(STREET)).await);
-        tokens.insert("community_handler", app.token("handler", Some(COMMUNITY)).await);
-        tokens.insert("other_handler", app.token("handler", Some(OTHER_STREET)).await);
+        tokens.insert(
+            "community_handler",
+            app.token("handler", Some(COMMUNITY)).await,
+        );
+        tokens.insert(
+            "other_handler",
+            app.token("handler", Some(OTHER_STREET)).await,
+        );
         tokens.insert("dispatcher", app.token("dispatcher", None).await);
         tokens.insert("leader", app.token("leader", None).await);
         tokens.insert("planner", app.token("planner", None).await);
@@ -175,11 +214,17 @@ async fn case_in(app: &TestApp, people: &People, state: &str) -> String {
         "accepted" => vec![(h, json!({"action": "accept"}))],
         "resolved" => vec![
             (h, json!({"action": "accept"})),
-            (h, json!({"action": "resolve", "note": "已修复", "after_photos": [photo]})),
+            (
+                h,
+                json!({"action": "resolve", "note": "已修复", "after_photos": [photo]}),
+            ),
         ],
         "closed" => vec![
             (h, json!({"action": "accept"})),
-            (h, json!({"action": "resolve", "note": "已修复", "after_photos": [photo]})),
+            (
+                h,
+                json!({"action": "resolve", "note": "已修复", "after_photos": [photo]}),
+            ),
             (d, json!({"action": "close"})),
         ],
         "supervised" => vec![(
@@ -196,27 +241,141 @@ async fn case_in(app: &TestApp, people: &People, state: &str) -> String {
 
 /// Per action: the state the case must be in, the body, the roles allowed (the issue's
 /// table, written out here rather than taken from the code under test), and the state after.
-fn matrix() -> Vec<(&'static str, &'static str, Value, &'static [&'static str], &'static str)> {
+fn matrix() -> Vec<(
+    &'static str,
+    &'static str,
+    Value,
+    &'static [&'static str],
+    &'static str,
+)> {
     vec![
-        ("verify", "pending_verification", json!({}), &["grid_worker", "dispatcher"], "dispatched"),
-        ("invalidate", "pending_verification", json!({"reason": "现场无此问题"}), &["grid_worker", "dispatcher"], "invalid"),
-        ("dispatch", "dispatched", json!({"target": {"unit": COMMUNITY}}), &["handler", "dispatcher"], "dispatched"),
-        ("accept", "dispatched", json!({}), &["grid_worker", "handler"], "accepted"),
-        ("return", "dispatched", json!({"reason": "不属于本单位"}), &["grid_worker", "handler"], "returned"),
-        ("progress", "accepted", json!({"note": "正在处理"}), &["grid_worker", "handler"], "in_progress"),
-        ("resolve", "accepted", json!({"note": "已修复", "after_photos": ["PHOTO"]}), &["grid_worker", "handler"], "resolved"),
-        ("reinspect", "resolved", json!({"note": "复查合格"}), &["grid_worker"], "closed"),
+        (
+            "verify",
+            "pending_verification",
+            json!({}),
+            &["grid_worker", "dispatcher"],
+            "dispatched",
+        ),
+        (
+            "invalidate",
+            "pending_verification",
+            json!({"reason": "现场无此问题"}),
+            &["grid_worker", "dispatcher"],
+            "invalid",
+        ),
+        (
+            "dispatch",
+            "dispatched",
+            json!({"target": {"unit": COMMUNITY}}),
+            &["handler", "dispatcher"],
+            "dispatched",
+        ),
+        (
+            "accept",
+            "dispatched",
+            json!({}),
+            &["grid_worker", "handler"],
+            "accepted",
+        ),
+        (
+            "return",
+            "dispatched",
+            json!({"reason": "不属于本单位"}),
+            &["grid_worker", "handler"],
+            "returned",
+        ),
+        (
+            "progress",
+            "accepted",
+            json!({"note": "正在处理"}),
+            &["grid_worker", "handler"],
+            "in_progress",
+        ),
+        (
+            "resolve",
+            "accepted",
+            json!({"note": "已修复", "after_photos": ["PHOTO"]}),
+            &["grid_worker", "handler"],
+            "resolved",
+        ),
+        (
+            "reinspect",
+            "resolved",
+            json!({"note": "复查合格"}),
+            &["grid_worker"],
+            "closed",
+        ),
         ("close", "resolved", json!({}), &["dispatcher"], "closed"),
-        ("rework", "resolved", json!({"reason": "没修好"}), &["grid_worker", "dispatcher"], "in_progress"),
-        ("rate", "closed", json!({"score": 5, "comment": "很快"}), &["resident"], "rated"),
-        ("reopen", "closed", json!({"reason": "又坏了"}), &["resident", "dispatcher", "leader"], "reopened"),
-        ("merge", "dispatched", json!({"into": "MASTER"}), &["dispatcher"], "merged"),
-        ("park", "dispatched", json!({"reason": "需要专项资金"}), &["dispatcher"], "parked"),
-        ("cancel", "dispatched", json!({"reason": "重复提交"}), &["resident", "dispatcher", "admin"], "cancelled"),
-        ("supervise", "dispatched", json!({"opinion": "请尽快处理"}), &["leader"], "dispatched"),
-        ("reply", "supervised", json!({"text": "已安排人员"}), &["grid_worker", "handler"], "dispatched"),
-        ("acknowledge", "praise", json!({}), &["dispatcher", "handler"], "closed"),
-        ("answer", "consultation", json!({"text": "请拨打12345"}), &["dispatcher", "handler"], "closed"),
+        (
+            "rework",
+            "resolved",
+            json!({"reason": "没修好"}),
+            &["grid_worker", "dispatcher"],
+            "in_progress",
+        ),
+        (
+            "rate",
+            "closed",
+            json!({"score": 5, "comment": "很快"}),
+            &["resident"],
+            "rated",
+        ),
+        (
+            "reopen",
+            "closed",
+            json!({"reason": "又坏了"}),
+            &["resident", "dispatcher", "leader"],
+            "reopened",
+        ),
+        (
+            "merge",
+            "dispatched",
+            json!({"into": "MASTER"}),
+            &["dispatcher"],
+            "merged",
+        ),
+        (
+            "park",
+            "dispatched",
+            json!({"reason": "需要专项资金"}),
+            &["dispatcher"],
+            "parked",
+        ),
+        (
+            "cancel",
+            "dispatched",
+            json!({"reason": "重复提交"}),
+            &["resident", "dispatcher", "admin"],
+            "cancelled",
+        ),
+        (
+            "supervise",
+            "dispatched",
+            json!({"opinion": "请尽快处理"}),
+            &["leader"],
+            "dispatched",
+        ),
+        (
+            "reply",
+            "supervised",
+            json!({"text": "已安排人员"}),
+            &["grid_worker", "handler"],
+            "dispatched",
+        ),
+        (
+            "acknowledge",
+            "praise",
+            json!({}),
+            &["dispatcher", "handler"],
+            "closed",
+        ),
+        (
+            "answer",
+            "consultation",
+            json!({"text": "请拨打12345"}),
+            &["dispatcher", "handler"],
+            "closed",
+        ),
     ]
 }
 
@@ -299,7 +458,13 @@ both_backends!(
         let people = People::new(&app).await;
         matrix_categories(&app, people.get("admin")).await;
         let id = case_in(&app, &people, "dispatched").await;
-        let answer = act(&app, people.get("dispatcher"), &id, json!({"action": "close"})).await;
+        let answer = act(
+            &app,
+            people.get("dispatcher"),
+            &id,
+            json!({"action": "close"}),
+        )
+        .await;
         assert_problem(&answer, 409, "illegal_transition");
         assert_eq!(answer.1["state"], "dispatched");
         assert_eq!(answer.1["action"], "close");
@@ -308,9 +473,18 @@ both_backends!(
             (json!({"action": "fly"}), "invalid_action"),
             (json!({"action": "escalated_red"}), "invalid_action"),
             (json!({"action": "return"}), "reason_required"),
-            (json!({"action": "dispatch", "target": {"unit": "211103999"}}), "invalid_target"),
-            (json!({"action": "dispatch", "target": {"department": "NOPE"}}), "invalid_target"),
-            (json!({"action": "accept", "note": "unexpected"}), "invalid_body"),
+            (
+                json!({"action": "dispatch", "target": {"unit": "211103999"}}),
+                "invalid_target",
+            ),
+            (
+                json!({"action": "dispatch", "target": {"department": "NOPE"}}),
+                "invalid_target",
+            ),
+            (
+                json!({"action": "accept", "note": "unexpected"}),
+                "invalid_body",
+            ),
         ] {
             let answer = act(&app, people.get("handler"), &id, body.clone()).await;
             assert_eq!(answer.1["code"], code, "{body}: {}", answer.1);
@@ -323,7 +497,13 @@ both_backends!(
         )
         .await;
         assert_problem(&answer, 403, "forbidden");
-        act_ok(&app, people.get("handler"), &id, json!({"action": "accept"})).await;
+        act_ok(
+            &app,
+            people.get("handler"),
+            &id,
+            json!({"action": "accept"}),
+        )
+        .await;
         let answer = act(
             &app,
             people.get("handler"),
@@ -332,11 +512,29 @@ both_backends!(
         )
         .await;
         assert_problem(&answer, 422, "unknown_media");
-        let answer = act(&app, people.get("handler"), &id, json!({"action": "resolve", "note": "修好了", "after_photos": []})).await;
+        let answer = act(
+            &app,
+            people.get("handler"),
+            &id,
+            json!({"action": "resolve", "note": "修好了", "after_photos": []}),
+        )
+        .await;
         assert_problem(&answer, 422, "invalid_body");
         // Nothing is said without a token; a bad token is refused outright.
-        assert_problem(&app.post_json(&format!("/v1/cases/{id}/actions"), &json!({"action": "accept"})).await, 401, "unauthenticated");
-        assert_problem(&act(&app, "cs_not-a-token", &id, json!({"action": "accept"})).await, 401, "invalid_token");
+        assert_problem(
+            &app.post_json(
+                &format!("/v1/cases/{id}/actions"),
+                &json!({"action": "accept"}),
+            )
+            .await,
+            401,
+            "unauthenticated",
+        );
+        assert_problem(
+            &act(&app, "cs_not-a-token", &id, json!({"action": "accept"})).await,
+            401,
+            "invalid_token",
+        );
     }
 );
 
@@ -346,15 +544,22 @@ both_backends!(
         let app = TestApp::spawn(backend, &small_deployment()).await;
         let admin = app.token("admin", None).await;
         // Two seconds to the deadline, two more to red.
-        add_category(&app, &admin, json!({
-            "code": "9803", "name": "限时测试", "kind": "problem",
-            "handler": {"department": "CGJ"}, "time_limit": "PT2S", "calendar": "natural"
-        })).await;
+        add_category(
+            &app,
+            &admin,
+            json!({
+                "code": "9803", "name": "限时测试", "kind": "problem",
+                "handler": {"department": "CGJ"}, "time_limit": "PT2S", "calendar": "natural"
+            }),
+        )
+        .await;
         // A second instance on the same store runs its own deadline job.
         let replica = app.replica().await;
         let leader = app.token("leader", None).await;
         let handler = app.token("handler", Some("CGJ")).await;
-        let (status, body, _) = app.post_json("/v1/reports", &report_at("9803", "限时问题", POINT)).await;
+        let (status, body, _) = app
+            .post_json("/v1/reports", &report_at("9803", "限时问题", POINT))
+            .await;
         assert_eq!(status, 201, "{body}");
         let id = body["case_id"].as_str().unwrap().to_owned();
         let (_, queue, _) = app.get_as("/v1/supervision", &leader).await;
@@ -372,11 +577,25 @@ both_backends!(
         // Give both jobs several more sweeps to (wrongly) record anything twice.
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
         let (_, log, _) = app.get_as(&format!("/v1/cases/{id}/events"), &leader).await;
-        let actions: Vec<&str> = log["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-        assert_eq!(actions, ["submit", "dispatch", "escalated_yellow", "escalated_red"], "{log}");
+        let actions: Vec<&str> = log["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            ["submit", "dispatch", "escalated_yellow", "escalated_red"],
+            "{log}"
+        );
 
         let (_, queue, _) = replica.get_as("/v1/supervision", &leader).await;
-        let ids: Vec<&str> = queue["cases"].as_array().unwrap().iter().map(|c| c["case_id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = queue["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["case_id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, [id.as_str()], "{queue}");
         assert_eq!(queue["cases"][0]["warning_level"], "red");
         let (_, red, _) = app.get_as("/v1/cases?warning=red", &leader).await;
@@ -385,16 +604,42 @@ both_backends!(
         assert_eq!(green["cases"], json!([]), "{green}");
 
         // 督办: the leader's opinion is an event the unit must answer.
-        let c = act_ok(&app, &leader, &id, json!({"action": "supervise", "opinion": "今天下班前处理完毕"})).await;
+        let c = act_ok(
+            &app,
+            &leader,
+            &id,
+            json!({"action": "supervise", "opinion": "今天下班前处理完毕"}),
+        )
+        .await;
         assert_eq!(c["open_supervisions"], 1);
-        assert_problem(&act(&app, &leader, &id, json!({"action": "reply", "text": "好"})).await, 403, "forbidden");
-        let c = act_ok(&app, &handler, &id, json!({"action": "reply", "text": "已派人处理"})).await;
+        assert_problem(
+            &act(&app, &leader, &id, json!({"action": "reply", "text": "好"})).await,
+            403,
+            "forbidden",
+        );
+        let c = act_ok(
+            &app,
+            &handler,
+            &id,
+            json!({"action": "reply", "text": "已派人处理"}),
+        )
+        .await;
         assert_eq!(c["open_supervisions"], 0);
-        let answer = act(&app, &handler, &id, json!({"action": "reply", "text": "再说一次"})).await;
+        let answer = act(
+            &app,
+            &handler,
+            &id,
+            json!({"action": "reply", "text": "再说一次"}),
+        )
+        .await;
         assert_problem(&answer, 409, "no_open_supervision");
         // A planner sees aggregates only.
         let planner = app.token("planner", None).await;
-        assert_problem(&app.get_as("/v1/supervision", &planner).await, 403, "forbidden");
+        assert_problem(
+            &app.get_as("/v1/supervision", &planner).await,
+            403,
+            "forbidden",
+        );
         assert_problem(&app.get_as("/v1/cases", &planner).await, 403, "forbidden");
     }
 );
@@ -408,28 +653,47 @@ both_backends!(
         let here = case_in(&app, &people, "accepted").await;
         let pending = case_in(&app, &people, "pending_verification").await;
         let (status, body, _) = app
-            .post_as("/v1/reports", people.get("other_resident"), &report_at(STREET_CATEGORY, "另一处", (122.1, 41.12)))
+            .post_as(
+                "/v1/reports",
+                people.get("other_resident"),
+                &report_at(STREET_CATEGORY, "另一处", (122.1, 41.12)),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         let there = body["case_id"].as_str().unwrap().to_owned();
         let ids = |v: &Value| -> Vec<String> {
-            v["cases"].as_array().unwrap_or_else(|| panic!("{v}")).iter().map(|c| c["case_id"].as_str().unwrap().to_owned()).collect()
+            v["cases"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{v}"))
+                .iter()
+                .map(|c| c["case_id"].as_str().unwrap().to_owned())
+                .collect()
         };
         let d = people.get("dispatcher");
         let (_, all, _) = app.get_as("/v1/cases", d).await;
         assert_eq!(ids(&all), [here.clone(), pending.clone(), there.clone()]);
-        let (_, v, _) = app.get_as("/v1/cases?state=accepted,pending_verification", d).await;
+        let (_, v, _) = app
+            .get_as("/v1/cases?state=accepted,pending_verification", d)
+            .await;
         assert_eq!(ids(&v), [here.clone(), pending.clone()]);
-        let (_, v, _) = app.get_as(&format!("/v1/cases?unit={OTHER_STREET}"), d).await;
+        let (_, v, _) = app
+            .get_as(&format!("/v1/cases?unit={OTHER_STREET}"), d)
+            .await;
         assert_eq!(ids(&v), [there.clone()]);
-        let (_, v, _) = app.get_as(&format!("/v1/cases?category={VERIFIED_CATEGORY}"), d).await;
+        let (_, v, _) = app
+            .get_as(&format!("/v1/cases?category={VERIFIED_CATEGORY}"), d)
+            .await;
         assert_eq!(ids(&v), [pending.clone()]);
-        let (_, v, _) = app.get_as("/v1/cases?bbox=122.09,41.10,122.11,41.14", d).await;
+        let (_, v, _) = app
+            .get_as("/v1/cases?bbox=122.09,41.10,122.11,41.14", d)
+            .await;
         assert_eq!(ids(&v), [there.clone()]);
         let (_, v, _) = app.get_as("/v1/cases?limit=2", d).await;
         assert_eq!(ids(&v), [here.clone(), pending.clone()]);
         let next = v["next_after"].as_str().unwrap().to_owned();
-        let (_, v, _) = app.get_as(&format!("/v1/cases?limit=2&after={next}"), d).await;
+        let (_, v, _) = app
+            .get_as(&format!("/v1/cases?limit=2&after={next}"), d)
+            .await;
         assert_eq!(ids(&v), [there.clone()]);
         // Scope: each sees only their own.
         let (_, v, _) = app.get_as("/v1/cases", people.get("resident")).await;
@@ -452,9 +716,13 @@ both_backends!(
             assert_eq!(answer.1["code"], code, "{query}: {}", answer.1);
         }
         // The handling unit sees the reporter's registered number; the leader does not.
-        let (_, c, _) = app.get_as(&format!("/v1/cases/{here}"), people.get("handler")).await;
+        let (_, c, _) = app
+            .get_as(&format!("/v1/cases/{here}"), people.get("handler"))
+            .await;
         assert_eq!(c["reporter_contact"]["phone"], "13800000001", "{c}");
-        let (_, c, _) = app.get_as(&format!("/v1/cases/{here}"), people.get("leader")).await;
+        let (_, c, _) = app
+            .get_as(&format!("/v1/cases/{here}"), people.get("leader"))
+            .await;
         assert!(c.get("reporter_contact").is_none(), "{c}");
         assert!(!c.to_string().contains("13800000001"), "{c}");
     }
@@ -479,7 +747,13 @@ both_backends!(
         let mut dispatcher = open(people.get("dispatcher").to_owned()).await;
         let mut other = open(people.get("other_handler").to_owned()).await;
         let id = case_in(&app, &people, "dispatched").await;
-        act_ok(&app, people.get("handler"), &id, json!({"action": "accept"})).await;
+        act_ok(
+            &app,
+            people.get("handler"),
+            &id,
+            json!({"action": "accept"}),
+        )
+        .await;
         // The dispatcher sees submit, dispatch and accept of the case, in order.
         let mut text = String::new();
         let wait = tokio::time::timeout(std::time::Duration::from_secs(10), async {
@@ -496,9 +770,13 @@ both_backends!(
         assert!(submit < dispatch && dispatch < accept, "{text}");
         assert!(text.contains(&format!("\"case_id\":\"{id}\"")), "{text}");
         // A handler of another street hears nothing of it.
-        let heard = tokio::time::timeout(std::time::Duration::from_millis(700), other.chunk()).await;
+        let heard =
+            tokio::time::timeout(std::time::Duration::from_millis(700), other.chunk()).await;
         if let Ok(Ok(Some(chunk))) = heard {
-            assert!(!String::from_utf8_lossy(&chunk).contains(&id), "leaked to another street");
+            assert!(
+                !String::from_utf8_lossy(&chunk).contains(&id),
+                "leaked to another street"
+            );
         }
         assert_problem(&app.get("/v1/events/stream").await, 401, "unauthenticated");
     }
@@ -514,41 +792,101 @@ both_backends!(
             "code": "0109", "name": "动物尸体", "kind": "problem"
         });
         // Exists already (shipped).
-        assert_problem(&app.post_as("/v1/categories", &admin, &cat).await, 409, "category_exists");
+        assert_problem(
+            &app.post_as("/v1/categories", &admin, &cat).await,
+            409,
+            "category_exists",
+        );
         let new = json!({
             "code": "0120", "name": "共享单车乱停放", "name_en": "Dockless bikes", "kind": "problem",
             "parent": "01", "handler": {"level": "community"}, "time_limit": "P1D",
             "calendar": "working", "verify_first": false, "points": 2
         });
-        assert_problem(&app.post_as("/v1/categories", &dispatcher, &new).await, 403, "forbidden");
-        assert_problem(&app.post_json("/v1/categories", &new).await, 401, "unauthenticated");
+        assert_problem(
+            &app.post_as("/v1/categories", &dispatcher, &new).await,
+            403,
+            "forbidden",
+        );
+        assert_problem(
+            &app.post_json("/v1/categories", &new).await,
+            401,
+            "unauthenticated",
+        );
         add_category(&app, &admin, new.clone()).await;
-        let (status, body, _) = app.post_json("/v1/reports", &report_at("0120", "单车堵住了路口", POINT)).await;
+        let (status, body, _) = app
+            .post_json("/v1/reports", &report_at("0120", "单车堵住了路口", POINT))
+            .await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["state"], "dispatched", "{body}");
-        let (_, c, _) = app.get_as(&format!("/v1/cases/{}", body["case_id"].as_str().unwrap()), &dispatcher).await;
+        let (_, c, _) = app
+            .get_as(
+                &format!("/v1/cases/{}", body["case_id"].as_str().unwrap()),
+                &dispatcher,
+            )
+            .await;
         assert_eq!(c["unit"], json!({"unit": COMMUNITY}), "{c}");
         // Change: handled by the street from now on.
         let mut changed = new.clone();
         changed["handler"] = json!({"level": "street"});
-        let (status, _, _) = app.client.put(app.url("/v1/categories/0120")).bearer_auth(&admin).json(&changed).send().await.map(|r| (r.status().as_u16(), (), ())).unwrap();
+        let (status, _, _) = app
+            .client
+            .put(app.url("/v1/categories/0120"))
+            .bearer_auth(&admin)
+            .json(&changed)
+            .send()
+            .await
+            .map(|r| (r.status().as_u16(), (), ()))
+            .unwrap();
         assert_eq!(status, 200);
-        let (_, body, _) = app.post_json("/v1/reports", &report_at("0120", "又一辆", POINT)).await;
-        let (_, c, _) = app.get_as(&format!("/v1/cases/{}", body["case_id"].as_str().unwrap()), &dispatcher).await;
+        let (_, body, _) = app
+            .post_json("/v1/reports", &report_at("0120", "又一辆", POINT))
+            .await;
+        let (_, c, _) = app
+            .get_as(
+                &format!("/v1/cases/{}", body["case_id"].as_str().unwrap()),
+                &dispatcher,
+            )
+            .await;
         assert_eq!(c["unit"], json!({"unit": STREET}), "{c}");
         // Retire: gone from the resident's list, refused on intake, kept for admins.
-        let r = app.client.delete(app.url("/v1/categories/0120")).bearer_auth(&admin).send().await.unwrap();
+        let r = app
+            .client
+            .delete(app.url("/v1/categories/0120"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let (_, list, _) = app.get("/v1/categories").await;
-        assert!(!list.to_string().contains("0120"), "retired category still offered");
+        assert!(
+            !list.to_string().contains("0120"),
+            "retired category still offered"
+        );
         let (_, list, _) = app.get("/v1/categories?include_retired=true").await;
         assert!(list.to_string().contains("共享单车乱停放"));
-        assert_problem(&app.post_json("/v1/reports", &report_at("0120", "再一辆", POINT)).await, 422, "unknown_category");
+        assert_problem(
+            &app.post_json("/v1/reports", &report_at("0120", "再一辆", POINT))
+                .await,
+            422,
+            "unknown_category",
+        );
         for (bad, code) in [
-            (json!({"code": "0121", "name": "x", "kind": "problem", "parent": "02"}), "invalid_category"),
-            (json!({"code": "0122", "name": "x", "kind": "problem", "handler": {"department": "NOPE"}}), "invalid_category"),
-            (json!({"code": "0123", "name": "x", "kind": "weather"}), "invalid_body"),
-            (json!({"code": "0124", "name": "x", "kind": "problem", "time_limit": "two hours"}), "invalid_body"),
+            (
+                json!({"code": "0121", "name": "x", "kind": "problem", "parent": "02"}),
+                "invalid_category",
+            ),
+            (
+                json!({"code": "0122", "name": "x", "kind": "problem", "handler": {"department": "NOPE"}}),
+                "invalid_category",
+            ),
+            (
+                json!({"code": "0123", "name": "x", "kind": "weather"}),
+                "invalid_body",
+            ),
+            (
+                json!({"code": "0124", "name": "x", "kind": "problem", "time_limit": "two hours"}),
+                "invalid_body",
+            ),
         ] {
             let answer = app.post_as("/v1/categories", &admin, &bad).await;
             assert_eq!(answer.1["code"], code, "{bad}: {}", answer.1);
@@ -572,53 +910,118 @@ both_backends!(
         let resident = app.resident("13700000001").await;
         // 1. The resident reports a car parked on the pavement.
         let (status, body, _) = app
-            .post_as("/v1/reports", &resident, &report_at("0201", "小区门口机动车占用人行道", (p.x, p.y)))
+            .post_as(
+                "/v1/reports",
+                &resident,
+                &report_at("0201", "小区门口机动车占用人行道", (p.x, p.y)),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         let id = body["case_id"].as_str().unwrap().to_owned();
         let street = body["units"]["street"]["code"].as_str().unwrap().to_owned();
-        let community = body["units"]["community"]["code"].as_str().unwrap().to_owned();
+        let community = body["units"]["community"]["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let grid = body["units"]["grid"]["code"].as_str().unwrap().to_owned();
         // 2. The plan library sends it to the street (rule xinglongtai-street-parking).
         let street_handler = app.token("handler", Some(&street)).await;
         let grid_worker = app.token("grid_worker", Some(&grid)).await;
-        let (_, c, _) = app.get_as(&format!("/v1/cases/{id}"), &street_handler).await;
+        let (_, c, _) = app
+            .get_as(&format!("/v1/cases/{id}"), &street_handler)
+            .await;
         assert_eq!(c["state"], "dispatched", "{c}");
         assert_eq!(c["unit"], json!({"unit": street}));
-        assert_eq!(c["rule"], json!({"id": "xinglongtai-street-parking", "version": 1}));
+        assert_eq!(
+            c["rule"],
+            json!({"id": "xinglongtai-street-parking", "version": 1})
+        );
         // 3. The street passes it down to the community; the grid worker of the report's
         //    grid is assigned automatically.
         let me = |t: &str| {
             let app = &app;
             let t = t.to_owned();
-            async move { app.get_as("/v1/me", &t).await.1["id"].as_str().unwrap().to_owned() }
+            async move {
+                app.get_as("/v1/me", &t).await.1["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
         };
         let gw_id = me(&grid_worker).await;
-        let c = act_ok(&app, &street_handler, &id, json!({"action": "dispatch", "target": {"unit": community}})).await;
+        let c = act_ok(
+            &app,
+            &street_handler,
+            &id,
+            json!({"action": "dispatch", "target": {"unit": community}}),
+        )
+        .await;
         assert_eq!(c["unit"], json!({"unit": community}));
         assert_eq!(c["assignee"], gw_id, "{c}");
         // 4. The grid worker fixes it and sends the "after" photo.
         act_ok(&app, &grid_worker, &id, json!({"action": "accept"})).await;
-        act_ok(&app, &grid_worker, &id, json!({"action": "progress", "note": "已联系车主"})).await;
+        act_ok(
+            &app,
+            &grid_worker,
+            &id,
+            json!({"action": "progress", "note": "已联系车主"}),
+        )
+        .await;
         let photo = upload_photo(&app, &grid_worker).await;
-        let c = act_ok(&app, &grid_worker, &id, json!({"action": "resolve", "note": "车辆已挪走", "after_photos": [photo]})).await;
+        let c = act_ok(
+            &app,
+            &grid_worker,
+            &id,
+            json!({"action": "resolve", "note": "车辆已挪走", "after_photos": [photo]}),
+        )
+        .await;
         assert_eq!(c["state"], "resolved");
         let dispatcher = app.token("dispatcher", None).await;
         act_ok(&app, &dispatcher, &id, json!({"action": "close"})).await;
         // 5. The resident sees the progress (no staff notes) and scores it.
-        let (_, t, _) = app.get_as(&format!("/v1/cases/{id}/events"), &resident).await;
-        let actions: Vec<&str> = t["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-        assert_eq!(actions, ["submit", "dispatch", "dispatch", "accept", "progress", "resolve", "close"], "{t}");
-        assert_eq!(t["events"][2]["details"]["unit"], json!({"unit": community}));
-        assert!(!t.to_string().contains("车辆已挪走") && !t.to_string().contains(&gw_id), "{t}");
-        let c = act_ok(&app, &resident, &id, json!({"action": "rate", "score": 5, "comment": "处理很快"})).await;
+        let (_, t, _) = app
+            .get_as(&format!("/v1/cases/{id}/events"), &resident)
+            .await;
+        let actions: Vec<&str> = t["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "submit", "dispatch", "dispatch", "accept", "progress", "resolve", "close"
+            ],
+            "{t}"
+        );
+        assert_eq!(
+            t["events"][2]["details"]["unit"],
+            json!({"unit": community})
+        );
+        assert!(
+            !t.to_string().contains("车辆已挪走") && !t.to_string().contains(&gw_id),
+            "{t}"
+        );
+        let c = act_ok(
+            &app,
+            &resident,
+            &id,
+            json!({"action": "rate", "score": 5, "comment": "处理很快"}),
+        )
+        .await;
         assert_eq!(c["state"], "rated");
         let (_, rewards, _) = app.get_as("/v1/me/rewards", &resident).await;
         assert_eq!(rewards["points"], 3, "{rewards}");
         // The planner's indicators count it: received, filed, closed on time, scored 5.
         let planner = app.token("planner", None).await;
         let day = today();
-        let (_, s, _) = app.get_as(&format!("/v1/stats?from={day}&to={day}&group_by=unit"), &planner).await;
+        let (_, s, _) = app
+            .get_as(
+                &format!("/v1/stats?from={day}&to={day}&group_by=unit"),
+                &planner,
+            )
+            .await;
         assert_eq!(s["total"]["received"], 1, "{s}");
         assert_eq!(s["total"]["closed"], 1, "{s}");
         assert_eq!(s["total"]["closure_rate"], 1.0, "{s}");
@@ -638,7 +1041,11 @@ both_backends!(
         let cgj = app.token("handler", Some("CGJ")).await;
         // 1. A resident reports an illegal shed (私搭乱建: verified on site first, 10 points).
         let (status, body, _) = app
-            .post_as("/v1/reports", &resident, &report_at("0701", "楼下空地有人搭建铁皮房", POINT))
+            .post_as(
+                "/v1/reports",
+                &resident,
+                &report_at("0701", "楼下空地有人搭建铁皮房", POINT),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["state"], "pending_verification");
@@ -654,13 +1061,31 @@ both_backends!(
         let (_, r, _) = app.get_as("/v1/me/rewards", &resident).await;
         assert_eq!(r["points"], 10, "{r}");
         // The town centre may re-dispatch by hand, too (same department, fresh deadline).
-        act_ok(&app, &town_centre, &id, json!({"action": "dispatch", "target": {"department": "CGJ"}, "time_limit": "P2D"})).await;
+        act_ok(
+            &app,
+            &town_centre,
+            &id,
+            json!({"action": "dispatch", "target": {"department": "CGJ"}, "time_limit": "P2D"}),
+        )
+        .await;
         // 3. The department handles it.
         act_ok(&app, &cgj, &id, json!({"action": "accept"})).await;
         let photo = upload_photo(&app, &cgj).await;
-        act_ok(&app, &cgj, &id, json!({"action": "resolve", "note": "已拆除", "after_photos": [photo]})).await;
+        act_ok(
+            &app,
+            &cgj,
+            &id,
+            json!({"action": "resolve", "note": "已拆除", "after_photos": [photo]}),
+        )
+        .await;
         // 4. The grid worker re-inspects (复查) and closes it.
-        let c = act_ok(&app, &grid_worker, &id, json!({"action": "reinspect", "note": "现场已恢复"})).await;
+        let c = act_ok(
+            &app,
+            &grid_worker,
+            &id,
+            json!({"action": "reinspect", "note": "现场已恢复"}),
+        )
+        .await;
         assert_eq!(c["state"], "closed");
         // 5. Points were awarded once, and the admin's export lists them.
         let (_, r, _) = app.get_as("/v1/me/rewards", &resident).await;
@@ -668,11 +1093,35 @@ both_backends!(
         assert_eq!(r["entries"].as_array().unwrap().len(), 1, "{r}");
         assert_eq!(r["entries"][0]["case_id"], id.as_str());
         let admin = app.token("admin", None).await;
-        let csv = app.client.get(app.url("/v1/rewards/export")).bearer_auth(&admin).send().await.unwrap().text().await.unwrap();
-        assert!(csv.lines().next().unwrap().starts_with("case_id,resident,category"), "{csv}");
+        let csv = app
+            .client
+            .get(app.url("/v1/rewards/export"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            csv.lines()
+                .next()
+                .unwrap()
+                .starts_with("case_id,resident,category"),
+            "{csv}"
+        );
         // 私搭乱建 also offers ¥20 (2000 fen) in the shipped tree.
-        assert!(csv.contains(&format!("{id},")) && csv.contains(",10,2000"), "{csv}");
-        let c = act_ok(&app, &resident, &id, json!({"action": "rate", "score": 2, "comment": "太慢了"})).await;
+        assert!(
+            csv.contains(&format!("{id},")) && csv.contains(",10,2000"),
+            "{csv}"
+        );
+        let c = act_ok(
+            &app,
+            &resident,
+            &id,
+            json!({"action": "rate", "score": 2, "comment": "太慢了"}),
+        )
+        .await;
         // A low score reopens it for review.
         assert_eq!(c["state"], "reopened");
     }
@@ -689,7 +1138,9 @@ both_backends!(
             let app = &app;
             let who = who.to_owned();
             async move {
-                let (status, body, _) = app.post_as("/v1/reports", &who, &report_at("0303", "路灯不亮", at)).await;
+                let (status, body, _) = app
+                    .post_as("/v1/reports", &who, &report_at("0303", "路灯不亮", at))
+                    .await;
                 assert_eq!(status, 201, "{body}");
                 body["case_id"].as_str().unwrap().to_owned()
             }
@@ -709,18 +1160,37 @@ both_backends!(
         let (_, own, _) = app.get_as(&format!("/v1/cases/{dup}"), &second).await;
         assert!(own.get("duplicate_candidates").is_none(), "{own}");
         // Merge: the duplicate's reporter now follows the master, which counts two reporters.
-        let c = act_ok(&app, &dispatcher, &dup, json!({"action": "merge", "into": master})).await;
+        let c = act_ok(
+            &app,
+            &dispatcher,
+            &dup,
+            json!({"action": "merge", "into": master}),
+        )
+        .await;
         assert_eq!(c["state"], "merged");
-        let (_, m, _) = app.get_as(&format!("/v1/cases/{master}"), &dispatcher).await;
+        let (_, m, _) = app
+            .get_as(&format!("/v1/cases/{master}"), &dispatcher)
+            .await;
         assert_eq!(m["reporters"], 2, "{m}");
         assert_eq!(m["duplicates"], json!([{"case_id": dup}]), "{m}");
         let (status, _, _) = app.get_as(&format!("/v1/cases/{master}"), &second).await;
         assert_eq!(status, 200, "the duplicate's reporter follows the master");
         let (_, mine, _) = app.get_as("/v1/cases", &second).await;
-        let ids: Vec<&str> = mine["cases"].as_array().unwrap().iter().map(|c| c["case_id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = mine["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["case_id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, [master.as_str(), dup.as_str(), far.as_str()]);
         // Merging into a merged or unrelated case is refused.
-        let answer = act(&app, &dispatcher, &far, json!({"action": "merge", "into": dup})).await;
+        let answer = act(
+            &app,
+            &dispatcher,
+            &far,
+            json!({"action": "merge", "into": dup}),
+        )
+        .await;
         assert_problem(&answer, 422, "invalid_merge");
     }
 );
@@ -737,7 +1207,11 @@ both_backends!(
         assert_eq!(plan["revision"], 1);
         assert_eq!(plan["author"], "shipped");
         let handler = app.token("handler", Some(STREET)).await;
-        assert_problem(&app.get_as("/v1/dispatch-rules", &handler).await, 403, "forbidden");
+        assert_problem(
+            &app.get_as("/v1/dispatch-rules", &handler).await,
+            403,
+            "forbidden",
+        );
         // A new first rule: a whole street dark goes to the power company within the hour.
         let mut rules = plan["rules"].as_array().unwrap().clone();
         let rule = json!({"id": "street-dark", "version": 1, "note": "整条街路灯不亮",
@@ -749,31 +1223,71 @@ both_backends!(
             let app = &app;
             let admin = admin.clone();
             async move {
-                let r = app.client.put(app.url("/v1/dispatch-rules")).bearer_auth(admin).json(&body).send().await.unwrap();
+                let r = app
+                    .client
+                    .put(app.url("/v1/dispatch-rules"))
+                    .bearer_auth(admin)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
                 read(r).await
             }
         };
         let (status, v, _) = put(json!({"revision": 1, "rules": rules})).await;
         assert_eq!(status, 200, "{v}");
         assert_eq!(v["revision"], 2);
-        let (status, body, _) = app.post_json("/v1/reports", &report_at("0303", "整条街路灯全黑", POINT)).await;
+        let (status, body, _) = app
+            .post_json("/v1/reports", &report_at("0303", "整条街路灯全黑", POINT))
+            .await;
         assert_eq!(status, 201, "{body}");
-        let (_, c, _) = app.get_as(&format!("/v1/cases/{}", body["case_id"].as_str().unwrap()), &dispatcher).await;
+        let (_, c, _) = app
+            .get_as(
+                &format!("/v1/cases/{}", body["case_id"].as_str().unwrap()),
+                &dispatcher,
+            )
+            .await;
         assert_eq!(c["unit"], json!({"department": "GDGS"}), "{c}");
         assert_eq!(c["rule"], json!({"id": "street-dark", "version": 1}));
         // A changed rule must raise its version; an edit of a stale revision is refused.
         rules[0]["time_limit"]["duration"] = json!("PT2H");
-        assert_problem(&put(json!({"revision": 2, "rules": rules})).await, 422, "invalid_rules");
+        assert_problem(
+            &put(json!({"revision": 2, "rules": rules})).await,
+            422,
+            "invalid_rules",
+        );
         rules[0]["version"] = json!(2);
-        assert_problem(&put(json!({"revision": 1, "rules": rules})).await, 409, "plan_changed");
+        assert_problem(
+            &put(json!({"revision": 1, "rules": rules})).await,
+            409,
+            "plan_changed",
+        );
         let (status, v, _) = put(json!({"revision": 2, "rules": rules})).await;
         assert_eq!(status, 200, "{v}");
-        let (_, body, _) = app.post_json("/v1/reports", &report_at("0303", "整条街路灯全黑了", POINT)).await;
-        let (_, c, _) = app.get_as(&format!("/v1/cases/{}", body["case_id"].as_str().unwrap()), &dispatcher).await;
+        let (_, body, _) = app
+            .post_json("/v1/reports", &report_at("0303", "整条街路灯全黑了", POINT))
+            .await;
+        let (_, c, _) = app
+            .get_as(
+                &format!("/v1/cases/{}", body["case_id"].as_str().unwrap()),
+                &dispatcher,
+            )
+            .await;
         assert_eq!(c["rule"], json!({"id": "street-dark", "version": 2}));
         rules[1]["id"] = json!("BAD ID");
-        assert_problem(&put(json!({"revision": 3, "rules": rules})).await, 422, "invalid_rules");
-        let r = app.client.put(app.url("/v1/dispatch-rules")).bearer_auth(&dispatcher).json(&json!({"revision": 3, "rules": []})).send().await.unwrap();
+        assert_problem(
+            &put(json!({"revision": 3, "rules": rules})).await,
+            422,
+            "invalid_rules",
+        );
+        let r = app
+            .client
+            .put(app.url("/v1/dispatch-rules"))
+            .bearer_auth(&dispatcher)
+            .json(&json!({"revision": 3, "rules": []}))
+            .send()
+            .await
+            .unwrap();
         assert_problem(&read(r).await, 403, "forbidden");
     }
 );
@@ -784,15 +1298,29 @@ both_backends!(
         let app = TestApp::spawn(backend, &small_deployment()).await;
         let dispatcher = app.token("dispatcher", None).await;
         let cgj = app.token("handler", Some("CGJ")).await;
-        let (status, body, _) = app.post_json("/v1/reports", &report_at("0303", "路灯坏了", POINT)).await;
+        let (status, body, _) = app
+            .post_json("/v1/reports", &report_at("0303", "路灯坏了", POINT))
+            .await;
         assert_eq!(status, 201, "{body}");
         let id = body["case_id"].as_str().unwrap().to_owned();
-        let c = act_ok(&app, &cgj, &id, json!({"action": "return", "reason": "这段路灯归街道管"})).await;
+        let c = act_ok(
+            &app,
+            &cgj,
+            &id,
+            json!({"action": "return", "reason": "这段路灯归街道管"}),
+        )
+        .await;
         assert_eq!(c["state"], "returned");
         // 城管局 returned it: the next candidate is the street the report lies in.
         let (_, c, _) = app.get_as(&format!("/v1/cases/{id}"), &dispatcher).await;
         assert_eq!(c["suggested_target"], json!({"unit": STREET}), "{c}");
-        let c = act_ok(&app, &dispatcher, &id, json!({"action": "dispatch", "target": c["suggested_target"].clone()})).await;
+        let c = act_ok(
+            &app,
+            &dispatcher,
+            &id,
+            json!({"action": "dispatch", "target": c["suggested_target"].clone()}),
+        )
+        .await;
         assert_eq!(c["state"], "dispatched");
         assert_eq!(c["unit"], json!({"unit": STREET}));
         // The returning department no longer sees it; the street does.
@@ -808,32 +1336,76 @@ both_backends!(
         let app = TestApp::spawn(backend, &small_deployment()).await;
         let admin = app.token("admin", None).await;
         let (status, body, _) = app
-            .post_as("/v1/tokens", &admin, &json!({"role": "handler", "unit": STREET, "name": "张三"}))
+            .post_as(
+                "/v1/tokens",
+                &admin,
+                &json!({"role": "handler", "unit": STREET, "name": "张三"}),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         let token = body["token"].as_str().unwrap().to_owned();
         let id = body["principal"]["id"].as_str().unwrap().to_owned();
         let (_, me, _) = app.get_as("/v1/me", &token).await;
-        assert_eq!(me, json!({"id": id, "role": "handler", "unit": STREET, "name": "张三"}));
-        let r = app.client.delete(app.url(&format!("/v1/principals/{id}/tokens"))).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(
+            me,
+            json!({"id": id, "role": "handler", "unit": STREET, "name": "张三"})
+        );
+        let r = app
+            .client
+            .delete(app.url(&format!("/v1/principals/{id}/tokens")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(read(r).await.1["revoked"], 1);
         assert_problem(&app.get_as("/v1/me", &token).await, 401, "invalid_token");
         for (body, status, code) in [
             (json!({"role": "handler"}), 422, "invalid_unit"),
-            (json!({"role": "handler", "unit": "211103999"}), 422, "invalid_unit"),
-            (json!({"role": "grid_worker", "unit": "CGJ"}), 422, "invalid_unit"),
-            (json!({"role": "dispatcher", "unit": STREET}), 422, "invalid_unit"),
+            (
+                json!({"role": "handler", "unit": "211103999"}),
+                422,
+                "invalid_unit",
+            ),
+            (
+                json!({"role": "grid_worker", "unit": "CGJ"}),
+                422,
+                "invalid_unit",
+            ),
+            (
+                json!({"role": "dispatcher", "unit": STREET}),
+                422,
+                "invalid_unit",
+            ),
             (json!({"role": "resident"}), 422, "invalid_role"),
             (json!({"role": "system"}), 422, "invalid_role"),
             (json!({"role": "mayor"}), 422, "invalid_role"),
         ] {
-            assert_problem(&app.post_as("/v1/tokens", &admin, &body).await, status, code);
+            assert_problem(
+                &app.post_as("/v1/tokens", &admin, &body).await,
+                status,
+                code,
+            );
         }
         let dispatcher = app.token("dispatcher", None).await;
-        assert_problem(&app.post_as("/v1/tokens", &dispatcher, &json!({"role": "admin"})).await, 403, "forbidden");
+        assert_problem(
+            &app.post_as("/v1/tokens", &dispatcher, &json!({"role": "admin"}))
+                .await,
+            403,
+            "forbidden",
+        );
         // Residents register once per number; malformed numbers are refused.
         app.resident("+86 139 0000 0001").await;
-        assert_problem(&app.post_json("/v1/residents", &json!({"phone": "13900000001"})).await, 409, "phone_registered");
-        assert_problem(&app.post_json("/v1/residents", &json!({"phone": "12345"})).await, 422, "invalid_phone");
+        assert_problem(
+            &app.post_json("/v1/residents", &json!({"phone": "13900000001"}))
+                .await,
+            409,
+            "phone_registered",
+        );
+        assert_problem(
+            &app.post_json("/v1/residents", &json!({"phone": "12345"}))
+                .await,
+            422,
+            "invalid_phone",
+        );
     }
 );
