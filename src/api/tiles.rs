@@ -451,15 +451,7 @@ async fn hexbin_features(
                 "properties": {"cell": cell_hex(cell), "count": count},
             })),
             Features::Mvt(layer) => {
-                let ring: Vec<Coord<f64>> = cell
-                    .boundary()
-                    .iter()
-                    .map(|ll| Coord {
-                        x: ll.lng(),
-                        y: ll.lat(),
-                    })
-                    .collect();
-                let hexagon = MultiPolygon(vec![Polygon::new(ring.into(), vec![])]);
+                let hexagon = hexagon_outline(cell);
                 layer.add_polygon(
                     Some(u64::from(cell)),
                     &hexagon,
@@ -588,16 +580,7 @@ async fn hotspot_features(
                 f.push(json!({"type": "Feature", "geometry": hexagon_geometry(c.cell), "properties": props}));
             }
             Features::Mvt(layer) => {
-                let ring: Vec<Coord<f64>> = c
-                    .cell
-                    .boundary()
-                    .iter()
-                    .map(|ll| Coord {
-                        x: ll.lng(),
-                        y: ll.lat(),
-                    })
-                    .collect();
-                let hexagon = MultiPolygon(vec![Polygon::new(ring.into(), vec![])]);
+                let hexagon = hexagon_outline(c.cell);
                 let mut props = vec![
                     ("cell", TileValue::Str(cell_hex(c.cell))),
                     ("z", TileValue::Double(c.z)),
@@ -613,6 +596,19 @@ async fn hotspot_features(
         }
     }
     Ok(features)
+}
+
+/// A hexagon's outline in WGS-84, for the MVT encoder.
+fn hexagon_outline(cell: CellIndex) -> MultiPolygon<f64> {
+    let ring: Vec<Coord<f64>> = cell
+        .boundary()
+        .iter()
+        .map(|ll| Coord {
+            x: ll.lng(),
+            y: ll.lat(),
+        })
+        .collect();
+    MultiPolygon(vec![Polygon::new(ring.into(), vec![])])
 }
 
 /// The first instant of a local day, in UTC.
