@@ -928,6 +928,7 @@ pub(super) async fn append_checked(
                 return Ok((events, next));
             }
             Appended::SeqTaken => continue,
+            Appended::MasterNotOpen => return Err(merge_lost(&event)),
         }
     }
     Err(ApiError::Conflict {
@@ -936,6 +937,22 @@ pub(super) async fn append_checked(
             "case {case_id} changed {APPEND_ATTEMPTS} times while this action was checked; retry"
         ),
     })
+}
+
+/// A merge whose master stopped being open between the check and the append: most often an
+/// opposite merge of the master into this case that was stored first.
+fn merge_lost(event: &Event) -> ApiError {
+    let master = match &event.action {
+        Action::Merge(m) => m.into.as_str(),
+        _ => "the master",
+    };
+    bad_query(
+        "invalid_merge",
+        format!(
+            "{master} is no longer an open case: it was merged (perhaps into this case) or \
+             closed while this merge was checked"
+        ),
+    )
 }
 
 /// `POST /v1/cases/{case_id}/actions`.

@@ -123,6 +123,11 @@ async fn mine(
     ))
 }
 
+/// The export's columns, in the order [`LedgerRow`] serialises its fields.
+const LEDGER_COLUMNS: [&str; 7] = [
+    "case_id", "resident", "category", "at", "day", "points", "cash_fen",
+];
+
 /// `GET /v1/rewards/export?from=&to=` (admin): the ledger as CSV for the city's payment
 /// system: `case_id,resident,category,at,day,points,cash_fen`.
 async fn export(
@@ -133,7 +138,13 @@ async fn export(
     caller.with_role(&[Role::Admin], "export the rewards ledger")?;
     let (from, to) = period.bounds()?;
     let rows = state.store.ledger(None, from, to).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
+    // The header is written by hand: `csv` writes it with the first record only, so an
+    // empty period would come out as 0 bytes instead of a CSV without rows (RFC 4180 §2.3).
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record(LEDGER_COLUMNS)
+        .map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
     for r in &rows {
         w.serialize(r)
             .map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
@@ -142,4 +153,26 @@ async fn export(
         .into_inner()
         .map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_export_header_names_the_ledger_fields_in_order() {
+        let row = LedgerRow {
+            case_id: "XL-20260315-000001".into(),
+            resident: "u-1".into(),
+            category: "0106".into(),
+            at: Utc::now(),
+            day: NaiveDate::from_ymd_opt(2026, 3, 15).unwrap_or_default(),
+            points: 3,
+            cash_fen: 0,
+        };
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(&row).expect("serialise");
+        let text = String::from_utf8(w.into_inner().expect("flush")).expect("utf-8");
+        assert_eq!(text.lines().next(), Some(LEDGER_COLUMNS.join(",").as_str()));
+    }
 }

@@ -32,6 +32,10 @@ pub enum Appended {
     /// Another writer stored an event under that number first: re-read the log, check the
     /// event against the new state, and try again.
     SeqTaken,
+    /// The event is a merge and its master, as it stands inside the append's transaction,
+    /// is not an open case (merged meanwhile, perhaps into this very case, or closed):
+    /// nothing was stored.
+    MasterNotOpen,
 }
 
 /// What the case's log folds to, as kept in the `case_index` read model: rewritten with every
@@ -173,6 +177,12 @@ pub trait CaseStore: Send + Sync {
 
     /// Appends `event` as number `seq` (one more than the last event the caller folded) and
     /// rewrites the case's index row to `summary` (the fold including `event`), atomically.
+    ///
+    /// A merge is checked against its master inside the same transaction, with both index
+    /// rows locked (in case-id order, so that two opposite merges cannot deadlock): the
+    /// master must still be open and not merged ([`Appended::MasterNotOpen`] otherwise).
+    /// Without this, `X → Y` and `Y → X` sent at once both pass the caller's check and
+    /// both cases end merged into each other (issue 8, item 1).
     async fn append_event(
         &self,
         case_id: &str,
@@ -252,6 +262,21 @@ const SELECT_DUE: &str = "select case_id from case_index
      order by deadline_at limit $2";
 const SELECT_EVENTS: &str = "select seq, at, actor, role, action, reason, payload
      from case_events where case_id = $1 order by seq";
+/// The index rows of a merging case and its master, in case-id order: PostGIS appends
+/// `for update` (row locks); SQLite's `begin immediate` already holds the only write lock.
+const SELECT_MERGE_ROWS: &str = "select case_id, state, merged_into from case_index
+     where case_id = $1 or case_id = $2 order by case_id";
+
+/// Whether a merge's master, as its index row stands, may take a duplicate.
+fn master_open(rows: &[(String, String, Option<String>)], master: &str) -> bool {
+    rows.iter().any(|(id, state, merged_into)| {
+        id == master
+            && merged_into.is_none()
+            && state
+                .parse::<crate::domain::case::State>()
+                .is_ok_and(|s| s.is_open())
+    })
+}
 
 /// An event split into its columns: the action's name and its payload apart, so that SQL
 /// readers can filter on the action.
@@ -350,8 +375,10 @@ fn code_pattern(code: &str) -> String {
 }
 
 /// The same statements on either pool; a macro because the backends' pool types differ.
+/// `$begin` opens an append's transaction and `$lock` is the suffix that locks the rows of
+/// [`SELECT_MERGE_ROWS`]; both differ between the backends.
 macro_rules! impl_case_store {
-    ($store:ty) => {
+    ($store:ty, $begin:expr, $lock:expr) => {
         #[async_trait]
         impl CaseStore for $store {
             async fn case_events(&self, case_id: &str) -> StoreResult<Vec<StoredEvent>> {
@@ -370,7 +397,21 @@ macro_rules! impl_case_store {
                 summary: &CaseSummary,
             ) -> StoreResult<Appended> {
                 let c = event_columns(event)?;
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.pool().begin_with($begin).await?;
+                if let crate::domain::case::Action::Merge(m) = &event.action {
+                    let master = m.into.as_str();
+                    let sql = format!("{SELECT_MERGE_ROWS}{}", $lock);
+                    let rows: Vec<(String, String, Option<String>)> =
+                        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                            .bind(case_id)
+                            .bind(master)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    if !master_open(&rows, master) {
+                        tx.rollback().await?;
+                        return Ok(Appended::MasterNotOpen);
+                    }
+                }
                 let inserted = sqlx::query(INSERT_EVENT)
                     .bind(case_id)
                     .bind(seq)
@@ -478,5 +519,8 @@ macro_rules! impl_case_store {
     };
 }
 
-impl_case_store!(PgStore);
-impl_case_store!(SqliteStore);
+impl_case_store!(PgStore, "begin", " for update");
+// `begin immediate` takes SQLite's write lock at once: the master's row read inside the
+// transaction cannot change before the commit (a deferred transaction would read a
+// snapshot and could not upgrade it once another writer committed).
+impl_case_store!(SqliteStore, "begin immediate", "");
