@@ -151,7 +151,9 @@ pub async fn serve(
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, store = state.store.backend(), "citysnap serving");
     let job = api::deadlines::spawn(state.clone(), deadline_sweep);
-    axum::serve(listener, api::router(state))
+    // Connect info: anonymous callers' idempotency keys are scoped by their address.
+    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     job.abort();

@@ -242,6 +242,13 @@ async fn load_visible(state: &AppState, p: &Principal, case_id: &str) -> Result<
     if !sees(p, &index) && !follows(state, p, &index).await? {
         return Err(not_found());
     }
+    load_indexed(state, index).await
+}
+
+/// The events and fold of a case whose index row the caller may see.
+async fn load_indexed(state: &AppState, index: IndexedCase) -> Result<Visible, ApiError> {
+    let case_id = index.case_id.clone();
+    let case_id = case_id.as_str();
     let events = state.store.case_events(case_id).await?;
     let case = fold(events.iter().map(|e| &e.event))
         .map_err(|e| ApiError::Internal(format!("case {case_id} does not fold: {e}")))?;
@@ -499,6 +506,81 @@ fn public_event(e: &StoredEvent) -> Value {
         v["details"] = details;
     }
     v
+}
+
+/// How many merges a reporter's view follows up to the case that is handled (a master can
+/// itself be merged later).
+const MERGE_HOPS: usize = 4;
+
+/// The case a follow-up secret opens, and the master it was merged into if it is a
+/// duplicate (as a registered reporter of a duplicate follows the master).
+async fn followed(state: &AppState, case_id: &str) -> Result<(Visible, Option<Visible>), ApiError> {
+    let load = |id: String| async move {
+        let index =
+            state.store.indexed_case(&id).await?.ok_or_else(|| {
+                ApiError::Internal(format!("followed case {id} has no index row"))
+            })?;
+        load_indexed(state, index).await
+    };
+    let own = load(case_id.to_owned()).await?;
+    let mut master = None;
+    let mut next = own.case.merged_into.clone();
+    for _ in 0..MERGE_HOPS {
+        let Some(id) = next else { break };
+        let v = load(id.as_str().to_owned()).await?;
+        next = v.case.merged_into.clone();
+        master = Some(v);
+    }
+    Ok((own, master))
+}
+
+/// The reporter's view of a case through its follow-up secret (issue 8, item 11): what the
+/// reporter sees of it with an account, with the public timeline; a duplicate also shows
+/// the master case it follows, whose handling it waits for.
+pub(super) async fn reporter_view(state: &AppState, case_id: &str) -> Result<Value, ApiError> {
+    let (own, master) = followed(state, case_id).await?;
+    let now = Utc::now();
+    let view = |v: &Visible| {
+        let mut body = case_json(&state.settings, v, now);
+        body["events"] = v.events.iter().map(public_event).collect();
+        body
+    };
+    let mut body = view(&own);
+    let handling = master.as_ref().unwrap_or(&own);
+    body["can_rate"] = json!(handling.case.state == crate::domain::case::State::Closed);
+    if let Some(m) = &master {
+        body["master"] = view(m);
+    }
+    Ok(body)
+}
+
+/// The reporter's rating (评价) through the follow-up secret, on the case handling the
+/// report; as a resident's `rate` action, it is only possible once the case is closed.
+pub(super) async fn rate_as_reporter(
+    state: &AppState,
+    case_id: &str,
+    rating: crate::domain::case::Rating,
+) -> Result<Value, ApiError> {
+    let (own, master) = followed(state, case_id).await?;
+    let handling = master.as_ref().unwrap_or(&own);
+    // The reporter of an anonymous or registered report is the actor; a report staff
+    // entered for a caller (a phone call) is rated by that caller, anonymously.
+    let actor = match own.events.first() {
+        Some(e) if e.event.role == Role::Resident => e.event.actor.clone(),
+        _ => ANONYMOUS.to_owned(),
+    };
+    let now = Utc::now();
+    append_checked(state, &handling.index.case_id, |case| {
+        Ok(Some(Event {
+            actor: actor.clone(),
+            role: Role::Resident,
+            at: now.max(case.updated_at),
+            action: Action::Rate(rating.clone()),
+            reason: None,
+        }))
+    })
+    .await?;
+    reporter_view(state, case_id).await
 }
 
 /// Staff read the whole event: actor, reason and payload.

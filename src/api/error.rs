@@ -71,6 +71,12 @@ pub enum ApiError {
     /// The `Idempotency-Key` was already used with a different request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
+    /// `/v1/follow-up` without the `Follow-Up-Secret` header.
+    #[error("send the follow-up secret intake answered in the Follow-Up-Secret header")]
+    FollowUpMissing,
+    /// The follow-up secret is malformed or opens no case (the same answer for both).
+    #[error("no report follows this secret")]
+    FollowUpNotFound,
     /// No such report (or not visible to the caller).
     #[error("no report {0}")]
     ReportNotFound(String),
@@ -144,7 +150,9 @@ impl ApiError {
             },
             UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            FollowUpMissing => StatusCode::UNAUTHORIZED,
             ReportNotFound(_)
+            | FollowUpNotFound
             | CaseNotFound(_)
             | CategoryNotFound(_)
             | RouteNotFound(_)
@@ -178,6 +186,8 @@ impl ApiError {
             PayloadTooLarge => "payload_too_large",
             InvalidIdempotencyKey(_) => "invalid_idempotency_key",
             IdempotencyKeyReused => "idempotency_key_reused",
+            FollowUpMissing => "follow_up_required",
+            FollowUpNotFound => "follow_up_not_found",
             ReportNotFound(_) => "report_not_found",
             RouteNotFound(_) => "not_found",
             CaseNotFound(_) => "case_not_found",
@@ -214,6 +224,8 @@ impl ApiError {
             PayloadTooLarge => "Payload too large",
             InvalidIdempotencyKey(_) => "Invalid Idempotency-Key",
             IdempotencyKeyReused => "Idempotency-Key reused",
+            FollowUpMissing => "Follow-up secret required",
+            FollowUpNotFound => "Follow-up not found",
             ReportNotFound(_) => "Report not found",
             RouteNotFound(_) => "Not found",
             CaseNotFound(_) => "Case not found",

@@ -20,6 +20,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use super::auth::{Caller, sees};
 use super::{ApiError, AppState};
+use crate::domain::case::fold;
 use crate::store::IndexedCase;
 
 /// The channel PostgreSQL notifications travel on.
@@ -33,7 +34,7 @@ pub struct Notice {
     pub action: String,
     pub state: String,
     pub at: DateTime<Utc>,
-    /// The case as its index row stands after the event, for scoping.
+    /// The case as its index row stands when the notice is sent, for scoping.
     #[serde(skip)]
     pub case: Option<IndexedCase>,
 }
@@ -80,11 +81,16 @@ pub(super) async fn announce(state: &AppState, case_id: &str, seq: i32) -> Resul
     let Some(e) = events.iter().find(|e| e.seq == seq) else {
         return Ok(());
     };
+    // The state right after this event, not the case's current one: intake announces
+    // `submit` once `dispatch` is stored too, and a slow listener hears of an event after
+    // later ones (issue 8, item 4).
+    let after = fold(events.iter().take_while(|e| e.seq <= seq).map(|e| &e.event))
+        .map_err(|err| ApiError::Internal(format!("case {case_id} does not fold: {err}")))?;
     let notice = Notice {
         case_id: case_id.to_owned(),
         seq,
         action: e.event.action.kind().to_string(),
-        state: case.state.clone(),
+        state: after.state.to_string(),
         at: e.event.at,
         case: Some(case),
     };

@@ -8,6 +8,7 @@ pub mod categories;
 pub mod deadlines;
 pub mod error;
 pub mod events;
+mod follow_up;
 mod health;
 pub mod plan;
 mod reports;
@@ -24,7 +25,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::FixedOffset;
 use serde::de::DeserializeOwned;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -131,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .merge(cases::router())
         .merge(auth::router())
         .merge(events::router())
+        .merge(follow_up::router())
         .merge(rewards::router())
         .merge(stats::router())
         .merge(plan::router())
@@ -139,6 +141,7 @@ pub fn router(state: AppState) -> Router {
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )
         .with_state(state)
+        .layer(middleware::from_fn(run_to_completion))
         .layer(middleware::from_fn(log_failures))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -176,6 +179,22 @@ async fn problems_for_bare_errors(response: Response) -> Response {
         }
     }
     problem
+}
+
+/// Runs each request's handler as a task of its own, so that a client hanging up (or the
+/// timeout layer answering 408) no longer cancels it half-way: the answer is dropped, the
+/// work is finished. sqlx transactions are not cancel-safe: a handler dropped after its
+/// `COMMIT` was sent makes sqlx queue a `ROLLBACK` (PostgreSQL: "there is no transaction in
+/// progress"), and one dropped during `BEGIN` gives the connection back to the pool inside
+/// an open transaction, where the next `NOTIFY` of a case event waits unsent (issue 8,
+/// item 4). And an acknowledged report must be announced even if its client is gone.
+async fn run_to_completion(req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let handler = tokio::spawn(next.run(req).in_current_span());
+    match handler.await {
+        Ok(response) => response,
+        Err(e) => ApiError::Internal(format!("handler failed: {e}")).into_response(),
+    }
 }
 
 /// Logs the cause of every 500 with the request id; the client only sees "internal error".

@@ -5,13 +5,15 @@
 //! `Idempotency-Key` returns the original case.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -65,8 +67,9 @@ async fn upload_photo(
     ))
 }
 
-/// The JSON of a report submission.
-#[derive(Debug, Deserialize)]
+/// The JSON of a report submission. Serialised again only as the canonical form of the
+/// request for its idempotency key ([`canonical_request`]).
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
     pub description: String,
@@ -76,7 +79,7 @@ pub struct ReportRequest {
     pub contact: Option<Contact>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocationRequest {
     pub lon: f64,
@@ -172,10 +175,13 @@ fn check_request(r: &ReportRequest) -> Result<InputLocation, ApiError> {
     Ok(loc)
 }
 
-/// `Idempotency-Key`: 1 to 255 visible ASCII characters.
+/// `Idempotency-Key`: 1 to 255 visible ASCII characters, in the caller's own namespace
+/// ([`idempotency_scope`]), with the digest of the canonical request.
 fn idempotency_key(
     headers: &HeaderMap,
-    request_digest: [u8; 32],
+    caller: &Caller,
+    peer: Option<IpAddr>,
+    canonical: &[u8],
 ) -> Result<Option<IdempotencyKey>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -190,9 +196,54 @@ fn idempotency_key(
             )
         })?;
     Ok(Some(IdempotencyKey {
+        scope: idempotency_scope(caller.0.as_ref(), peer)?,
         key: key.to_owned(),
-        request_hash: hex::encode(request_digest),
+        request_hash: hex::encode(Sha256::digest(canonical)),
     }))
+}
+
+/// Whose idempotency keys a caller's are (issue 8, item 2): a principal's own, or for an
+/// anonymous caller those sent from the same address. The address, not one namespace for
+/// all anonymous callers, because a replay answers with the original case (and its
+/// follow-up secret): a stranger who guessed a key and the report must not get them.
+fn idempotency_scope(caller: Option<&Principal>, peer: Option<IpAddr>) -> Result<String, ApiError> {
+    match (caller, peer) {
+        (Some(p), _) => Ok(format!("principal:{}", p.id)),
+        (None, Some(ip)) => Ok(format!("address:{}", ip.to_canonical())),
+        (None, None) => Err(ApiError::Internal(
+            "the client's address is unknown (serve with connect info)".into(),
+        )),
+    }
+}
+
+/// What identifies a submission for its idempotency key (issue 8, item 3): the parsed
+/// report and each medium's kind, stored digest and private location, as JSON with the
+/// structs' field order, shortest round-trip numbers and no whitespace. A retry of the same
+/// report encoded otherwise (re-indented, fields reordered, a default spelled out, `8` for
+/// `8.0`) is the same request; a different value or medium is not.
+fn canonical_request(
+    request: &ReportRequest,
+    media: &[(MediaKind, Ingested)],
+) -> Result<Vec<u8>, ApiError> {
+    let media: Vec<Value> = media
+        .iter()
+        .map(|(kind, m)| {
+            let exif = m
+                .exif_location
+                .as_ref()
+                .map(|l| json!([l.lon, l.lat, l.taken_at]));
+            json!([kind.as_str(), m.sha256, exif])
+        })
+        .collect();
+    serde_json::to_vec(&(request, media))
+        .map_err(|e| ApiError::Internal(format!("canonical request: {e}")))
+}
+
+/// The client's address, when the server was started with connect info.
+fn peer_address(req: &Request) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 fn media_type_of(headers: &HeaderMap) -> String {
@@ -223,6 +274,7 @@ async fn submit(
         )));
     }
     let headers = req.headers().clone();
+    let peer = peer_address(&req);
     let content_type = media_type_of(&headers);
     if content_type == "application/json" {
         let body = Bytes::from_request(req, &state).await.map_err(|e| {
@@ -233,7 +285,7 @@ async fn submit(
             }
         })?;
         let request: ReportRequest = serde_json::from_slice(&body).map_err(json_body_error)?;
-        let key = idempotency_key(&headers, Sha256::digest(&body).into())?;
+        let key = idempotency_key(&headers, &caller, peer, &canonical_request(&request, &[])?)?;
         return intake(&state, caller.0.as_ref(), request, Vec::new(), key).await;
     }
     if content_type == "multipart/form-data" {
@@ -244,9 +296,13 @@ async fn submit(
                 ApiError::InvalidBody(e.body_text())
             }
         })?;
-        let (request, media, digest) =
-            read_multipart(multipart, &state.settings.media_limits).await?;
-        let key = idempotency_key(&headers, digest)?;
+        let (request, media) = read_multipart(multipart, &state.settings.media_limits).await?;
+        let key = idempotency_key(
+            &headers,
+            &caller,
+            peer,
+            &canonical_request(&request, &media)?,
+        )?;
         return intake(&state, caller.0.as_ref(), request, media, key).await;
     }
     Err(ApiError::UnsupportedContentType(
@@ -255,16 +311,14 @@ async fn submit(
     ))
 }
 
-/// The parts of a multipart report: the JSON, the checked media in order, and a digest of
-/// everything for the idempotency check.
+/// The parts of a multipart report: the JSON and the checked media in order.
 async fn read_multipart(
     mut multipart: Multipart,
     limits: &MediaLimits,
-) -> Result<(ReportRequest, Vec<(MediaKind, Ingested)>, [u8; 32]), ApiError> {
+) -> Result<(ReportRequest, Vec<(MediaKind, Ingested)>), ApiError> {
     let mut request = None;
     let mut media = Vec::new();
     let mut counts = std::collections::HashMap::new();
-    let mut digest = Sha256::new();
     while let Some(field) = multipart
         .next_field()
         .await
@@ -272,11 +326,6 @@ async fn read_multipart(
     {
         let name = field.name().unwrap_or_default().to_owned();
         let bytes = field.bytes().await.map_err(|e| multipart_error(&e))?;
-        // Length-prefixed, so that moving bytes between parts changes the digest.
-        digest.update((name.len() as u64).to_le_bytes());
-        digest.update(name.as_bytes());
-        digest.update((bytes.len() as u64).to_le_bytes());
-        digest.update(&bytes);
         if name == "report" {
             if request.is_some() {
                 return Err(ApiError::InvalidBody("more than one `report` part".into()));
@@ -296,7 +345,7 @@ async fn read_multipart(
     let request = request.ok_or_else(|| {
         ApiError::InvalidBody("a multipart report needs a `report` part with the JSON".into())
     })?;
-    Ok((request, media, digest.finalize().into()))
+    Ok((request, media))
 }
 
 fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
@@ -369,6 +418,7 @@ async fn intake(
         .map_err(|e| ApiError::InvalidCoordinates(e.to_string()))?
         .to_cell(h3o::Resolution::Fifteen);
     let now = Utc::now();
+    let follow_up = crate::domain::access::new_follow_up_secret();
     let (events, summary) = super::cases::initial_events(
         state,
         reporter,
@@ -402,13 +452,20 @@ async fn intake(
         media: store_media(state, media).await?,
         events,
         summary,
+        follow_up_sha256: crate::domain::access::token_digest(&follow_up),
     };
     let (case_id, replayed) = match state.store.insert_report(&new, key.as_ref()).await? {
         Inserted::Created(id) => {
             super::events::published(state, &id, 1..=new.events.len() as i32).await;
             (id, false)
         }
-        Inserted::Replayed(id) => (id, true),
+        Inserted::Replayed(id) => {
+            // The original secret is not kept: the same caller retrying the same report
+            // gets a new one for the same case (each of them works).
+            let digest = crate::domain::access::token_digest(&follow_up);
+            state.store.add_follow_up(&id, &digest, now).await?;
+            (id, true)
+        }
         Inserted::KeyReused => return Err(ApiError::IdempotencyKeyReused),
     };
     let stored = state
@@ -420,6 +477,9 @@ async fn intake(
     // `status` stays `submitted` for clients of the first intake API; `state` is the
     // case's state after auto-dispatch.
     body["state"] = Value::String(super::cases::current_state(state, &case_id).await?);
+    // Shown once: what lets the reporter follow and rate the case without an account
+    // (`GET /v1/follow-up` with `Follow-Up-Secret`; issue 8, item 11).
+    body["follow_up_secret"] = Value::String(follow_up);
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     let headers = response.headers_mut();
     if let Ok(v) = format!("/v1/reports/{case_id}").parse() {

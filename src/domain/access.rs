@@ -29,6 +29,26 @@ pub fn token_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Prefix of a follow-up secret: recognisable, and never mistaken for a bearer token.
+pub const FOLLOW_UP_PREFIX: &str = "fu_";
+
+/// A new follow-up secret (issue 8, item 11): what lets whoever sent a report follow and
+/// rate its case without an account. Made and stored like a token (244 random bits, kept as
+/// [`token_digest`] only), but it opens one case's reporter view and nothing else.
+pub fn new_follow_up_secret() -> String {
+    format!(
+        "{FOLLOW_UP_PREFIX}{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Whether `s` has the shape of a follow-up secret (checked before any store lookup).
+pub fn is_follow_up_shaped(s: &str) -> bool {
+    s.strip_prefix(FOLLOW_UP_PREFIX)
+        .is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// A new principal id, recorded as the actor of their events.
 pub fn new_principal_id() -> String {
     format!("u-{}", uuid::Uuid::new_v4().simple())
@@ -104,6 +124,15 @@ mod tests {
         assert!(!is_token_shaped(&a.replacen("cs_", "xx_", 1)));
         assert_eq!(token_digest(&a).len(), 64);
         assert_ne!(token_digest(&a), token_digest(&b));
+    }
+
+    #[test]
+    fn follow_up_secrets_are_random_and_not_tokens() {
+        let a = new_follow_up_secret();
+        assert!(is_follow_up_shaped(&a), "{a}");
+        assert!(!is_token_shaped(&a));
+        assert!(!is_follow_up_shaped(&new_token()));
+        assert_ne!(a, new_follow_up_secret());
     }
 
     #[test]

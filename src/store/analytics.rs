@@ -776,11 +776,14 @@ macro_rules! add_to_aggregate {
     }};
 }
 
-const SELECT_REPORT_POINTS: &str = "select case_id, category, status, created_at, lon, lat
-     from reports
-     where lon >= $1 and lon <= $2 and lat >= $3 and lat <= $4
-       and created_at >= $5 and created_at < $6 and category like $7
-     order by case_id
+/// `status` is the case's current state from the read model: `reports.status` is the
+/// intake API's constant `submitted` and would show every case as new (issue 8, item 4).
+const SELECT_REPORT_POINTS: &str = "select r.case_id, r.category, i.state as status,
+        r.created_at, r.lon, r.lat
+     from reports r join case_index i on i.case_id = r.case_id
+     where r.lon >= $1 and r.lon <= $2 and r.lat >= $3 and r.lat <= $4
+       and r.created_at >= $5 and r.created_at < $6 and r.category like $7
+     order by r.case_id
      limit $8";
 
 macro_rules! select_report_points {

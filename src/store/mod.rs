@@ -6,6 +6,7 @@ pub mod analytics;
 mod auth;
 mod cases;
 mod categories;
+mod follow_up;
 mod plan;
 mod postgres;
 mod rewards;
@@ -29,6 +30,7 @@ pub use cases::{
     Appended, CaseQuery, CaseScope, CaseStore, CaseSummary, IndexedCase, MergedCase, StoredEvent,
 };
 pub use categories::CategoryStore;
+pub use follow_up::FollowUpStore;
 pub use plan::{PlanRevision, PlanStore};
 pub use postgres::PgStore;
 pub use rewards::{LedgerRow, RewardStore};
@@ -118,6 +120,8 @@ pub struct NewReport {
     pub events: Vec<Event>,
     /// What `events` fold to, for the case's row of the read model.
     pub summary: CaseSummary,
+    /// The SHA-256 of the reporter's follow-up secret, stored with the report.
+    pub follow_up_sha256: String,
 }
 
 impl NewReport {
@@ -171,9 +175,12 @@ pub struct StoredReport {
 const REPORT_COLUMNS: &str = "case_id, created_at, status, description, category, lon, lat, h3_r15, \
      input_datum, accuracy_m, address, contact_name, contact_phone, units, snapped_m, near_boundary";
 
-/// An `Idempotency-Key` and a hash of the request it came with.
+/// An `Idempotency-Key`, the caller it belongs to, and a hash of the request it came with.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey {
+    /// Whose key it is: the same key sent by another caller is an unrelated key (issue 8,
+    /// item 2), as in the IETF `Idempotency-Key` draft and Stripe's API.
+    pub scope: String,
     pub key: String,
     pub request_hash: String,
 }
@@ -195,6 +202,7 @@ pub trait Store:
     CaseStore
     + AuthStore
     + CategoryStore
+    + FollowUpStore
     + PlanStore
     + RewardStore
     + analytics::AnalyticsStore
@@ -316,10 +324,10 @@ const SELECT_MEDIA: &str =
     "select seq, kind, media_type, bytes, sha256, storage_key, exif_lon, exif_lat, exif_taken_at
      from report_media where case_id = $1 order by seq";
 const INSERT_IDEMPOTENCY_KEY: &str =
-    "insert into idempotency_keys (key, request_hash, case_id, created_at)
-     values ($1, $2, $3, $4) on conflict (key) do nothing";
+    "insert into idempotency_keys (scope, key, request_hash, case_id, created_at)
+     values ($1, $2, $3, $4, $5) on conflict (scope, key) do nothing";
 const SELECT_IDEMPOTENCY_KEY: &str =
-    "select request_hash, case_id from idempotency_keys where key = $1";
+    "select request_hash, case_id from idempotency_keys where scope = $1 and key = $2";
 const INSERT_REPORT: &str = "insert into reports (case_id, created_at, status, description, category, lon, lat, h3_r15,
         input_datum, input_lon, input_lat, accuracy_m, address, contact_name, contact_phone,
         district_code, street_code, community_code, grid_code, units, snapped_m, near_boundary)
@@ -404,6 +412,12 @@ macro_rules! insert_report_rows {
         .bind(report.code_at(UnitLevel::Grid))
         .execute(&mut *$conn)
         .await?;
+        sqlx::query(follow_up::INSERT_FOLLOW_UP)
+            .bind(&report.follow_up_sha256)
+            .bind(case_id)
+            .bind(report.created_at)
+            .execute(&mut *$conn)
+            .await?;
         for (seq, e) in (1..).zip(&report.events) {
             let c = cases::event_columns(e)?;
             sqlx::query(cases::INSERT_EVENT)
@@ -443,6 +457,7 @@ macro_rules! insert_report_with_key {
         insert_report_rows!(&mut *tx, report, &case_id);
         if let Some(k) = key {
             let claimed = sqlx::query(INSERT_IDEMPOTENCY_KEY)
+                .bind(&k.scope)
                 .bind(&k.key)
                 .bind(&k.request_hash)
                 .bind(&case_id)

@@ -164,6 +164,7 @@ impl Store for PgStore {
 impl PgStore {
     async fn idempotent_replay(&self, k: &IdempotencyKey) -> StoreResult<Option<Inserted>> {
         let row: Option<(String, String)> = sqlx::query_as(SELECT_IDEMPOTENCY_KEY)
+            .bind(&k.scope)
             .bind(&k.key)
             .fetch_optional(&self.pool)
             .await?;

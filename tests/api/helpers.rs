@@ -111,7 +111,8 @@ impl TestApp {
         let job = citysnap::api::deadlines::spawn(state.clone(), config.deadline_sweep);
         let server = tokio::spawn(async move {
             let _job = AbortOnDrop(job);
-            axum::serve(listener, router).await.expect("serve");
+            let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app).await.expect("serve");
         });
         TestApp {
             base,

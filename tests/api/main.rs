@@ -5,9 +5,12 @@
 mod helpers;
 
 mod analytics;
+mod case_state;
 mod cases;
 mod demo;
+mod follow_up;
 mod hotspots;
+mod idempotency;
 mod import;
 mod intake;
 mod media;
