@@ -13,6 +13,7 @@ mod hotspots;
 mod idempotency;
 mod import;
 mod intake;
+mod limits;
 mod media;
 mod merge;
 mod real_outlines;
