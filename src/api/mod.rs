@@ -5,11 +5,14 @@ mod analytics;
 pub mod auth;
 mod cases;
 pub mod categories;
+mod console;
+pub mod demo;
 pub mod deadlines;
 pub mod error;
 pub mod events;
 mod health;
 pub mod plan;
+mod photos;
 mod reports;
 mod resolve;
 mod rewards;
@@ -52,6 +55,8 @@ pub struct ApiSettings {
     pub red_margin: Option<crate::domain::calendar::IsoDuration>,
     /// k of the public tiles' k-anonymity: hexagons with fewer reports are left out.
     pub tile_min_count: u32,
+    /// Whether `/v1/demo/…` hands out tokens for the demo's synthetic principals.
+    pub demo_sign_in: demo::DemoSignIn,
 }
 
 impl Default for ApiSettings {
@@ -64,6 +69,7 @@ impl Default for ApiSettings {
             calendar: crate::domain::calendar::WorkingCalendar::china(),
             red_margin: None,
             tile_min_count: 3,
+            demo_sign_in: demo::DemoSignIn::Off,
         }
     }
 }
@@ -135,6 +141,9 @@ pub fn router(state: AppState) -> Router {
         .merge(stats::router())
         .merge(plan::router())
         .merge(tiles::router())
+        .merge(demo::router())
+        .merge(photos::router())
+        .merge(console::router())
         .fallback(
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )

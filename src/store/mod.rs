@@ -6,6 +6,7 @@ pub mod analytics;
 mod auth;
 mod cases;
 mod categories;
+mod demo;
 mod plan;
 mod postgres;
 mod rewards;
@@ -29,6 +30,7 @@ pub use cases::{
     Appended, CaseQuery, CaseScope, CaseStore, CaseSummary, IndexedCase, MergedCase, StoredEvent,
 };
 pub use categories::CategoryStore;
+pub use demo::DemoStore;
 pub use plan::{PlanRevision, PlanStore};
 pub use postgres::PgStore;
 pub use rewards::{LedgerRow, RewardStore};
@@ -197,6 +199,7 @@ pub trait Store:
     + CategoryStore
     + PlanStore
     + RewardStore
+    + DemoStore
     + analytics::AnalyticsStore
     + Send
     + Sync

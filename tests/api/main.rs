@@ -10,6 +10,7 @@ mod demo;
 mod hotspots;
 mod import;
 mod intake;
+mod living_demo;
 mod media;
 mod real_outlines;
 mod resolve;
