@@ -45,11 +45,16 @@ fn npm(web: &Path, args: &[&str]) {
         .current_dir(web)
         .status()
         .unwrap_or_else(|e| panic!("building the web console needs npm (Node 20+): {e}"));
-    assert!(status.success(), "`npm {}` in web/ failed: {status}", args.join(" "));
+    assert!(
+        status.success(),
+        "`npm {}` in web/ failed: {status}",
+        args.join(" ")
+    );
 }
 
 fn main() {
-    let web = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("web");
+    let web =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("web");
     for s in SOURCES {
         println!("cargo::rerun-if-changed=web/{s}");
     }

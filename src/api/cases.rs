@@ -401,7 +401,9 @@ async fn plan_candidates(state: &AppState, v: &Visible) -> Result<Vec<Target>, A
     };
     let staff = state.store.staffed_departments().await?;
     let staffed = staffed(plan, &staff);
-    Ok(crate::domain::dispatch::candidates(&rules, &input, &staffed))
+    Ok(crate::domain::dispatch::candidates(
+        &rules, &input, &staffed,
+    ))
 }
 
 /// The report's resolved units, coarsest first, from the case's index row.

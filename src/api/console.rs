@@ -2,11 +2,11 @@
 //! OpenLayers), embedded in the binary by `build.rs` + rust-embed so that the release binary
 //! serves it from anywhere. The pages are clients of the public API like any other.
 
+use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 
 use super::{ApiError, AppState};
 
@@ -37,7 +37,10 @@ fn serve(path: &str, cache: &'static str) -> Result<Response, ApiError> {
     let file = Bundle::get(path).ok_or_else(|| ApiError::RouteNotFound(format!("/{path}")))?;
     let mut response = file.data.into_owned().into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(path)),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     Ok(response)
 }
@@ -49,5 +52,8 @@ async fn index() -> Result<Response, ApiError> {
 
 /// Bundled assets carry a content hash in their names: cached for a year.
 async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
-    serve(&format!("assets/{file}"), "public, max-age=31536000, immutable")
+    serve(
+        &format!("assets/{file}"),
+        "public, max-age=31536000, immutable",
+    )
 }

@@ -6,11 +6,11 @@
 //! case names, so a key alone opens nothing. Stored copies have their location metadata
 //! stripped already.
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 
 use super::auth::Caller;
 use super::{ApiError, AppState};
@@ -35,7 +35,10 @@ async fn bytes_of(state: &AppState, key: &str, media_type: &str) -> Result<Respo
     let media_type = HeaderValue::from_str(media_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::CONTENT_TYPE, media_type);
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
     Ok(response)
 }
 
@@ -89,7 +92,9 @@ async fn case_photo(
         photos.iter().any(|p| p.as_str() == key)
     });
     if !named {
-        return Err(ApiError::RouteNotFound(format!("/v1/cases/{case_id}/media/{key}")));
+        return Err(ApiError::RouteNotFound(format!(
+            "/v1/cases/{case_id}/media/{key}"
+        )));
     }
     let media_type = match key.rsplit('.').next() {
         Some("png") => "image/png",

@@ -29,7 +29,9 @@ use crate::domain::case::{
 };
 use crate::domain::categories::{Category, CategoryKind};
 use crate::domain::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
-use crate::domain::dispatch::{DispatchDecision, DispatchInput, DispatchRule, Target, choose_target};
+use crate::domain::dispatch::{
+    DispatchDecision, DispatchInput, DispatchRule, Target, choose_target,
+};
 use crate::domain::resolver::Jurisdiction;
 use crate::domain::units::{UnitCode, UnitLevel};
 use crate::media::{MediaKey, MediaStorage};
@@ -127,7 +129,10 @@ pub fn build(
     let ids: Vec<String> = specs
         .iter()
         .map(|s| {
-            let day = s.at.with_timezone(&settings.timezone).format("%Y%m%d").to_string();
+            let day =
+                s.at.with_timezone(&settings.timezone)
+                    .format("%Y%m%d")
+                    .to_string();
             let n = per_day.entry(day.clone()).or_default();
             *n += 1;
             format!("{}-{day}-{:06}", settings.case_prefix, *n)
@@ -139,11 +144,19 @@ pub fn build(
     let mut history = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
         let category = categories[spec.category];
-        let master = spec.duplicate_of.and_then(|k| index_of.get(&k)).map(|&m| ids[m].as_str());
+        let master = spec
+            .duplicate_of
+            .and_then(|k| index_of.get(&k))
+            .map(|&m| ids[m].as_str());
         let mut life = Life::new(spec, category, &staff, settings, plan.now, &mut rng);
         life.run(rules, &staffed, master);
         let (events, case) = life.finish().with_context(|| format!("case {}", ids[i]))?;
-        let summary = CaseSummary::of(&case, events.len() as i32, &settings.calendar, settings.red_margin);
+        let summary = CaseSummary::of(
+            &case,
+            events.len() as i32,
+            &settings.calendar,
+            settings.red_margin,
+        );
         let chain: Vec<ChainEntry> = spec
             .chain
             .iter()
@@ -218,22 +231,58 @@ impl PlaceKind {
     fn categories(self) -> &'static [(&'static str, u32)] {
         match self {
             Self::Market => &[
-                ("0202", 25), ("0203", 15), ("0206", 15), ("0101", 15), ("0105", 10),
-                ("0604", 5), ("0601", 5), ("0201", 10), ("90", 2),
+                ("0202", 25),
+                ("0203", 15),
+                ("0206", 15),
+                ("0101", 15),
+                ("0105", 10),
+                ("0604", 5),
+                ("0601", 5),
+                ("0201", 10),
+                ("90", 2),
             ],
             Self::School => &[
-                ("0201", 35), ("0204", 15), ("0308", 8), ("0309", 5), ("0301", 10),
-                ("0206", 10), ("0303", 7), ("90", 5), ("91", 5),
+                ("0201", 35),
+                ("0204", 15),
+                ("0308", 8),
+                ("0309", 5),
+                ("0301", 10),
+                ("0206", 10),
+                ("0303", 7),
+                ("90", 5),
+                ("91", 5),
             ],
             Self::Street => &[
-                ("0301", 15), ("0302", 10), ("0303", 15), ("0312", 8), ("0401", 8),
-                ("0103", 10), ("0102", 10), ("0201", 10), ("0503", 5), ("0504", 5),
+                ("0301", 15),
+                ("0302", 10),
+                ("0303", 15),
+                ("0312", 8),
+                ("0401", 8),
+                ("0103", 10),
+                ("0102", 10),
+                ("0201", 10),
+                ("0503", 5),
+                ("0504", 5),
                 ("0801", 4),
             ],
             Self::Background => &[
-                ("0101", 15), ("0207", 10), ("0208", 5), ("0314", 5), ("0402", 5),
-                ("0602", 8), ("0701", 5), ("0106", 5), ("0305", 5), ("0110", 4), ("90", 5),
-                ("91", 5), ("0313", 3), ("0805", 1), ("0804", 2), ("0104", 4), ("0501", 3),
+                ("0101", 15),
+                ("0207", 10),
+                ("0208", 5),
+                ("0314", 5),
+                ("0402", 5),
+                ("0602", 8),
+                ("0701", 5),
+                ("0106", 5),
+                ("0305", 5),
+                ("0110", 4),
+                ("90", 5),
+                ("91", 5),
+                ("0313", 3),
+                ("0805", 1),
+                ("0804", 2),
+                ("0104", 4),
+                ("0501", 3),
             ],
         }
     }
@@ -392,7 +441,12 @@ fn specs(
     let mut out: Vec<Spec> = Vec::with_capacity(plan.reports);
     let chain_of = |c: Coord<f64>| -> Option<Vec<UnitCode>> {
         let unit = j.locate(c)?;
-        Some(j.chain(unit).into_iter().map(|id| j.unit(id).code.clone()).collect())
+        Some(
+            j.chain(unit)
+                .into_iter()
+                .map(|id| j.unit(id).code.clone())
+                .collect(),
+        )
     };
     while out.len() < plan.reports {
         let key = out.len();
@@ -510,15 +564,43 @@ impl Staff {
             });
             id
         };
-        let dispatcher = add("u-demo-dispatcher".into(), Role::Dispatcher, None, "指挥中心调度员".into());
-        add("u-demo-dispatcher-2".into(), Role::Dispatcher, None, "指挥中心夜班调度员".into());
-        let leader = add("u-demo-leader".into(), Role::Leader, None, "区城管委分管领导".into());
-        add("u-demo-planner".into(), Role::Planner, None, "规划分析员".into());
-        add("u-demo-admin".into(), Role::Admin, None, "系统管理员".into());
+        let dispatcher = add(
+            "u-demo-dispatcher".into(),
+            Role::Dispatcher,
+            None,
+            "指挥中心调度员".into(),
+        );
+        add(
+            "u-demo-dispatcher-2".into(),
+            Role::Dispatcher,
+            None,
+            "指挥中心夜班调度员".into(),
+        );
+        let leader = add(
+            "u-demo-leader".into(),
+            Role::Leader,
+            None,
+            "区城管委分管领导".into(),
+        );
+        add(
+            "u-demo-planner".into(),
+            Role::Planner,
+            None,
+            "规划分析员".into(),
+        );
+        add(
+            "u-demo-admin".into(),
+            Role::Admin,
+            None,
+            "系统管理员".into(),
+        );
 
         let mut handler = HashMap::new();
         for u in j.units() {
-            if matches!(u.level, UnitLevel::District | UnitLevel::Street | UnitLevel::Community) {
+            if matches!(
+                u.level,
+                UnitLevel::District | UnitLevel::Street | UnitLevel::Community
+            ) {
                 let id = add(
                     format!("u-demo-h-{}", u.code),
                     Role::Handler,
@@ -651,7 +733,14 @@ impl<'a> Life<'a> {
     /// Records `action` at `at` unless that lies after `now` (the case waits there) or the
     /// machine refuses it (a generator bug, reported by [`Life::finish`]). Deadline
     /// warnings that fall before `at` are recorded first, as the deadline job would have.
-    fn push(&mut self, at: DateTime<Utc>, actor: &str, role: Role, action: Action, reason: Option<&str>) -> Option<()> {
+    fn push(
+        &mut self,
+        at: DateTime<Utc>,
+        actor: &str,
+        role: Role,
+        action: Action,
+        reason: Option<&str>,
+    ) -> Option<()> {
         let at = at.max(self.at());
         self.escalate_until(at.min(self.now))?;
         if at > self.now {
@@ -660,7 +749,16 @@ impl<'a> Life<'a> {
         self.record(at, actor, role, action, reason)
     }
 
-    fn record(&mut self, at: DateTime<Utc>, actor: &str, role: Role, action: Action, reason: Option<&str>) -> Option<()> {
+    fn record(
+        &mut self,
+        at: DateTime<Utc>,
+        actor: &str,
+        role: Role,
+        action: Action,
+        reason: Option<&str>,
+    ) -> Option<()> {
+        // Events are in time order: nothing is recorded before what came last.
+        let at = at.max(self.at());
         let event = Event {
             actor: actor.to_owned(),
             role,
@@ -686,18 +784,33 @@ impl<'a> Life<'a> {
 
     /// The warnings (and a leader's 督办 on some red cases) due before `until`.
     fn escalate_until(&mut self, until: DateTime<Utc>) -> Option<()> {
-        let Some(case) = &self.case else { return Some(()) };
+        let Some(case) = &self.case else {
+            return Some(());
+        };
         let Some(deadline) = case.deadline.filter(|_| case.state.deadline_runs()) else {
             return Some(());
         };
         let red_at = deadline.red_at(&self.settings.calendar, self.settings.red_margin);
         if !case.escalated_yellow && deadline.at < until {
-            self.record(deadline.at.max(self.at()), "system", Role::System, Action::EscalatedYellow, None)?;
+            self.record(
+                deadline.at.max(self.at()),
+                "system",
+                Role::System,
+                Action::EscalatedYellow,
+                None,
+            )?;
         }
         let case = self.case.as_ref()?;
         if case.escalated_yellow && !case.escalated_red && red_at < until {
-            self.record(red_at.max(self.at()), "system", Role::System, Action::EscalatedRed, None)?;
-            let supervise_at = red_at + Duration::hours(2);
+            self.record(
+                red_at.max(self.at()),
+                "system",
+                Role::System,
+                Action::EscalatedRed,
+                None,
+            )?;
+            // A reopened case may turn red the moment it reopens: the 督办 follows its red.
+            let supervise_at = self.at() + Duration::hours(2);
             if self.rng.u32(..100) < 60 && supervise_at < until {
                 let leader = self.staff.leader.clone();
                 self.record(
@@ -729,11 +842,21 @@ impl<'a> Life<'a> {
         Some(())
     }
 
-    fn run(&mut self, rules: &[DispatchRule], staffed: &dyn Fn(&crate::domain::departments::DepartmentCode) -> bool, master: Option<&str>) {
+    fn run(
+        &mut self,
+        rules: &[DispatchRule],
+        staffed: &dyn Fn(&crate::domain::departments::DepartmentCode) -> bool,
+        master: Option<&str>,
+    ) {
         let _ = self.live(rules, staffed, master);
     }
 
-    fn live(&mut self, rules: &[DispatchRule], staffed: &dyn Fn(&crate::domain::departments::DepartmentCode) -> bool, master: Option<&str>) -> Option<()> {
+    fn live(
+        &mut self,
+        rules: &[DispatchRule],
+        staffed: &dyn Fn(&crate::domain::departments::DepartmentCode) -> bool,
+        master: Option<&str>,
+    ) -> Option<()> {
         let spec = self.spec;
         let reporter = Staff::resident(spec.reporter);
         let dispatcher = self.staff.dispatcher.clone();
@@ -766,10 +889,20 @@ impl<'a> Life<'a> {
             }
             CategoryKind::Problem => {}
         }
-        let grid = spec.chain.iter().find(|c| c.level() == UnitLevel::Grid).cloned();
+        let grid = spec
+            .chain
+            .iter()
+            .find(|c| c.level() == UnitLevel::Grid)
+            .cloned();
         if self.rng.u32(..100) < 1 {
             let at = spec.at + self.minutes(5, 30);
-            return self.push(at, &reporter, Role::Resident, Action::Cancel, Some("问题已自行解决"));
+            return self.push(
+                at,
+                &reporter,
+                Role::Resident,
+                Action::Cancel,
+                Some("问题已自行解决"),
+            );
         }
         if self.category.verify_first {
             let worker = grid
@@ -778,7 +911,13 @@ impl<'a> Life<'a> {
                 .cloned()?;
             let at = spec.at + self.minutes(20, 240);
             if self.rng.u32(..100) < 4 {
-                return self.push(at, &worker, Role::GridWorker, Action::Invalidate, Some("现场核实未发现该问题"));
+                return self.push(
+                    at,
+                    &worker,
+                    Role::GridWorker,
+                    Action::Invalidate,
+                    Some("现场核实未发现该问题"),
+                );
             }
             self.push(at, &worker, Role::GridWorker, Action::Verify, None)?;
         }
@@ -789,14 +928,30 @@ impl<'a> Life<'a> {
             description: &spec.description,
         };
         let (target, limit, rule) = match choose_target(rules, &input, staffed) {
-            DispatchDecision::Dispatch { target, time_limit, rule } => (target, time_limit, rule),
+            DispatchDecision::Dispatch {
+                target,
+                time_limit,
+                rule,
+            } => (target, time_limit, rule),
             DispatchDecision::Queue { .. } => {
-                let street = spec.chain.iter().find(|c| c.level() == UnitLevel::Street)?.clone();
+                let street = spec
+                    .chain
+                    .iter()
+                    .find(|c| c.level() == UnitLevel::Street)?
+                    .clone();
                 (Target::Unit(street), self.category.limit(), None)
             }
         };
         let at = self.at();
-        self.dispatch(at, "system", Role::System, target, limit, rule, grid.as_ref())?;
+        self.dispatch(
+            at,
+            "system",
+            Role::System,
+            target,
+            limit,
+            rule,
+            grid.as_ref(),
+        )?;
         if let Some(master) = master {
             let at = self.at() + self.minutes(5, 90);
             return self.push(
@@ -810,10 +965,28 @@ impl<'a> Life<'a> {
         let (mut worker, mut role) = self.worker.clone()?;
         if self.rng.u32(..100) < 5 {
             let at = self.at() + self.minutes(30, 180);
-            self.push(at, &worker, role, Action::Return, Some("不属于本单位职责范围"))?;
-            let street = spec.chain.iter().find(|c| c.level() == UnitLevel::Street)?.clone();
+            self.push(
+                at,
+                &worker,
+                role,
+                Action::Return,
+                Some("不属于本单位职责范围"),
+            )?;
+            let street = spec
+                .chain
+                .iter()
+                .find(|c| c.level() == UnitLevel::Street)?
+                .clone();
             let at = self.at() + self.minutes(10, 60);
-            self.dispatch(at, &dispatcher, Role::Dispatcher, Target::Unit(street), self.category.limit(), None, None)?;
+            self.dispatch(
+                at,
+                &dispatcher,
+                Role::Dispatcher,
+                Target::Unit(street),
+                self.category.limit(),
+                None,
+                None,
+            )?;
             (worker, role) = self.worker.clone()?;
         }
         let at = self.at() + self.minutes(5, 90);
@@ -837,7 +1010,16 @@ impl<'a> Life<'a> {
         let work = Duration::seconds((allowed.num_seconds() as f64 * share) as i64);
         if self.rng.bool() {
             let at = self.at() + work / 3;
-            self.push(at, &worker, role, Action::Progress(Note { note: Some(text("已到现场，正在处理")), photos: Vec::new() }), None)?;
+            self.push(
+                at,
+                &worker,
+                role,
+                Action::Progress(Note {
+                    note: Some(text("已到现场，正在处理")),
+                    photos: Vec::new(),
+                }),
+                None,
+            )?;
         }
         let at = self.at() + work * 2 / 3;
         self.resolve(at, &worker, role)?;
@@ -854,13 +1036,27 @@ impl<'a> Life<'a> {
             let at = self.at() + self.minutes(30, 4320);
             let rating = Rating {
                 score: Score::new(score).ok()?,
-                comment: if score >= 4 { "处理及时，谢谢".into() } else { "还没有彻底解决".into() },
+                comment: if score >= 4 {
+                    "处理及时，谢谢".into()
+                } else {
+                    "还没有彻底解决".into()
+                },
                 fixed: score > 2,
             };
             self.push(at, &reporter, Role::Resident, Action::Rate(rating), None)?;
-            if self.case.as_ref().is_some_and(|c| c.state == State::Reopened) {
+            if self
+                .case
+                .as_ref()
+                .is_some_and(|c| c.state == State::Reopened)
+            {
                 let at = self.at() + self.minutes(30, 600);
-                self.push(at, &dispatcher, Role::Dispatcher, Action::Rework, Some("群众评价未解决，返工"))?;
+                self.push(
+                    at,
+                    &dispatcher,
+                    Role::Dispatcher,
+                    Action::Rework,
+                    Some("群众评价未解决，返工"),
+                )?;
                 let at = self.at() + self.minutes(60, 1440);
                 self.resolve(at, &worker, role)?;
                 let at = self.at() + self.minutes(10, 240);
@@ -927,7 +1123,13 @@ impl<'a> Life<'a> {
         match grid_worker {
             Some(w) if self.category.verify_first => {
                 let at = self.at() + self.minutes(30, 600);
-                self.push(at, &w, Role::GridWorker, Action::Reinspect(Note::default()), None)
+                self.push(
+                    at,
+                    &w,
+                    Role::GridWorker,
+                    Action::Reinspect(Note::default()),
+                    None,
+                )
             }
             _ => {
                 let at = self.at() + self.minutes(10, 240);

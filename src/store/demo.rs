@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    CaseSummary, INSERT_MEDIA, INSERT_REPORT, NewReport, PgStore, Principal, SqliteStore, StoreError,
-    StoreResult, analytics, cases, insert_report_rows,
+    CaseSummary, INSERT_MEDIA, INSERT_REPORT, NewReport, PgStore, Principal, SqliteStore,
+    StoreError, StoreResult, analytics, cases, insert_report_rows,
 };
 use crate::domain::units::UnitLevel;
 

@@ -36,14 +36,26 @@ both_backends!(
         let app = demo_app(backend, DemoSignIn::Open).await;
         let plan = plan_for(backend);
         let j = app.state.jurisdiction().unwrap();
-        let stored = populate(app.store.as_ref(), app.state.media.as_ref(), &j, &app.state.settings, plan)
-            .await
-            .expect("populate");
+        let stored = populate(
+            app.store.as_ref(),
+            app.state.media.as_ref(),
+            &j,
+            &app.state.settings,
+            plan,
+        )
+        .await
+        .expect("populate");
         assert_eq!(stored, Some(plan.reports));
         // A second start leaves it as it is.
-        let again = populate(app.store.as_ref(), app.state.media.as_ref(), &j, &app.state.settings, plan)
-            .await
-            .expect("populate again");
+        let again = populate(
+            app.store.as_ref(),
+            app.state.media.as_ref(),
+            &j,
+            &app.state.settings,
+            plan,
+        )
+        .await
+        .expect("populate again");
         assert_eq!(again, None);
 
         let now = Utc::now();
@@ -85,30 +97,56 @@ both_backends!(
         }
         let n = plan.reports as f64;
         let share = |s: State| *states.get(&s).unwrap_or(&0) as f64 / n;
-        assert!(share(State::Closed) + share(State::Rated) > 0.7, "{states:?}");
+        assert!(
+            share(State::Closed) + share(State::Rated) > 0.7,
+            "{states:?}"
+        );
         assert!(share(State::Rated) > 0.4, "{states:?}");
         assert!(share(State::Merged) > 0.01, "{states:?}");
         assert!(states.contains_key(&State::Invalid), "{states:?}");
         assert!(open as f64 > 0.02 * n, "open {open} {states:?}");
-        assert!(warnings.get("yellow").copied().unwrap_or(0) > 0, "{warnings:?}");
-        assert!(warnings.get("red").copied().unwrap_or(0) > 0, "{warnings:?}");
-        assert!(supervised > 0 && escalated_red > supervised, "{supervised} {escalated_red}");
+        assert!(
+            warnings.get("yellow").copied().unwrap_or(0) > 0,
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.get("red").copied().unwrap_or(0) > 0,
+            "{warnings:?}"
+        );
+        assert!(
+            supervised > 0 && escalated_red > supervised,
+            "{supervised} {escalated_red}"
+        );
         assert!(categories.len() >= 30, "{categories:?}");
         // Nothing is left for the deadline job to escalate.
-        assert!(app.store.due_for_escalation(now, 10).await.unwrap().is_empty());
+        assert!(
+            app.store
+                .due_for_escalation(now, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         // Marked synthetic, clustered: the busiest tenth of the grids with cases holds well
         // over a tenth of the reports.
         let mut per_grid: BTreeMap<&str, usize> = BTreeMap::new();
         for c in &cases {
-            *per_grid.entry(c.grid.as_deref().unwrap_or("-")).or_default() += 1;
+            *per_grid
+                .entry(c.grid.as_deref().unwrap_or("-"))
+                .or_default() += 1;
         }
         let mut counts: Vec<usize> = per_grid.values().copied().collect();
         counts.sort_unstable_by(|a, b| b.cmp(a));
         let top: usize = counts[..counts.len() / 10].iter().sum();
-        assert!(top as f64 > 0.35 * n, "top tenth of grids hold {top} of {n}");
+        assert!(
+            top as f64 > 0.35 * n,
+            "top tenth of grids hold {top} of {n}"
+        );
         let (status, body, _) = app.get(&format!("/v1/reports/{}", cases[0].case_id)).await;
         assert_eq!(status, 200, "{body}");
-        assert!(body["description"].as_str().unwrap().contains("演示数据"), "{body}");
+        assert!(
+            body["description"].as_str().unwrap().contains("演示数据"),
+            "{body}"
+        );
 
         // Live intake continues after the history and reaches the demo's staff.
         let p = interior_point_of(j.units(), "渤海街道").unwrap();
@@ -125,7 +163,10 @@ both_backends!(
         let (status, case, _) = app.get_as(&format!("/v1/cases/{id}"), &dispatcher).await;
         assert_eq!(status, 200, "{case}");
         assert_eq!(case["state"], "dispatched", "{case}");
-        assert!(case["assignee"].as_str().unwrap().starts_with("u-demo-"), "{case}");
+        assert!(
+            case["assignee"].as_str().unwrap().starts_with("u-demo-"),
+            "{case}"
+        );
     }
 );
 
@@ -134,15 +175,34 @@ both_backends!(
     |backend| async move {
         let app = demo_app(backend, DemoSignIn::Open).await;
         let j = app.state.jurisdiction().unwrap();
-        let plan = DemoPlan { reports: 300, ..DemoPlan::standard(Utc::now()) };
-        populate(app.store.as_ref(), app.state.media.as_ref(), &j, &app.state.settings, plan)
-            .await
-            .unwrap();
+        let plan = DemoPlan {
+            reports: 300,
+            ..DemoPlan::standard(Utc::now())
+        };
+        populate(
+            app.store.as_ref(),
+            app.state.media.as_ref(),
+            &j,
+            &app.state.settings,
+            plan,
+        )
+        .await
+        .unwrap();
         let (status, body, _) = app.get("/v1/demo/principals").await;
         assert_eq!(status, 200, "{body}");
-        for role in ["dispatcher", "leader", "planner", "admin", "handler", "grid_worker", "resident"] {
+        for role in [
+            "dispatcher",
+            "leader",
+            "planner",
+            "admin",
+            "handler",
+            "grid_worker",
+            "resident",
+        ] {
             assert!(
-                body["roles"][role].as_array().is_some_and(|a| !a.is_empty()),
+                body["roles"][role]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty()),
                 "{role} missing: {body}"
             );
         }
@@ -150,11 +210,19 @@ both_backends!(
         for unit in ["CGJ", "ZJJ", "JJDD", "HWC"] {
             assert!(handlers.iter().any(|h| h["unit"] == unit), "{unit}");
         }
-        let street = handlers.iter().find(|h| h["unit"].as_str().is_some_and(|u| u.len() == 9)).unwrap();
-        assert!(street["unit_name"].as_str().unwrap().ends_with("街道"), "{street}");
+        let street = handlers
+            .iter()
+            .find(|h| h["unit"].as_str().is_some_and(|u| u.len() == 9))
+            .unwrap();
+        assert!(
+            street["unit_name"].as_str().unwrap().ends_with("街道"),
+            "{street}"
+        );
 
         let id = body["roles"]["dispatcher"][0]["id"].as_str().unwrap();
-        let (status, signed, _) = app.post_json("/v1/demo/sign-in", &json!({"principal": id})).await;
+        let (status, signed, _) = app
+            .post_json("/v1/demo/sign-in", &json!({"principal": id}))
+            .await;
         assert_eq!(status, 200, "{signed}");
         let token = signed["token"].as_str().unwrap();
         let (status, me, _) = app.get_as("/v1/me", token).await;
@@ -167,7 +235,7 @@ both_backends!(
         let resp = app
             .post_json("/v1/demo/sign-in", &json!({"principal": me["id"]}))
             .await;
-        assert_problem(&resp, 400, "invalid_principal");
+        assert_problem(&resp, 422, "invalid_principal");
     }
 );
 
@@ -177,8 +245,17 @@ both_backends!(
         let app = demo_app(backend, DemoSignIn::Refused("0.0.0.0:8080".into())).await;
         let resp = app.get("/v1/demo/principals").await;
         assert_problem(&resp, 403, "forbidden");
-        assert!(resp.1["detail"].as_str().unwrap().contains("--demo-sign-in-anywhere"), "{}", resp.1);
-        let resp = app.post_json("/v1/demo/sign-in", &json!({"principal": "u-demo-admin"})).await;
+        assert!(
+            resp.1["detail"]
+                .as_str()
+                .unwrap()
+                .contains("--demo-sign-in-anywhere"),
+            "{}",
+            resp.1
+        );
+        let resp = app
+            .post_json("/v1/demo/sign-in", &json!({"principal": "u-demo-admin"}))
+            .await;
         assert_problem(&resp, 403, "forbidden");
 
         let app = demo_app(backend, DemoSignIn::Off).await;

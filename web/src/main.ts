@@ -64,6 +64,7 @@ function header(): HTMLElement {
 async function render(): Promise<void> {
   stop?.();
   stop = null;
+  app.dataset.ready = "";
   clear(app);
   document.title = `citysnap · ${t(`nav_${view()}` as Key)}`;
   const main = el("main", { id: "main" });

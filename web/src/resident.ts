@@ -11,7 +11,7 @@ import { Circle, Fill, Stroke, Style } from "ol/style";
 import { fromLonLat, toLonLat } from "ol/proj";
 import type Map from "ol/Map";
 
-import { ApiError, type Problem, categories, get, post, setToken, token } from "./api";
+import { ApiError, type Problem, categories, get, post, token } from "./api";
 import { ACTION_NAMES } from "./actions";
 import { type TimelineEvent, name2, timelineList } from "./casepanel";
 import { clear, el } from "./dom";
@@ -143,12 +143,10 @@ export async function residentPage(root: HTMLElement): Promise<ResidentHandle> {
     send.disabled = true;
     send.textContent = t("report_sending");
     try {
-      // A resident account (by mobile number) lets the reporter follow the case and rate it.
-      if (phone.value.trim() && !token()) {
-        const reg = await post<{ token: string }>("/v1/residents", { phone: phone.value.trim() });
-        setToken(reg.token);
-      }
-      const report = { description: description.value.trim(), category: category.value, location: place };
+      // Signed in as a resident, the reporter follows the case and rates it here; the phone
+      // number is only the contact the handling unit calls back.
+      const report: Record<string, unknown> = { description: description.value.trim(), category: category.value, location: place };
+      if (phone.value.trim()) report.contact = { phone: phone.value.trim() };
       const body = new FormData();
       body.append("report", new Blob([JSON.stringify(report)], { type: "application/json" }));
       if (photo.files?.[0]) body.append("photo", await resizePhoto(photo.files[0]), "photo.jpg");
@@ -171,7 +169,10 @@ async function showProgress(box: HTMLElement, caseId: string): Promise<void> {
   clear(box);
   box.dataset.caseId = caseId;
   box.append(el("p", { class: "ok" }, `${t("report_ok")} `, el("strong", { "data-testid": "case-id" }, caseId)));
-  if (!token()) return;
+  if (!token()) {
+    box.append(el("p", { class: "hint" }, t("report_sign_in")));
+    return;
+  }
   const { events } = await get<{ events: TimelineEvent[] }>(`/v1/cases/${caseId}/events`);
   box.append(el("h3", {}, t("report_follow")), timelineList(events));
   const last = events[events.length - 1];

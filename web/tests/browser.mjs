@@ -182,6 +182,7 @@ async function main() {
   const rpage = await rctx.newPage();
   watchErrors(rpage, errors);
   await rpage.goto(`${base}/#/report`);
+  await signInAs(rpage, "u-demo-r-0001");
   await rpage.waitForFunction(() => document.getElementById("app")?.dataset.ready === "report");
   const tapCentre = async (lon, lat) => {
     await rpage.evaluate(([x, y]) => {
