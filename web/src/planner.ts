@@ -11,7 +11,9 @@ import { transformExtent } from "ol/proj";
 import type Map from "ol/Map";
 import type { FeatureLike } from "ol/Feature";
 
-import { type Me, categories, get } from "./api";
+import { type Me, authHeaders, categories, get } from "./api";
+import type VectorTile from "ol/VectorTile";
+import TileState from "ol/TileState";
 import { clear, el } from "./dom";
 import { localName, t } from "./i18n";
 import { makeMap } from "./map";
@@ -92,8 +94,24 @@ export async function plannerPage(root: HTMLElement, me: Me | null): Promise<Pla
     rendered.hotspots.add(String(f.get("cell")));
     return hotStyles[Number(f.get("significance"))];
   };
-  const source = (layer: string) =>
-    new VectorTileSource({ format: new MVT(), url: `/tiles/${layer}/{z}/{x}/{y}.mvt${qs(sel)}`, minZoom: 7, maxZoom: layer === "hexbins" ? 17 : 14 });
+  const source = (layer: string) => {
+    const s = new VectorTileSource({ format: new MVT(), url: `/tiles/${layer}/{z}/{x}/{y}.mvt${qs(sel)}`, minZoom: 7, maxZoom: layer === "hexbins" ? 17 : 14 });
+    // Tiles with the bearer token, so that a planner sees every count (public tiles leave
+    // out small ones); the loader is OpenLayers' documented custom-loader pattern.
+    s.setTileLoadFunction((tile, url) => {
+      const vt = tile as VectorTile<FeatureLike>;
+      vt.setLoader((extent, _resolution, projection) => {
+        fetch(url, { headers: authHeaders() })
+          .then((r) => (r.status === 204 ? new ArrayBuffer(0) : r.ok ? r.arrayBuffer() : Promise.reject(r.status)))
+          .then((data) => {
+            const features = data.byteLength ? vt.getFormat().readFeatures(data, { extent, featureProjection: projection }) : [];
+            vt.setFeatures(features as FeatureLike[]);
+          })
+          .catch(() => vt.setState(TileState.ERROR));
+      });
+    });
+    return s;
+  };
   const hexbins = new VectorTileLayer({ source: source("hexbins"), style: hexStyle, opacity: 0.85, properties: { name: "hexbins" }, zIndex: 5 });
   const hotspots = new VectorTileLayer({ source: source("hotspots"), style: hotStyle, visible: false, properties: { name: "hotspots" }, zIndex: 6 });
   const map = await makeMap(mapBox, [hexbins, hotspots]);

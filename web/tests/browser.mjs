@@ -123,7 +123,8 @@ async function main() {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   dataDir = mkdtempSync(path.join(os.tmpdir(), "citysnap-browser-"));
-  server = spawn(bin, ["serve", "--demo", "--bind", `127.0.0.1:${port}`, "--data-dir", dataDir], {
+  const reports = process.env.CITYSNAP_DEMO_REPORTS ?? "20000";
+  server = spawn(bin, ["serve", "--demo", "--demo-reports", reports, "--bind", `127.0.0.1:${port}`, "--data-dir", dataDir], {
     stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "citysnap=info,warn" },
   });
@@ -168,7 +169,8 @@ async function main() {
     await signInAs(dpage, "u-demo-dispatcher");
     await dpage.waitForFunction(() => document.querySelector("main")?.dataset.live === "true", null, { timeout: 60_000 });
     const n = await dpage.evaluate(() => window.citysnap.cases.getFeatures().length);
-    if (n < 50) fail(`only ${n} open cases on the map`);
+    const least = Math.max(1, Math.floor(Number(process.env.CITYSNAP_DEMO_REPORTS ?? 20000) / 400));
+    if (n < least) fail(`only ${n} open cases on the map`);
     demoCase = await dpage.evaluate(() => {
       const f = window.citysnap.cases.getFeatures()[0];
       return f.get("case_id");
