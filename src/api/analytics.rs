@@ -1,31 +1,43 @@
 //! Heat-maps (issue 4): `GET /v1/analytics/hexbins` answers report counts per H3 hexagon as
 //! a GeoJSON FeatureCollection, read from the resolution-12 aggregate the store keeps as
 //! reports arrive; coarser hexagons are H3 parents of the aggregate's cells.
+//!
+//! The public sees the hexagons of at least k reports only, and in `by=category` the
+//! categories of at least k; planners and staff see all ([`crate::domain::disclosure`]).
+//! Reading the aggregate takes a slot of the analytics gate ([`crate::api::limits`]).
 
 use std::collections::BTreeMap;
 
+use axum::Router;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use chrono::NaiveDate;
 use h3o::{CellIndex, LatLng, Resolution};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::auth::Caller;
 use super::resolve::round6;
 use super::{ApiError, ApiQuery, AppState};
 use crate::domain::case::State as CaseState;
 use crate::domain::categories::CategoryCode;
+use crate::domain::disclosure::Viewer;
 use crate::domain::units::UnitCode;
 use crate::store::analytics::{AGGREGATE_RESOLUTION, Bbox, CellCount, CellCountQuery};
 
 // For the `hotspots` tile layer, which runs the same computation.
 #[allow(unused_imports)]
 pub(crate) use hotspots::{
-    HotspotOutput, HotspotParams, compute_hotspots, parse_k, parse_permutations,
+    HotspotOutput, HotspotParams, HotspotProperties, blocking, compute_hotspots, parse_k,
+    parse_permutations,
 };
+
+/// The analytics view of a caller: the role of its token, or the public's.
+pub(crate) fn viewer_of(caller: &Caller) -> Viewer {
+    Viewer::of(caller.0.as_ref().map(|p| p.role))
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -260,8 +272,8 @@ impl HexbinRequest {
 /// Counts of one hexagon: the total and the split per category.
 #[derive(Debug, Default)]
 struct Hexbin {
-    count: i64,
-    by_category: BTreeMap<String, i64>,
+    count: u64,
+    by_category: BTreeMap<String, u64>,
 }
 
 /// Rolls aggregate rows up to their parents at `res`; with a `bbox`, keeps the hexagons
@@ -276,9 +288,10 @@ fn roll_up(
         let Some(cell) = row.cell.parent(res) else {
             continue;
         };
+        let n = row.n.max(0) as u64;
         let bin = bins.entry(cell).or_default();
-        bin.count += row.n;
-        *bin.by_category.entry(row.category).or_default() += row.n;
+        bin.count += n;
+        *bin.by_category.entry(row.category).or_default() += n;
     }
     if let Some(b) = bbox {
         bins.retain(|cell, _| {
@@ -290,31 +303,97 @@ fn roll_up(
     bins
 }
 
-/// The hexagon as a GeoJSON Polygon: lon/lat, 6 decimals, first vertex repeated at the end
+/// A hexagon as a GeoJSON Polygon: lon/lat, 6 decimals, first vertex repeated at the end
 /// (RFC 7946 §3.1.6: a closed linear ring) and counter-clockwise (§3.1.6: exterior rings
 /// follow the right-hand rule).
-pub fn hexagon_geometry(cell: CellIndex) -> Value {
-    let mut ring: Vec<[f64; 2]> = cell
-        .boundary()
-        .iter()
-        .map(|ll| [round6(ll.lng()), round6(ll.lat())])
-        .collect();
-    if signed_area(&ring) < 0.0 {
-        ring.reverse();
-    }
-    if let Some(&first) = ring.first() {
-        ring.push(first);
-    }
-    json!({"type": "Polygon", "coordinates": [ring]})
+#[derive(Debug, Clone, Serialize)]
+pub struct HexPolygon {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub coordinates: [Vec<[f64; 2]>; 1],
 }
 
-/// A GeoJSON Feature of the hexagon `cell` with `properties`.
-pub fn hex_feature(cell: CellIndex, properties: Value) -> Value {
-    json!({
-        "type": "Feature",
-        "geometry": hexagon_geometry(cell),
-        "properties": properties,
-    })
+impl HexPolygon {
+    pub fn of(cell: CellIndex) -> Self {
+        let mut ring: Vec<[f64; 2]> = cell
+            .boundary()
+            .iter()
+            .map(|ll| [round6(ll.lng()), round6(ll.lat())])
+            .collect();
+        if signed_area(&ring) < 0.0 {
+            ring.reverse();
+        }
+        if let Some(&first) = ring.first() {
+            ring.push(first);
+        }
+        Self {
+            kind: "Polygon",
+            coordinates: [ring],
+        }
+    }
+}
+
+/// A GeoJSON Feature of one hexagon.
+#[derive(Debug, Clone, Serialize)]
+pub struct HexFeature<P> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub geometry: HexPolygon,
+    pub properties: P,
+}
+
+impl<P> HexFeature<P> {
+    pub fn new(cell: CellIndex, properties: P) -> Self {
+        Self {
+            kind: "Feature",
+            geometry: HexPolygon::of(cell),
+            properties,
+        }
+    }
+}
+
+/// A GeoJSON FeatureCollection of hexagons with foreign members `M` (RFC 7946 §6.1) at the
+/// top level.
+#[derive(Debug, Clone, Serialize)]
+pub struct HexCollection<P, M> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub features: Vec<HexFeature<P>>,
+    #[serde(flatten)]
+    pub members: M,
+}
+
+impl<P, M> HexCollection<P, M> {
+    pub fn new(features: Vec<HexFeature<P>>, members: M) -> Self {
+        Self {
+            kind: "FeatureCollection",
+            features,
+            members,
+        }
+    }
+}
+
+/// No foreign members.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NoMembers {}
+
+/// A body as `application/geo+json`, serialised by the caller (on a blocking thread for
+/// large answers).
+pub(crate) fn geojson_response(body: &impl Serialize) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/geo+json"),
+        )],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The hexagon as a GeoJSON Polygon value (for tiles).
+pub fn hexagon_geometry(cell: CellIndex) -> Value {
+    serde_json::to_value(HexPolygon::of(cell)).unwrap_or(Value::Null)
 }
 
 /// Twice the signed area of an open ring (shoelace formula): positive when counter-clockwise.
@@ -330,34 +409,61 @@ pub fn cell_hex(cell: CellIndex) -> String {
     format!("{:x}", u64::from(cell))
 }
 
-#[tracing::instrument(skip(state))]
+/// A hexagon of a heat-map.
+#[derive(Debug, Clone, Serialize)]
+pub struct HexbinProperties {
+    /// The H3 index, lowercase hexadecimal.
+    pub cell: String,
+    pub count: u64,
+    /// With `by=category`: reports per category code (for the public, the categories of
+    /// at least k reports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<BTreeMap<String, u64>>,
+}
+
+/// `GET /v1/analytics/hexbins`.
+pub type HexbinBody = HexCollection<HexbinProperties, NoMembers>;
+
+#[tracing::instrument(skip(state, caller))]
 async fn hexbins(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(q): ApiQuery<HexbinQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
+    let viewer = viewer_of(&caller);
     let req = HexbinRequest::parse(&q)?;
     // Resolution-12 cells of a hexagon whose centre is in the box lie within about two edge
     // lengths of that centre (a child may poke slightly out of its parent's outline), so the
     // rows are read from the box grown by that much.
     let margin_km = 2.0 * req.res.edge_length_km();
+    let _slot = state.analytics_gate.admit().await?;
     let rows = state
         .store
         .cell_counts(&req.filter.query(req.bbox.map(|b| b.grown_by_km(margin_km))))
         .await?;
-    let features: Vec<Value> = roll_up(rows, req.res, req.bbox.as_ref())
-        .into_iter()
-        .map(|(cell, bin)| {
-            let mut properties = json!({"cell": cell_hex(cell), "count": bin.count});
-            if req.by_category {
-                properties["counts"] = json!(bin.by_category);
-            }
-            hex_feature(cell, properties)
-        })
-        .collect();
-    Ok((
-        [(header::CONTENT_TYPE, "application/geo+json")],
-        Json(json!({"type": "FeatureCollection", "features": features})),
-    ))
+    let k_anon = state.settings.tile_min_count;
+    blocking(move || {
+        let features = roll_up(rows, req.res, req.bbox.as_ref())
+            .into_iter()
+            .filter(|(_, bin)| viewer.shows_count(k_anon, bin.count))
+            .map(|(cell, bin)| {
+                let counts = req.by_category.then(|| {
+                    bin.by_category
+                        .into_iter()
+                        .filter(|(_, n)| viewer.shows_count(k_anon, *n))
+                        .collect()
+                });
+                let properties = HexbinProperties {
+                    cell: cell_hex(cell),
+                    count: bin.count,
+                    counts,
+                };
+                HexFeature::new(cell, properties)
+            })
+            .collect();
+        geojson_response(&HexbinBody::new(features, NoMembers {}))
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -371,9 +477,7 @@ mod tests {
     #[test]
     fn a_hexagon_is_a_closed_counter_clockwise_lon_lat_ring() {
         let cell = cell_at(122.07, 41.12, Resolution::Nine);
-        let g = hexagon_geometry(cell);
-        let ring: Vec<[f64; 2]> =
-            serde_json::from_value(g["coordinates"][0].clone()).expect("ring");
+        let ring = HexPolygon::of(cell).coordinates[0].clone();
         assert_eq!(ring.len(), 7, "six vertices and the closing one");
         assert_eq!(ring.first(), ring.last());
         assert!(signed_area(&ring[..6]) > 0.0);

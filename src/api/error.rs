@@ -115,6 +115,10 @@ pub enum ApiError {
     /// The request conflicts with what is stored; `code` names how (e.g. `phone_registered`).
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// Too many heavy analytics requests are running and waiting: try again after
+    /// `retry_after_secs` (sent as `Retry-After`, RFC 9110 §10.2.3).
+    #[error("too many analytics requests are being computed; try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u32 },
     /// Anything unexpected. The cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -150,7 +154,7 @@ impl ApiError {
             | RouteNotFound(_)
             | TileNotFound { .. } => StatusCode::NOT_FOUND,
             StaffOnly(_) => StatusCode::FORBIDDEN,
-            NoBoundaries => StatusCode::SERVICE_UNAVAILABLE,
+            NoBoundaries | Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Unauthenticated | InvalidToken => StatusCode::UNAUTHORIZED,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Timeout => StatusCode::REQUEST_TIMEOUT,
@@ -193,6 +197,7 @@ impl ApiError {
             Forbidden(_) => "forbidden",
             IllegalTransition { .. } => "illegal_transition",
             Conflict { code, .. } => code,
+            Busy { .. } => "analytics_busy",
             Internal(_) => "internal",
         }
     }
@@ -229,6 +234,7 @@ impl ApiError {
             Forbidden(_) => "Forbidden",
             IllegalTransition { .. } => "Illegal transition",
             Conflict { .. } => "Conflict",
+            Busy { .. } => "Service busy",
             Internal(_) => "Internal server error",
         }
     }
@@ -236,6 +242,9 @@ impl ApiError {
     /// Extension members of the problem document (RFC 9457 §3.2).
     fn extensions(&self) -> Map<String, Value> {
         let mut m = Map::new();
+        if let ApiError::Busy { retry_after_secs } = self {
+            m.insert("retry_after".into(), json!(retry_after_secs));
+        }
         if let ApiError::IllegalTransition { state, action } = self {
             m.insert("state".into(), json!(state));
             m.insert("action".into(), json!(action));
@@ -282,6 +291,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"citysnap\""),
             );
+        }
+        if let ApiError::Busy { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         if let ApiError::Internal(cause) = self {
             response.extensions_mut().insert(InternalCause(cause));

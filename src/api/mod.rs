@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 mod health;
 mod photos;
+pub mod limits;
 pub mod plan;
 mod reports;
 mod resolve;
@@ -53,10 +54,13 @@ pub struct ApiSettings {
     pub calendar: crate::domain::calendar::WorkingCalendar,
     /// How long past its deadline a case turns red; `None`: one more time limit.
     pub red_margin: Option<crate::domain::calendar::IsoDuration>,
-    /// k of the public tiles' k-anonymity: hexagons with fewer reports are left out.
+    /// k of the public k-anonymity of every aggregate (tiles, heat-maps, hotspots):
+    /// counts of fewer reports are not shown to the public ([`crate::domain::disclosure`]).
     pub tile_min_count: u32,
     /// Whether `/v1/demo/…` hands out tokens for the demo's synthetic principals.
     pub demo_sign_in: demo::DemoSignIn,
+    /// How many heavy analytics computations run and wait at once.
+    pub analytics_gate: limits::GateSettings,
 }
 
 impl Default for ApiSettings {
@@ -70,6 +74,7 @@ impl Default for ApiSettings {
             red_margin: None,
             tile_min_count: 3,
             demo_sign_in: demo::DemoSignIn::Off,
+            analytics_gate: limits::GateSettings::default(),
         }
     }
 }
@@ -86,7 +91,9 @@ pub struct AppState {
     /// Case events as they happen, for `GET /v1/events/stream`.
     pub notices: tokio::sync::broadcast::Sender<events::Notice>,
     /// Hotspot computations shared by the tiles of one map.
-    pub hotspot_cache: Arc<tiles::HotspotCache>,
+    pub(crate) hotspot_cache: Arc<tiles::HotspotCache>,
+    /// Admission of heavy analytics computations.
+    pub analytics_gate: Arc<limits::AnalyticsGate>,
 }
 
 impl AppState {
@@ -100,9 +107,10 @@ impl AppState {
             store,
             media,
             jurisdiction: Arc::new(RwLock::new(jurisdiction.map(Arc::new))),
+            analytics_gate: Arc::new(limits::AnalyticsGate::new(settings.analytics_gate)),
             settings: Arc::new(settings),
             notices: tokio::sync::broadcast::channel(1024).0,
-            hotspot_cache: Arc::default(),
+            hotspot_cache: Arc::new(tiles::hotspot_cache()),
         }
     }
 

@@ -13,10 +13,12 @@
 //! Every tile carries a weak ETag (a hash of its body; `If-None-Match` → 304) and
 //! `Cache-Control`, and is gzipped when `Accept-Encoding` asks.
 //!
-//! Privacy: public tiles leave out hexagons with fewer than `ApiSettings::tile_min_count`
-//! reports (k-anonymity, default 3) and refuse the `reports` layer; staff see everything.
+//! Privacy ([`crate::domain::disclosure`]): public tiles leave out hexagons with fewer than
+//! `ApiSettings::tile_min_count` reports (k-anonymity, default 3) and show hotspot bins
+//! without z or p; planners see every aggregate; only dispatchers, leaders and admins read
+//! the `reports` layer (case ids and points).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::ops::RangeInclusive;
 
 use axum::Router;
@@ -36,10 +38,11 @@ use sha2::{Digest, Sha256};
 use tower_http::compression::CompressionLayer;
 
 use super::analytics::{
-    CountFilter, HotspotOutput, HotspotParams, cell_hex, compute_hotspots, hexagon_geometry,
-    invalid, parse_category, parse_days, parse_k, parse_resolution,
+    CountFilter, HotspotOutput, HotspotParams, HotspotProperties, cell_hex, compute_hotspots,
+    hexagon_geometry, invalid, parse_category, parse_days, parse_k, parse_resolution, viewer_of,
 };
 use super::auth::Caller;
+use super::limits::{ByteLru, HeapSize};
 use super::resolve::round6;
 use super::{ApiError, ApiQuery, ApiSettings, AppState};
 use crate::domain::categories::CategoryCode;
@@ -196,33 +199,9 @@ impl Format {
     }
 }
 
-/// Who is asking: the public sees k-anonymous hexagons and no report points.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Viewer {
-    Public,
-    Staff,
-}
-
-impl Viewer {
-    /// Fewest reports a hexagon needs to be shown to this viewer.
-    pub fn min_count(self, settings: &ApiSettings) -> i64 {
-        match self {
-            Viewer::Public => i64::from(settings.tile_min_count.max(1)),
-            Viewer::Staff => 1,
-        }
-    }
-}
-
-/// The viewer of a request: the roles that work on the whole deployment (dispatchers,
-/// leaders, admins) and planners see every hexagon and the report points; residents,
-/// anonymous callers and unit staff (whose case access is scoped) get the public tiles.
-fn viewer_of(caller: &Caller) -> Viewer {
-    use crate::domain::case::Role;
-    match caller.0.as_ref().map(|p| p.role) {
-        Some(Role::Dispatcher | Role::Leader | Role::Admin | Role::Planner) => Viewer::Staff,
-        _ => Viewer::Public,
-    }
-}
+/// Who is asking ([`crate::domain::disclosure`]): the public sees k-anonymous hexagons and
+/// hotspot bins, planners every aggregate, staff the report points too.
+pub use crate::domain::disclosure::Viewer;
 
 /// The query string of a tile or TileJSON request.
 #[derive(Debug, Default, Deserialize)]
@@ -318,9 +297,10 @@ impl TileRequest {
 }
 
 fn check_layer_access(layer: Layer, viewer: Viewer) -> Result<(), ApiError> {
-    if layer.staff_only() && viewer != Viewer::Staff {
+    if layer.staff_only() && !viewer.sees_reports() {
         return Err(ApiError::StaffOnly(format!(
-            "the {} layer is for staff only",
+            "the {} layer is for dispatchers, leaders and admins only (planners and the \
+             public see aggregates only)",
             layer.id()
         )));
     }
@@ -437,10 +417,10 @@ async fn hexbin_features(
         })
         .await?;
     let wanted: HashSet<CellIndex> = wanted.into_iter().collect();
-    let min_count = viewer.min_count(&state.settings);
+    let k_anon = state.settings.tile_min_count;
     let bins: BTreeMap<CellIndex, i64> = counts
         .into_iter()
-        .filter(|(cell, n)| *n >= min_count && wanted.contains(cell))
+        .filter(|(cell, n)| viewer.shows_count(k_anon, (*n).max(0) as u64) && wanted.contains(cell))
         .collect();
     let mut features = Features::new(req);
     for (cell, count) in bins {
@@ -467,36 +447,22 @@ async fn hexbin_features(
     Ok(features)
 }
 
-/// Recent hotspot computations, by resolution and filters (a few maps at a time).
-#[derive(Default)]
-pub struct HotspotCache {
-    entries: std::sync::Mutex<HashMap<String, (std::time::Instant, std::sync::Arc<HotspotOutput>)>>,
+/// Recent hotspot computations, by resolution and filters, bounded in bytes (least
+/// recently used out first).
+pub(crate) type HotspotCache = ByteLru<String, HotspotOutput>;
+
+/// Bytes of hotspot computations kept: a resolution-10 map of 兴隆台区 (80,000 cells) takes
+/// about 7 MB, so this keeps several maps.
+const HOTSPOT_CACHE_BYTES: usize = 64 << 20;
+
+/// The hotspot cache of a new service.
+pub(crate) fn hotspot_cache() -> HotspotCache {
+    ByteLru::new(HOTSPOT_CACHE_BYTES, HOTSPOT_TTL)
 }
 
-impl HotspotCache {
-    /// Entries kept at most; the oldest goes first.
-    const CAPACITY: usize = 16;
-
-    fn get(&self, key: &str, ttl: std::time::Duration) -> Option<std::sync::Arc<HotspotOutput>> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < ttl)
-            .map(|(_, out)| out.clone())
-    }
-
-    fn put(&self, key: String, out: std::sync::Arc<HotspotOutput>) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= Self::CAPACITY
-                && let Some(oldest) = entries
-                    .iter()
-                    .min_by_key(|(_, (at, _))| *at)
-                    .map(|(k, _)| k.clone())
-            {
-                entries.remove(&oldest);
-            }
-            entries.insert(key, (std::time::Instant::now(), out));
-        }
+impl HeapSize for HotspotOutput {
+    fn heap_bytes(&self) -> usize {
+        self.report.cells.capacity() * std::mem::size_of::<crate::domain::hotspots::CellHotspot>()
     }
 }
 
@@ -511,7 +477,7 @@ async fn hotspots_for(
     f: &TileFilters,
 ) -> Result<std::sync::Arc<HotspotOutput>, ApiError> {
     let key = format!("{res}|{:?}|{:?}|{:?}", f.from, f.to, f.category);
-    if let Some(hit) = state.hotspot_cache.get(&key, HOTSPOT_TTL) {
+    if let Some(hit) = state.hotspot_cache.get(&key) {
         return Ok(hit);
     }
     let params = HotspotParams {
@@ -530,8 +496,9 @@ async fn hotspots_for(
     Ok(out)
 }
 
-/// The significant cells (hot or cold, after FDR) of the tile. The public sees them without
-/// their report counts; staff see the counts too.
+/// The significant cells (hot or cold, after FDR) of the tile, as
+/// [`HotspotProperties::of`] shows them to the viewer: the public sees the bins, and the
+/// counts of at least k reports; planners and staff every count, z and p.
 async fn hotspot_features(
     state: &AppState,
     req: &TileRequest,
@@ -563,35 +530,29 @@ async fn hotspot_features(
         if !inside {
             continue;
         }
-        let significance = serde_json::to_value(c.significance)
-            .ok()
-            .and_then(|v| v.as_i64())
-            .unwrap_or(0);
-        let count = (viewer == Viewer::Staff).then_some(c.count);
+        let props = HotspotProperties::of(c, viewer, state.settings.tile_min_count);
         match &mut features {
             Features::GeoJson(f) => {
-                let mut props = json!({
-                    "cell": cell_hex(c.cell), "z": c.z, "p": c.p, "p_fdr": c.p_fdr,
-                    "significance": significance,
-                });
-                if let Some(n) = count {
-                    props["count"] = json!(n);
-                }
+                let props = serde_json::to_value(&props)
+                    .map_err(|e| ApiError::Internal(format!("tile JSON: {e}")))?;
                 f.push(json!({"type": "Feature", "geometry": hexagon_geometry(c.cell), "properties": props}));
             }
             Features::Mvt(layer) => {
                 let hexagon = hexagon_outline(c.cell);
-                let mut props = vec![
-                    ("cell", TileValue::Str(cell_hex(c.cell))),
-                    ("z", TileValue::Double(c.z)),
-                    ("p", TileValue::Double(c.p)),
-                    ("p_fdr", TileValue::Double(c.p_fdr)),
-                    ("significance", TileValue::Sint(significance)),
-                ];
-                if let Some(n) = count {
-                    props.push(("count", TileValue::Uint(n.max(0.0) as u64)));
+                let mut values = vec![("cell", TileValue::Str(props.cell))];
+                for (name, v) in [("z", props.z), ("p", props.p), ("p_fdr", props.p_fdr)] {
+                    if let Some(v) = v {
+                        values.push((name, TileValue::Double(v)));
+                    }
                 }
-                layer.add_polygon(Some(u64::from(c.cell)), &hexagon, 0.0, &props);
+                values.push((
+                    "significance",
+                    TileValue::Sint(i64::from(props.significance)),
+                ));
+                if let Some(n) = props.count {
+                    values.push(("count", TileValue::Uint(n)));
+                }
+                layer.add_polygon(Some(u64::from(c.cell)), &hexagon, 0.0, &values);
             }
         }
     }
@@ -822,9 +783,10 @@ async fn tile(
 }
 
 fn cache_control(layer: Layer, viewer: Viewer) -> HeaderValue {
-    let scope = match viewer {
-        Viewer::Public => "public",
-        Viewer::Staff => "private",
+    let scope = if viewer.is_public() {
+        "public"
+    } else {
+        "private"
     };
     HeaderValue::from_str(&format!("{scope}, max-age={}", layer.max_age()))
         .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
@@ -1004,11 +966,9 @@ mod tests {
     }
 
     #[test]
-    fn public_viewers_need_k_reports_staff_one() {
-        let settings = ApiSettings::default();
-        assert_eq!(Viewer::Public.min_count(&settings), 3);
-        assert_eq!(Viewer::Staff.min_count(&settings), 1);
+    fn only_staff_read_the_reports_layer() {
         assert!(check_layer_access(Layer::Reports, Viewer::Public).is_err());
+        assert!(check_layer_access(Layer::Reports, Viewer::Planner).is_err());
         assert!(check_layer_access(Layer::Reports, Viewer::Staff).is_ok());
     }
 }

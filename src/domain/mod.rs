@@ -11,6 +11,7 @@ pub mod coords;
 pub mod datum;
 pub mod demo;
 pub mod departments;
+pub mod disclosure;
 pub mod dispatch;
 pub mod hotspots;
 pub mod indicators;

@@ -111,9 +111,13 @@ both_backends!(
     |backend| async move {
         let app = TestApp::spawn(backend, &xinglongtai()).await;
         submit_all(&app).await;
+        let planner = app.token("planner", None).await;
         for res in [Resolution::Five, Resolution::Nine, Resolution::Twelve] {
             let (status, fc, headers) = app
-                .get(&format!("/v1/analytics/hexbins?res={}", u8::from(res)))
+                .get_as(
+                    &format!("/v1/analytics/hexbins?res={}", u8::from(res)),
+                    &planner,
+                )
                 .await;
             assert_eq!(status, 200, "{fc}");
             assert_eq!(headers["content-type"], "application/geo+json");
@@ -128,7 +132,10 @@ both_backends!(
     |backend| async move {
         let app = TestApp::spawn(backend, &xinglongtai()).await;
         submit_all(&app).await;
-        let (status, fc, _) = app.get("/v1/analytics/hexbins?res=8&by=category").await;
+        let planner = app.token("planner", None).await;
+        let (status, fc, _) = app
+            .get_as("/v1/analytics/hexbins?res=8&by=category", &planner)
+            .await;
         assert_eq!(status, 200, "{fc}");
         let here = expected_cell(122.07, 41.12, Resolution::Eight);
         assert_eq!(here, expected_cell(122.0702, 41.1201, Resolution::Eight));
@@ -151,11 +158,12 @@ both_backends!(
     |backend| async move {
         let app = TestApp::spawn(backend, &xinglongtai()).await;
         submit_all(&app).await;
+        let planner = app.token("planner", None).await;
         let get_counts = |query: String| {
-            let app = &app;
+            let (app, planner) = (&app, &planner);
             async move {
                 let (status, fc, _) = app
-                    .get(&format!("/v1/analytics/hexbins?res=10&{query}"))
+                    .get_as(&format!("/v1/analytics/hexbins?res=10&{query}"), planner)
                     .await;
                 assert_eq!(status, 200, "{query}: {fc}");
                 counts(&fc)
@@ -207,6 +215,82 @@ both_backends!(
         ] {
             let resp = app.get(&format!("/v1/analytics/hexbins?{query}")).await;
             assert_problem(&resp, 422, code);
+        }
+    }
+);
+
+/// Three pavement reports and one garbage report on one spot, and one dirty-road report
+/// alone 1.4 km away: with k = 3 the public may see the spot's hexagon and its pavement
+/// count, nothing else.
+const SPARSE: [(f64, f64, &str); 5] = [
+    (122.07, 41.12, "0301"),
+    (122.07, 41.12, "0301"),
+    (122.07, 41.12, "0301"),
+    (122.07, 41.12, "0101"),
+    (122.06, 41.13, "0102"),
+];
+
+both_backends!(
+    the_public_sees_only_counts_of_k_reports_or_more_planners_and_staff_see_all,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &xinglongtai()).await;
+        for (lon, lat, category) in SPARSE {
+            let body = json!({
+                "description": "k-匿名测试",
+                "category": category,
+                "location": {"lon": lon, "lat": lat},
+            });
+            let (status, body, _) = app.post_json("/v1/reports", &body).await;
+            assert_eq!(status, 201, "{body}");
+        }
+        let spot = expected_cell(122.07, 41.12, Resolution::Twelve);
+        let alone = expected_cell(122.06, 41.13, Resolution::Twelve);
+        let resident = app.resident("13800138000").await;
+        let planner = app.token("planner", None).await;
+        let dispatcher = app.token("dispatcher", None).await;
+        let url = "/v1/analytics/hexbins?res=12&by=category";
+        // Anonymous callers and residents get the public view.
+        for token in [None, Some(&resident)] {
+            let (status, fc, _) = match token {
+                None => app.get(url).await,
+                Some(t) => app.get_as(url, t).await,
+            };
+            assert_eq!(status, 200, "{fc}");
+            assert_eq!(counts(&fc), BTreeMap::from([(spot.clone(), 4)]), "{fc}");
+            assert_eq!(
+                fc["features"][0]["properties"]["counts"],
+                json!({"0301": 3}),
+                "a category of one report is not shown: {fc}"
+            );
+            // Filtering down to the single report shows nothing either.
+            let (_, one, _) = app.get("/v1/analytics/hexbins?res=12&category=0102").await;
+            assert!(counts(&one).is_empty(), "{one}");
+            let (_, one, _) = app.get("/v1/analytics/hexbins?res=12&category=0101").await;
+            assert!(counts(&one).is_empty(), "{one}");
+        }
+        let states = "submitted,pending_verification,verified,dispatched,accepted";
+        let (_, by_state, _) = app
+            .get(&format!("/v1/analytics/hexbins?res=12&status={states}"))
+            .await;
+        assert!(!counts(&by_state).contains_key(&alone), "{by_state}");
+        // Planners and staff see every count.
+        for token in [&planner, &dispatcher] {
+            let (status, fc, _) = app.get_as(url, token).await;
+            assert_eq!(status, 200, "{fc}");
+            assert_eq!(
+                counts(&fc),
+                BTreeMap::from([(spot.clone(), 4), (alone.clone(), 1)])
+            );
+            let at_spot = fc["features"]
+                .as_array()
+                .expect("features")
+                .iter()
+                .find(|f| f["properties"]["cell"] == spot.as_str())
+                .expect("the spot");
+            assert_eq!(
+                at_spot["properties"]["counts"],
+                json!({"0301": 3, "0101": 1})
+            );
         }
     }
 );

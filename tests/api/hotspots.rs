@@ -83,6 +83,13 @@ fn expected_counts(points: &[(f64, f64)]) -> BTreeMap<CellIndex, u64> {
     m
 }
 
+/// Reads an analytics answer as a planner, who sees every count, z-score and p-value (the
+/// public's view is tested in tests/api/analytics.rs and below).
+async fn planner_get(app: &TestApp, path: &str) -> (u16, Value, reqwest::header::HeaderMap) {
+    let token = app.token("planner", None).await;
+    app.get_as(path, &token).await
+}
+
 fn features(fc: &Value) -> &Vec<Value> {
     fc["features"].as_array().expect("features")
 }
@@ -99,7 +106,7 @@ both_backends!(
         let points = planted();
         submit(&app, &points).await;
 
-        let (status, fc, headers) = app.get("/v1/analytics/hotspots?res=8&k=1").await;
+        let (status, fc, headers) = planner_get(&app, "/v1/analytics/hotspots?res=8&k=1").await;
         assert_eq!(status, 200, "{fc}");
         assert_eq!(headers["content-type"], "application/geo+json");
         assert_eq!(fc["type"], "FeatureCollection");
@@ -148,9 +155,8 @@ both_backends!(
         assert!(summary["moran_z"].as_f64().unwrap() > 3.0, "{summary}");
 
         // Only the significant cells on request.
-        let (status, only, _) = app
-            .get("/v1/analytics/hotspots?res=8&significant=true")
-            .await;
+        let (status, only, _) =
+            planner_get(&app, "/v1/analytics/hotspots?res=8&significant=true").await;
         assert_eq!(status, 200, "{only}");
         let shown: BTreeSet<CellIndex> = features(&only).iter().map(cell_of).collect();
         assert_eq!(shown, hot);
@@ -161,7 +167,8 @@ both_backends!(
         );
 
         // Filters apply: no dirty-road reports, no hotspot.
-        let (status, none, _) = app.get("/v1/analytics/hotspots?res=8&category=0102").await;
+        let (status, none, _) =
+            planner_get(&app, "/v1/analytics/hotspots?res=8&category=0102").await;
         assert_eq!(status, 200, "{none}");
         assert_eq!(none["summary"]["hot"], 0);
         assert!(
@@ -178,9 +185,9 @@ both_backends!(
         let app = TestApp::spawn(backend, &xinglongtai()).await;
         submit(&app, &planted()).await;
         let url = "/v1/analytics/hotspots?res=8&permutations=99&seed=7";
-        let (status, first, _) = app.get(url).await;
+        let (status, first, _) = planner_get(&app, url).await;
         assert_eq!(status, 200, "{first}");
-        let (_, second, _) = app.get(url).await;
+        let (_, second, _) = planner_get(&app, url).await;
         assert_eq!(first, second, "the same seed gives the same answer");
         assert!(
             features(&first)
@@ -204,9 +211,8 @@ both_backends!(
         let app = TestApp::spawn(backend, &xinglongtai()).await;
         submit(&app, &planted()).await;
         // Ten weeks ending today: the reports, all made today, fall in the last one.
-        let (status, fc, headers) = app
-            .get("/v1/analytics/hotspots/emerging?res=8&period=week")
-            .await;
+        let (status, fc, headers) =
+            planner_get(&app, "/v1/analytics/hotspots/emerging?res=8&period=week").await;
         assert_eq!(status, 200, "{fc}");
         assert_eq!(headers["content-type"], "application/geo+json");
         let periods = fc["periods"].as_array().expect("periods");
@@ -238,9 +244,11 @@ both_backends!(
         assert!(new >= 7, "{}", fc["summary"]);
 
         // Only cells with a pattern on request; by month the range is ten months.
-        let (status, only, _) = app
-            .get("/v1/analytics/hotspots/emerging?res=8&period=month&significant=true")
-            .await;
+        let (status, only, _) = planner_get(
+            &app,
+            "/v1/analytics/hotspots/emerging?res=8&period=month&significant=true",
+        )
+        .await;
         assert_eq!(status, 200, "{only}");
         assert_eq!(only["periods"].as_array().unwrap().len(), 10);
         assert_eq!(features(&only).len() as u64, new);
@@ -275,7 +283,7 @@ both_backends!(
             // About 80,000 cells × 9,999 permutations.
             ("res=10&permutations=9999", "too_many_cells"),
         ] {
-            let resp = app.get(&format!("/v1/analytics/hotspots?{query}")).await;
+            let resp = planner_get(&app, &format!("/v1/analytics/hotspots?{query}")).await;
             assert_problem(&resp, 422, code);
         }
         for (query, code) in [
@@ -287,19 +295,17 @@ both_backends!(
             ("res=12", "too_many_cells"),
             ("res=8&significant=1", "invalid_significant"),
         ] {
-            let resp = app
-                .get(&format!("/v1/analytics/hotspots/emerging?{query}"))
-                .await;
+            let resp = planner_get(&app, &format!("/v1/analytics/hotspots/emerging?{query}")).await;
             assert_problem(&resp, 422, code);
         }
-        let resp = app.get("/v1/analytics/hotspots?res=8&radius=1").await;
+        let resp = planner_get(&app, "/v1/analytics/hotspots?res=8&radius=1").await;
         assert_problem(&resp, 400, "invalid_query");
     }
 );
 
 both_backends!(hotspots_need_boundaries, |backend| async move {
     let app = TestApp::spawn(backend, &[]).await;
-    let resp = app.get("/v1/analytics/hotspots?res=8").await;
+    let resp = planner_get(&app, "/v1/analytics/hotspots?res=8").await;
     assert_problem(&resp, 503, "no_boundaries");
 });
 
@@ -368,9 +374,11 @@ both_backends!(
         }
         run_sql(&app, backend, &statements).await;
 
-        let (status, fc, _) = app
-            .get("/v1/analytics/hotspots/emerging?res=8&period=week&from=2026-01-05&to=2026-03-15")
-            .await;
+        let (status, fc, _) = planner_get(
+            &app,
+            "/v1/analytics/hotspots/emerging?res=8&period=week&from=2026-01-05&to=2026-03-15",
+        )
+        .await;
         assert_eq!(status, 200, "{fc}");
         assert_eq!(fc["periods"].as_array().unwrap().len(), 10);
         let hub_feature = features(&fc)
@@ -410,18 +418,18 @@ both_backends!(
             .into_iter()
             .map(|(c, n)| (hex(c), n as i64))
             .collect();
-        let (_, before, _) = app.get(url).await;
+        let (_, before, _) = planner_get(&app, url).await;
         assert_eq!(counts(&before), expected);
         assert!(!app.store.report_cells_behind().await.unwrap());
 
         empty_report_cells(&app, backend).await;
-        let (_, emptied, _) = app.get(url).await;
+        let (_, emptied, _) = planner_get(&app, url).await;
         assert!(features(&emptied).is_empty(), "{emptied}");
         assert!(app.store.report_cells_behind().await.unwrap());
 
         // A restart finds the aggregate behind and rebuilds it.
         let app = app.restart().await;
-        let (status, after, _) = app.get(url).await;
+        let (status, after, _) = planner_get(&app, url).await;
         assert_eq!(status, 200, "{after}");
         assert_eq!(counts(&after), expected);
         assert!(!app.store.report_cells_behind().await.unwrap());
@@ -433,7 +441,7 @@ both_backends!(
         );
         let app = app.restart().await;
         submit(&app, &points[..1]).await;
-        let (_, again, _) = app.get(url).await;
+        let (_, again, _) = planner_get(&app, url).await;
         let mut plus_one = expected.clone();
         *plus_one.get_mut(&hex(hub())).unwrap() += 1;
         assert_eq!(counts(&again), plus_one);
@@ -487,9 +495,8 @@ both_backends!(
         let hexbins = |query: String| {
             let app = &app;
             async move {
-                let (status, fc, _) = app
-                    .get(&format!("/v1/analytics/hexbins?res=8&{query}"))
-                    .await;
+                let (status, fc, _) =
+                    planner_get(&app, &format!("/v1/analytics/hexbins?res=8&{query}")).await;
                 assert_eq!(status, 200, "{query}: {fc}");
                 features(&fc)
                     .iter()
@@ -523,20 +530,19 @@ both_backends!(
 
         // Hotspots and emerging hotspots count the same cases.
         let dispatched = states.iter().filter(|(_, _, s)| *s == one).count();
-        let (status, fc, _) = app
-            .get(&format!("/v1/analytics/hotspots?res=8&status={one}"))
-            .await;
+        let (status, fc, _) =
+            planner_get(&app, &format!("/v1/analytics/hotspots?res=8&status={one}")).await;
         assert_eq!(status, 200, "{fc}");
         let total: i64 = features(&fc)
             .iter()
             .map(|f| f["properties"]["count"].as_i64().unwrap())
             .sum();
         assert_eq!(total, dispatched as i64);
-        let (status, fc, _) = app
-            .get(&format!(
-                "/v1/analytics/hotspots/emerging?res=8&unit=211103&status={one}"
-            ))
-            .await;
+        let (status, fc, _) = planner_get(
+            &app,
+            &format!("/v1/analytics/hotspots/emerging?res=8&unit=211103&status={one}"),
+        )
+        .await;
         assert_eq!(status, 200, "{fc}");
         let total: i64 = features(&fc)
             .iter()
@@ -587,11 +593,11 @@ both_backends!(
             synthetic: true,
         };
         let app = TestApp::spawn(backend, &[tiny]).await;
-        let resp = app.get("/v1/analytics/hotspots?res=5").await;
+        let resp = planner_get(&app, "/v1/analytics/hotspots?res=5").await;
         assert_problem(&resp, 422, "empty_study_area");
-        let resp = app.get("/v1/analytics/hotspots/emerging?res=5").await;
+        let resp = planner_get(&app, "/v1/analytics/hotspots/emerging?res=5").await;
         assert_problem(&resp, 422, "empty_study_area");
-        let (status, fc, _) = app.get("/v1/analytics/hotspots?res=12").await;
+        let (status, fc, _) = planner_get(&app, "/v1/analytics/hotspots?res=12").await;
         assert_eq!(status, 200, "{fc}");
         assert!(
             fc["summary"]["cells"].as_u64().unwrap() > 10,
@@ -606,9 +612,11 @@ both_backends!(
     |backend| async move {
         let app = TestApp::spawn(backend, &xinglongtai()).await;
         submit(&app, &planted()).await;
-        let (_, fc, _) = app
-            .get(&format!("/v1/analytics/hotspots?res={}&k=1", u8::from(RES)))
-            .await;
+        let (_, fc, _) = planner_get(
+            &app,
+            &format!("/v1/analytics/hotspots?res={}&k=1", u8::from(RES)),
+        )
+        .await;
         let z_of: BTreeMap<CellIndex, f64> = features(&fc)
             .iter()
             .map(|f| (cell_of(f), f["properties"]["z"].as_f64().unwrap()))
@@ -630,25 +638,31 @@ both_backends!(
             .unwrap_or_else(|| panic!("the hub is not in {path}: {tile}"));
         let p = &hub_feature["properties"];
         assert_eq!(p["significance"], 3, "{p}");
-        assert!(
-            (p["z"].as_f64().unwrap() - z_of[&hub()]).abs() < 1e-9,
-            "{p}"
-        );
-        assert!(p.get("count").is_none(), "the public sees no counts: {p}");
+        // The public sees the bin, not the statistics (they can be solved back to counts),
+        // and a count only of k (3) reports or more: the hub holds 4.
+        for key in ["z", "p", "p_fdr"] {
+            assert!(p.get(key).is_none(), "the public sees no {key}: {p}");
+        }
+        assert_eq!(p["count"], CLUSTER_REPORTS);
         // Only significant cells are drawn.
         assert!(
             features(&tile)
                 .iter()
                 .all(|f| f["properties"]["significance"] != 0)
         );
-        // Staff see the counts.
+        // Planners see the statistics of the endpoint.
         let planner = app.token("planner", None).await;
         let (_, tile, _) = app.get_as(&path, &planner).await;
         let hub_feature = features(&tile)
             .iter()
             .find(|f| cell_of(f) == hub())
             .unwrap();
-        assert_eq!(hub_feature["properties"]["count"], CLUSTER_REPORTS as f64);
+        let p = &hub_feature["properties"];
+        assert_eq!(p["count"], CLUSTER_REPORTS);
+        assert!(
+            (p["z"].as_f64().unwrap() - z_of[&hub()]).abs() < 1e-9,
+            "{p}"
+        );
         // The MVT of the same tile decodes; TileJSON lists the layer's fields.
         let r = app
             .client
@@ -672,5 +686,54 @@ both_backends!(
             404,
             "zoom_out_of_range",
         );
+    }
+);
+
+both_backends!(
+    the_public_sees_hotspot_bins_and_counts_of_k_or_more_without_statistics,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &xinglongtai()).await;
+        let points = planted();
+        submit(&app, &points).await;
+        let counted = expected_counts(&points);
+        for url in [
+            "/v1/analytics/hotspots?res=8",
+            "/v1/analytics/hotspots?res=8&permutations=99",
+        ] {
+            let (status, public, _) = app.get(url).await;
+            assert_eq!(status, 200, "{public}");
+            let (_, planner, _) = planner_get(&app, url).await;
+            assert_eq!(features(&public).len(), features(&planner).len());
+            for (f, full) in features(&public).iter().zip(features(&planner)) {
+                let p = &f["properties"];
+                let n = counted.get(&cell_of(f)).copied().unwrap_or(0);
+                // Counts below k = 3 (the noise cells hold 1, empty cells 0) are null.
+                if n >= 3 {
+                    assert_eq!(p["count"], n, "{p}");
+                } else {
+                    assert!(p["count"].is_null(), "{p}");
+                }
+                for key in ["z", "p", "p_fdr", "p_sim"] {
+                    assert!(p.get(key).is_none(), "{key} in {p}");
+                }
+                assert_eq!(p["significance"], full["properties"]["significance"]);
+                assert_eq!(full["properties"]["count"], n);
+            }
+            assert_eq!(public["summary"], planner["summary"]);
+        }
+        let (status, public, _) = app
+            .get("/v1/analytics/hotspots/emerging?res=8&period=week")
+            .await;
+        assert_eq!(status, 200, "{public}");
+        for f in features(&public) {
+            let p = &f["properties"];
+            let n = counted.get(&cell_of(f)).copied().unwrap_or(0);
+            let last = &p["counts"][9];
+            if n >= 3 {
+                assert_eq!((last, &p["total"]), (&json!(n), &json!(n)), "{p}");
+            } else {
+                assert!(last.is_null() && p["total"].is_null(), "{p}");
+            }
+        }
     }
 );

@@ -11,6 +11,7 @@ mod hotspots;
 mod import;
 mod intake;
 mod living_demo;
+mod limits;
 mod media;
 mod real_outlines;
 mod resolve;

@@ -376,7 +376,25 @@ both_backends!(
         let public = app.get(&tile_path("reports", t, "geojson")).await;
         assert_problem(&public, 403, "staff_only");
         assert_problem(&app.get("/tiles/reports.json").await, 403, "staff_only");
-        let token = app.token("planner", None).await;
+        // Planners see aggregates only: no case ids, no exact points.
+        let planner = app.token("planner", None).await;
+        assert_problem(
+            &app.get_as(&tile_path("reports", t, "geojson"), &planner)
+                .await,
+            403,
+            "staff_only",
+        );
+        assert_problem(
+            &app.get_as(&tile_path("reports", t, "mvt"), &planner).await,
+            403,
+            "staff_only",
+        );
+        assert_problem(
+            &app.get_as("/tiles/reports.json", &planner).await,
+            403,
+            "staff_only",
+        );
+        let token = app.token("dispatcher", None).await;
         let bearer = format!("Bearer {token}");
         for format in [Format::GeoJson, Format::Mvt] {
             let ext = if format == Format::Mvt {

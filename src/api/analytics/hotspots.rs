@@ -6,27 +6,34 @@
 //!
 //! The study area is every cell at the requested resolution whose centre lies inside the
 //! deployment area (the outlines of the jurisdiction's top level, the districts), zero-count
-//! cells included. Counts are the H3 parents of the resolution-12 aggregate. Nothing is
-//! cached yet: each request tiles the area and reads the aggregate afresh.
+//! cells included. Counts are the H3 parents of the resolution-12 aggregate.
+//!
+//! Cost (issue 8, item 16): a request over the caps ([`MAX_CELLS`], [`MAX_NEIGHBOURS`],
+//! [`MAX_WORK`], [`MAX_CELL_PERIODS`]) is refused from an estimate of its cells before any
+//! work; an admitted one waits for a slot of the analytics gate ([`crate::api::limits`]) and
+//! computes on a blocking thread. What each caller sees: [`crate::domain::disclosure`].
 
 use std::collections::BTreeMap;
 
+use axum::Router;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{Datelike, Days, Months, NaiveDate, Utc};
-use geo::{BoundingRect, ChamberlainDuquetteArea, MultiPolygon};
-use h3o::Resolution;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use geo::{BoundingRect, Centroid, ChamberlainDuquetteArea, MultiPolygon};
+use h3o::{LatLng, Resolution};
+use serde::{Deserialize, Serialize};
 
-use super::{CountFilter, RawFilter, hex_feature, invalid, parse_res};
+use super::{
+    CountFilter, HexCollection, HexFeature, RawFilter, cell_hex, geojson_response, invalid,
+    parse_res, viewer_of,
+};
+use crate::api::auth::Caller;
 use crate::api::{ApiError, ApiQuery, AppState};
+use crate::domain::disclosure::Viewer;
 use crate::domain::hotspots::{
-    DEFAULT_TREND_ALPHA, HotspotError, HotspotReport, KRing, Permutations, StudyArea, analyse,
-    emerging_hotspots,
+    CellHotspot, DEFAULT_TREND_ALPHA, HotspotError, HotspotReport, KRing, MannKendall,
+    Permutations, Significance, SpaceTimePattern, StudyArea, analyse, emerging_hotspots,
 };
 use crate::store::analytics::Bbox;
 
@@ -40,11 +47,18 @@ pub fn router() -> Router<AppState> {
 /// 80,000 cells, at 11 about 560,000 (too many: ask for a coarser resolution).
 pub const MAX_CELLS: u64 = 200_000;
 
-/// Largest cells × permutations: the permutation test costs a k-ring sum per cell and
-/// permutation (999 permutations over 20,000 cells is about 0.1 s on one core).
-pub const MAX_CELL_PERMUTATIONS: u64 = 20_000_000;
+/// Largest cells × k-ring neighbourhood (the cell and its 3k(k + 1) neighbours): the
+/// neighbour lists take 4 bytes an entry, so this bounds them to 80 MB.
+pub const MAX_NEIGHBOURS: u64 = 20_000_000;
 
-/// Largest cells × periods of an emerging-hotspot analysis (one Gi* pass per period).
+/// Largest cells × neighbourhood × (permutations + 1): the additions of the permutation
+/// test (Σwᵢ per permutation, [`crate::domain::hotspots::gi_star`]), about a second of one
+/// core; 200 parallel requests of 9,999 permutations at resolution 8 fit, 80,000
+/// resolution-10 cells with k = 10 and 250 permutations (24 s) do not.
+pub const MAX_WORK: u64 = 1_000_000_000;
+
+/// Largest cells × periods of an emerging-hotspot analysis (one Gi* pass per period, and a
+/// count per cell and period held in memory: 80 MB).
 pub const MAX_CELL_PERIODS: u64 = 10_000_000;
 
 /// Most periods an emerging-hotspot analysis spans: five years of weeks.
@@ -202,33 +216,84 @@ fn deployment_area(state: &AppState) -> Result<MultiPolygon<f64>, ApiError> {
     ))
 }
 
-fn too_many_cells(cells: u64, res: Resolution, factor: u64, max_work: u64) -> ApiError {
-    invalid(
-        "too_many_cells",
-        format!(
-            "the deployment area holds about {cells} cells at resolution {res}; an analysis \
-             takes at most {MAX_CELLS} cells and {max_work} cells × {} \
-             (here {factor}): ask for a coarser resolution{}",
-            if max_work == MAX_CELL_PERIODS {
-                "periods"
-            } else {
-                "permutations"
-            },
-            if max_work == MAX_CELL_PERIODS {
-                " or fewer periods"
-            } else {
-                " or fewer permutations"
-            }
-        ),
-    )
+/// The work an analysis of `cells` cells would do, checked against the caps before it is
+/// done: `repeats` is 1 + permutations for hotspots, the number of periods for emerging ones.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    res: Resolution,
+    k: KRing,
+    repeats: u64,
+    /// Cells × repeats allowed (periods are capped on their own: their counts stay in
+    /// memory).
+    max_cell_repeats: u64,
 }
 
-/// Refuses an analysis of `cells` cells whose work is `cells × factor` beyond the caps.
-fn check_size(cells: u64, res: Resolution, factor: u64, max_work: u64) -> Result<(), ApiError> {
-    if cells > MAX_CELLS || cells.saturating_mul(factor) > max_work {
-        return Err(too_many_cells(cells, res, factor, max_work));
+impl Budget {
+    fn hotspots(p: &HotspotParams) -> Self {
+        Self {
+            res: p.res,
+            k: p.k,
+            repeats: 1 + p.permutations.map_or(0, |x| u64::from(x.count())),
+            max_cell_repeats: u64::MAX,
+        }
     }
-    Ok(())
+
+    fn emerging(res: Resolution, k: KRing, periods: usize) -> Self {
+        Self {
+            res,
+            k,
+            repeats: periods as u64,
+            max_cell_repeats: MAX_CELL_PERIODS,
+        }
+    }
+
+    /// Cells of a k-ring neighbourhood, the cell included.
+    fn neighbourhood(&self) -> u64 {
+        let k = u64::from(self.k.get());
+        3 * k * (k + 1) + 1
+    }
+
+    /// Refuses `cells` cells (`about`: an estimate) beyond a cap, naming the cap.
+    fn check(&self, cells: u64, about: bool) -> Result<(), ApiError> {
+        let neighbours = cells.saturating_mul(self.neighbourhood());
+        let work = neighbours.saturating_mul(self.repeats);
+        let over = if cells > MAX_CELLS {
+            Some(format!("at most {MAX_CELLS} cells"))
+        } else if neighbours > MAX_NEIGHBOURS {
+            Some(format!(
+                "at most {MAX_NEIGHBOURS} cells × k-ring cells (here k = {} gives {})",
+                self.k.get(),
+                self.neighbourhood()
+            ))
+        } else if cells.saturating_mul(self.repeats) > self.max_cell_repeats {
+            Some(format!(
+                "at most {} cells × periods (here {} periods)",
+                self.max_cell_repeats, self.repeats
+            ))
+        } else if work > MAX_WORK {
+            Some(format!(
+                "at most {MAX_WORK} cells × k-ring cells × (permutations + 1) (here {} × {} × {})",
+                cells,
+                self.neighbourhood(),
+                self.repeats
+            ))
+        } else {
+            None
+        };
+        match over {
+            None => Ok(()),
+            Some(cap) => Err(invalid(
+                "too_many_cells",
+                format!(
+                    "the deployment area holds {}{cells} cells at resolution {}; an analysis \
+                     takes {cap}: ask for a coarser resolution, a smaller k or fewer \
+                     permutations or periods",
+                    if about { "about " } else { "" },
+                    self.res
+                ),
+            )),
+        }
+    }
 }
 
 /// What an analysis reads: the area, and the box of aggregate rows whose parents at `res`
@@ -238,25 +303,23 @@ struct Area {
     bbox: Bbox,
 }
 
-/// The deployment area, refused early when even an estimate of its cells at `res` (its
-/// area on the sphere over H3's mean cell area) is far beyond the caps, before tiling it.
-fn area_for(
-    state: &AppState,
-    res: Resolution,
-    factor: u64,
-    max_work: u64,
-) -> Result<Area, ApiError> {
+/// The deployment area, refused before any work when an estimate of its cells at the
+/// budget's resolution (its area on the sphere over the area of the cell at its centroid,
+/// within a few per cent in a city) is beyond the caps; the exact count is checked again
+/// once the area is tiled.
+fn area_for(state: &AppState, budget: &Budget) -> Result<Area, ApiError> {
     let outline = deployment_area(state)?;
-    let estimate =
-        (outline.chamberlain_duquette_unsigned_area() / 1e6 / res.area_km2()).ceil() as u64;
-    // Cell areas vary by about a factor of two over the globe: refuse only the clear cases
-    // here; the exact count is checked once the area is tiled.
-    if estimate / 2 > MAX_CELLS || (estimate / 2).saturating_mul(factor) > max_work {
-        return Err(too_many_cells(estimate, res, factor, max_work));
-    }
+    let res = budget.res;
     let rect = outline
         .bounding_rect()
         .ok_or_else(|| ApiError::Internal("the deployment area has no outline".into()))?;
+    let centre = outline.centroid().unwrap_or_else(|| rect.center().into());
+    let cell_km2 = LatLng::new(centre.y(), centre.x())
+        .map(|c| c.to_cell(res).area_km2())
+        .unwrap_or_else(|_| res.area_km2());
+    let estimate = (outline.chamberlain_duquette_unsigned_area() / 1e6 / cell_km2).ceil() as u64;
+    // Refuse only what is clearly over: the estimate less its error.
+    budget.check(estimate - estimate / 10, true)?;
     // Resolution-12 children of a cell whose centre is inside lie within about two edge
     // lengths of that centre (as for heat-maps with a bbox).
     let bbox = Bbox {
@@ -281,97 +344,153 @@ fn hotspot_error(e: HotspotError) -> ApiError {
     }
 }
 
-/// The study area of `area` at `res`, within the caps.
-fn study_area(
-    area: &Area,
-    res: Resolution,
-    k: KRing,
-    factor: u64,
-    max_work: u64,
-) -> Result<StudyArea, ApiError> {
-    let study = StudyArea::from_area(&area.outline, res, k).map_err(hotspot_error)?;
-    check_size(study.len() as u64, res, factor, max_work)?;
-    Ok(study)
+/// The study area of `area`, within the caps.
+fn study_area(area: &Area, budget: &Budget) -> Result<StudyArea, ApiError> {
+    // Tiling costs about as much as the analysis: count the cells first (polygon-to-cells
+    // without the neighbours), then build the neighbour lists.
+    let cells = crate::domain::hotspots::study_area_cells(&area.outline, budget.res)
+        .map_err(hotspot_error)?;
+    budget.check(cells.len() as u64, false)?;
+    if cells.is_empty() {
+        return Err(hotspot_error(HotspotError::EmptyArea(budget.res)));
+    }
+    StudyArea::new(cells, budget.k).map_err(hotspot_error)
 }
 
-/// Runs CPU-bound statistics off the async workers.
-async fn blocking<T: Send + 'static>(
+/// Runs CPU-bound work off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::Internal(format!("hotspot computation: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("analytics computation: {e}")))?
 }
 
-/// Gi* with FDR over the deployment area at `p.res`, and the summary.
+/// Gi* with FDR over the deployment area at `p.res`, and the summary: refused up front
+/// when over budget, then computed in one of the analytics gate's slots.
 pub(crate) async fn compute_hotspots(
     state: &AppState,
     p: &HotspotParams,
 ) -> Result<HotspotOutput, ApiError> {
-    let factor = p.permutations.map_or(1, |x| u64::from(x.count()));
-    let area = area_for(state, p.res, factor, MAX_CELL_PERMUTATIONS)?;
+    let budget = Budget::hotspots(p);
+    let area = area_for(state, &budget)?;
+    let _slot = state.analytics_gate.admit().await?;
     let rows = state
         .store
         .cell_counts(&p.filter.query(Some(area.bbox)))
         .await?;
     let (res, k, permutations) = (p.res, p.k, p.permutations);
     let report = blocking(move || {
-        let study = study_area(&area, res, k, factor, MAX_CELL_PERMUTATIONS)?;
+        let study = study_area(&area, &budget)?;
         let counts = study.counts(
             rows.iter()
                 .filter_map(|r| Some((r.cell.parent(res)?, r.n.max(0) as u64))),
         );
+        drop(rows);
         analyse(&study, &counts, permutations).map_err(hotspot_error)
     })
     .await?;
     Ok(HotspotOutput { res, k, report })
 }
 
-fn geojson(fc: Value) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/geo+json")], Json(fc))
+/// A hotspot cell as the caller may see it ([`crate::domain::disclosure`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct HotspotProperties {
+    /// The H3 index, lowercase hexadecimal.
+    pub cell: String,
+    /// Reports in the cell; `null` for the public when fewer than k.
+    pub count: Option<u64>,
+    /// Gi* z-score (planners and staff only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub z: Option<f64>,
+    /// Two-sided p-value of `z` (planners and staff only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p: Option<f64>,
+    /// Pseudo p-value of the permutation test (planners and staff only, with permutations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_sim: Option<f64>,
+    /// Benjamini–Hochberg adjusted p-value (planners and staff only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_fdr: Option<f64>,
+    /// −3…3: cold or hot at 99, 95 or 90 % confidence after FDR; 0 not significant.
+    pub significance: i8,
 }
 
-fn to_json(value: &impl serde::Serialize) -> Result<Value, ApiError> {
-    serde_json::to_value(value).map_err(|e| ApiError::Internal(e.to_string()))
+impl HotspotProperties {
+    pub(crate) fn of(c: &CellHotspot, viewer: Viewer, k: u32) -> Self {
+        let count = c.count.max(0.0) as u64;
+        let stats = viewer.sees_statistics();
+        Self {
+            cell: cell_hex(c.cell),
+            count: viewer.shows_count(k, count).then_some(count),
+            z: stats.then_some(c.z),
+            p: stats.then_some(c.p),
+            p_sim: c.p_sim.filter(|_| stats),
+            p_fdr: stats.then_some(c.p_fdr),
+            significance: c.significance.get(),
+        }
+    }
 }
 
-#[tracing::instrument(skip(state))]
+/// The study-wide figures of a hotspot answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct HotspotSummaryBody {
+    pub cells: usize,
+    pub hot: usize,
+    pub cold: usize,
+    pub moran_i: Option<f64>,
+    pub moran_z: Option<f64>,
+    pub moran_p: Option<f64>,
+    pub res: u8,
+    pub k: u32,
+    pub permutations: Option<u32>,
+    pub seed: Option<u64>,
+}
+
+/// The foreign members of a hotspot answer (RFC 7946 §6.1).
+#[derive(Debug, Clone, Serialize)]
+pub struct HotspotMembers {
+    pub summary: HotspotSummaryBody,
+}
+
+/// `GET /v1/analytics/hotspots`.
+pub type HotspotBody = HexCollection<HotspotProperties, HotspotMembers>;
+
+#[tracing::instrument(skip(state, caller))]
 async fn hotspots(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(q): ApiQuery<HotspotQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
+    let viewer = viewer_of(&caller);
     let (params, significant_only) = HotspotParams::parse(&q)?;
     let out = compute_hotspots(&state, &params).await?;
-    let features = out
-        .report
-        .cells
-        .iter()
-        .filter(|c| !significant_only || c.significance.get() != 0)
-        .map(|c| {
-            let mut properties = to_json(c)?;
-            // Counts are whole numbers of reports.
-            properties["count"] = json!(c.count as i64);
-            Ok(hex_feature(c.cell, properties))
-        })
-        .collect::<Result<Vec<Value>, ApiError>>()?;
-    let s = &out.report.summary;
-    let summary = json!({
-        "cells": s.cells,
-        "hot": s.hot,
-        "cold": s.cold,
-        "moran_i": s.moran.map(|m| m.i),
-        "moran_z": s.moran.map(|m| m.z),
-        "moran_p": s.moran.map(|m| m.p),
-        "res": u8::from(out.res),
-        "k": out.k.get(),
-        "permutations": params.permutations.map(|p| p.count()),
-        "seed": params.permutations.map(|p| p.seed()),
-    });
-    Ok(geojson(json!({
-        "type": "FeatureCollection",
-        "features": features,
-        "summary": summary,
-    })))
+    let k_anon = state.settings.tile_min_count;
+    // Shaping and serialising a large answer (80,000 cells at resolution 10) is work too.
+    blocking(move || {
+        let features = out
+            .report
+            .cells
+            .iter()
+            .filter(|c| !significant_only || c.significance.get() != 0)
+            .map(|c| HexFeature::new(c.cell, HotspotProperties::of(c, viewer, k_anon)))
+            .collect();
+        let s = &out.report.summary;
+        let summary = HotspotSummaryBody {
+            cells: s.cells,
+            hot: s.hot,
+            cold: s.cold,
+            moran_i: s.moran.map(|m| m.i),
+            moran_z: s.moran.map(|m| m.z),
+            moran_p: s.moran.map(|m| m.p),
+            res: u8::from(out.res),
+            k: out.k.get(),
+            permutations: params.permutations.map(|p| p.count()),
+            seed: params.permutations.map(|p| p.seed()),
+        };
+        geojson_response(&HotspotBody::new(features, HotspotMembers { summary }))
+    })
+    .await
 }
 
 /// The length of one period of an emerging-hotspot analysis.
@@ -529,72 +648,126 @@ impl EmergingParams {
     }
 }
 
-#[tracing::instrument(skip(state))]
+/// An emerging-hotspot cell as the caller may see it ([`crate::domain::disclosure`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct EmergingProperties {
+    /// The H3 index, lowercase hexadecimal.
+    pub cell: String,
+    pub pattern: SpaceTimePattern,
+    /// Mann–Kendall trend of the cell's Gi* z-scores over the periods.
+    pub trend: MannKendall,
+    /// The Gi* bin in each period, oldest first.
+    pub bins: Vec<Significance>,
+    /// Reports in each period, oldest first; `null` for the public when fewer than k.
+    pub counts: Vec<Option<u64>>,
+    /// Reports over all periods; `null` for the public when fewer than k.
+    pub total: Option<u64>,
+}
+
+/// One period of an emerging-hotspot analysis: local days, inclusive.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeriodBody {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// The study-wide figures of an emerging-hotspot answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmergingSummaryBody {
+    pub cells: usize,
+    pub periods: usize,
+    pub period: &'static str,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub res: u8,
+    pub k: u32,
+    /// Cells per pattern.
+    pub patterns: BTreeMap<&'static str, usize>,
+}
+
+/// The foreign members of an emerging-hotspot answer (RFC 7946 §6.1).
+#[derive(Debug, Clone, Serialize)]
+pub struct EmergingMembers {
+    pub periods: Vec<PeriodBody>,
+    pub summary: EmergingSummaryBody,
+}
+
+/// `GET /v1/analytics/hotspots/emerging`.
+pub type EmergingBody = HexCollection<EmergingProperties, EmergingMembers>;
+
+#[tracing::instrument(skip(state, caller))]
 async fn emerging(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(q): ApiQuery<EmergingQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
+    let viewer = viewer_of(&caller);
     let today = Utc::now()
         .with_timezone(&state.settings.timezone)
         .date_naive();
     let p = EmergingParams::parse(&q, today)?;
     let t = p.periods.len();
-    let area = area_for(&state, p.res, t as u64, MAX_CELL_PERIODS)?;
+    let budget = Budget::emerging(p.res, p.k, t);
+    let area = area_for(&state, &budget)?;
+    let _slot = state.analytics_gate.admit().await?;
     let rows = state
         .store
         .day_counts(&p.filter.query(Some(area.bbox)))
         .await?;
-    let starts: Vec<NaiveDate> = p.periods.iter().map(|(s, _)| *s).collect();
-    let (res, k) = (p.res, p.k);
-    let (study, counts, cells) = blocking(move || {
-        let study = study_area(&area, res, k, t as u64, MAX_CELL_PERIODS)?;
+    let k_anon = state.settings.tile_min_count;
+    blocking(move || {
+        let study = study_area(&area, &budget)?;
+        let starts: Vec<NaiveDate> = p.periods.iter().map(|(s, _)| *s).collect();
         let mut counts = vec![vec![0.0; study.len()]; t];
         for row in &rows {
             let period = starts.partition_point(|s| *s <= row.day);
-            let i = row.cell.parent(res).and_then(|c| study.position(c));
+            let i = row.cell.parent(p.res).and_then(|c| study.position(c));
             if let (Some(period), Some(i)) = (period.checked_sub(1), i) {
                 counts[period][i] += row.n.max(0) as f64;
             }
         }
+        drop(rows);
         let cells =
             emerging_hotspots(&study, &counts, DEFAULT_TREND_ALPHA).map_err(hotspot_error)?;
-        Ok((study, counts, cells))
-    })
-    .await?;
-
-    let mut patterns: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut features = Vec::new();
-    for (i, cell) in cells.iter().enumerate() {
-        *patterns.entry(cell.pattern.as_str()).or_default() += 1;
-        if p.significant_only && cell.pattern.as_str() == "no_pattern" {
-            continue;
+        let shown = |n: u64| viewer.shows_count(k_anon, n).then_some(n);
+        let mut patterns: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut features = Vec::new();
+        for (i, cell) in cells.into_iter().enumerate() {
+            *patterns.entry(cell.pattern.as_str()).or_default() += 1;
+            if p.significant_only && cell.pattern == SpaceTimePattern::NoPattern {
+                continue;
+            }
+            let series: Vec<u64> = counts.iter().map(|period| period[i] as u64).collect();
+            let properties = EmergingProperties {
+                cell: cell_hex(cell.cell),
+                pattern: cell.pattern,
+                trend: cell.trend,
+                total: shown(series.iter().sum()),
+                counts: series.into_iter().map(shown).collect(),
+                bins: cell.bins,
+            };
+            features.push(HexFeature::new(cell.cell, properties));
         }
-        let series: Vec<i64> = counts.iter().map(|period| period[i] as i64).collect();
-        let mut properties = to_json(cell)?;
-        properties["total"] = json!(series.iter().sum::<i64>());
-        properties["counts"] = json!(series);
-        features.push(hex_feature(cell.cell, properties));
-    }
-    let periods: Vec<Value> = p
-        .periods
-        .iter()
-        .map(|(from, to)| json!({"from": from, "to": to}))
-        .collect();
-    Ok(geojson(json!({
-        "type": "FeatureCollection",
-        "features": features,
-        "periods": periods,
-        "summary": {
-            "cells": study.len(),
-            "periods": t,
-            "period": p.period.as_str(),
-            "from": p.periods[0].0,
-            "to": p.periods[t - 1].1,
-            "res": u8::from(res),
-            "k": k.get(),
-            "patterns": patterns,
-        },
-    })))
+        let members = EmergingMembers {
+            periods: p
+                .periods
+                .iter()
+                .map(|&(from, to)| PeriodBody { from, to })
+                .collect(),
+            summary: EmergingSummaryBody {
+                cells: study.len(),
+                periods: t,
+                period: p.period.as_str(),
+                from: p.periods[0].0,
+                to: p.periods[t - 1].1,
+                res: u8::from(p.res),
+                k: p.k.get(),
+                patterns,
+            },
+        };
+        geojson_response(&EmergingBody::new(features, members))
+    })
+    .await
 }
 
 #[cfg(test)]
