@@ -141,7 +141,10 @@ both_backends!(
             top as f64 > 0.35 * n,
             "top tenth of grids hold {top} of {n}"
         );
-        let (status, body, _) = app.get(&format!("/v1/reports/{}", cases[0].case_id)).await;
+        let dispatcher = app.token("dispatcher", None).await;
+        let (status, body, _) = app
+            .get_as(&format!("/v1/reports/{}", cases[0].case_id), &dispatcher)
+            .await;
         assert_eq!(status, 200, "{body}");
         assert!(
             body["description"].as_str().unwrap().contains("演示数据"),
@@ -159,7 +162,6 @@ both_backends!(
         assert_eq!(status, 201, "{body}");
         let id = body["case_id"].as_str().unwrap().to_owned();
         assert!(cases.iter().all(|c| c.case_id != id), "{id} was taken");
-        let dispatcher = app.token("dispatcher", None).await;
         let (status, case, _) = app.get_as(&format!("/v1/cases/{id}"), &dispatcher).await;
         assert_eq!(status, 200, "{case}");
         assert_eq!(case["state"], "dispatched", "{case}");

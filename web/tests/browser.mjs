@@ -99,6 +99,20 @@ function watchErrors(page, errors) {
   });
 }
 
+/// Asks the current view's map for a fresh frame and waits until it is drawn with every
+/// tile loaded (OpenLayers' `rendercomplete`), at most 30 s.
+async function rendered(page) {
+  await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const map = window.citysnap.map;
+        map.once("rendercomplete", resolve);
+        map.render();
+        setTimeout(resolve, 30_000);
+      }),
+  );
+}
+
 async function signInAs(page, principal) {
   await page.getByTestId("sign-in").click();
   await page.locator(`[data-principal="${principal}"]`).click();
@@ -112,7 +126,7 @@ async function screenshots(browser, base, token, name, hash) {
     const page = await ctx.newPage();
     await page.goto(`${base}/${hash}`);
     await page.waitForFunction(() => document.getElementById("app")?.dataset.ready);
-    await page.evaluate(() => new Promise((r) => window.citysnap.map.once("rendercomplete", r)));
+    await rendered(page);
     await page.screenshot({ path: path.join(artefacts, `${name}-${w}.png`), fullPage: w === 375 });
     await ctx.close();
   }
@@ -124,7 +138,10 @@ async function main() {
   const base = `http://127.0.0.1:${port}`;
   dataDir = mkdtempSync(path.join(os.tmpdir(), "citysnap-browser-"));
   const reports = process.env.CITYSNAP_DEMO_REPORTS ?? "20000";
-  server = spawn(bin, ["serve", "--demo", "--demo-reports", reports, "--bind", `127.0.0.1:${port}`, "--data-dir", dataDir], {
+// A red margin of an hour keeps the five-second case yellow (not red at once) while the
+  // test looks at it; the deadline job sweeps every 15 s.
+  const args = ["serve", "--demo", "--demo-reports", reports, "--red-margin", "PT1H", "--bind", `127.0.0.1:${port}`, "--data-dir", dataDir];
+  server = spawn(bin, args, {
     stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "citysnap=info,warn" },
   });
@@ -192,7 +209,7 @@ async function main() {
       v.setCenter([x, y]);
       v.setZoom(16);
     }, mercator(lon, lat));
-    await rpage.evaluate(() => new Promise((r) => window.citysnap.map.once("rendercomplete", r)));
+    await rendered(rpage);
     const box = await rpage.locator("#resident-map").boundingBox();
     await rpage.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
   };
@@ -228,7 +245,7 @@ async function main() {
     await dpage.click(`.case-list [data-case="${caseId}"]`);
     await dpage.locator(`.case-panel[data-case-id="${caseId}"]`).waitFor();
     await dpage.getByTestId("dispatch-on-map").click();
-    await dpage.evaluate(() => new Promise((r) => window.citysnap.map.once("rendercomplete", r)));
+    await rendered(dpage);
     const pixel = await dpage.evaluate((id) => {
       const f = window.citysnap.cases.getFeatureById(id);
       return window.citysnap.map.getPixelFromCoordinate(f.getGeometry().getCoordinates());
