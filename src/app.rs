@@ -141,6 +141,24 @@ pub async fn load_demo_if_empty(store: &dyn Store) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// Gives the demo its staff and a year of synthetic history (see [`crate::demo`]) unless
+/// the store holds them already.
+pub async fn populate_demo(state: &AppState, reports: usize) -> anyhow::Result<Option<usize>> {
+    let j = state.jurisdiction()?;
+    let plan = crate::demo::DemoPlan {
+        reports,
+        ..crate::demo::DemoPlan::standard(chrono::Utc::now())
+    };
+    crate::demo::populate(
+        state.store.as_ref(),
+        state.media.as_ref(),
+        &j,
+        &state.settings,
+        plan,
+    )
+    .await
+}
+
 /// Serves `state` on `listener` until ctrl-c / SIGTERM (graceful shutdown).
 /// Serves the API and runs the deadline job every `deadline_sweep` until a shutdown signal.
 pub async fn serve(

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod demo;
 pub mod domain;
 pub mod media;
 pub mod store;

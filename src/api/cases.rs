@@ -366,6 +366,9 @@ async fn show(
         if v.case.state == crate::domain::case::State::Returned {
             body["suggested_target"] = json!(suggested_target(&state, &v).await?);
         }
+        if may(p.role, ActionKind::Dispatch) && v.case.state.is_open() {
+            body["dispatch_candidates"] = json!(plan_candidates(&state, &v).await?);
+        }
     }
     if sees_contact(p.role) {
         body["reporter_contact"] = reporter_contact(&state, &v).await?;
@@ -376,8 +379,17 @@ async fn show(
 /// After a return (退回): the next candidate target that has not returned the case yet
 /// (matching rules, the category's handler, then the street and district it lies in).
 async fn suggested_target(state: &AppState, v: &Visible) -> Result<Option<Target>, ApiError> {
+    Ok(plan_candidates(state, v)
+        .await?
+        .into_iter()
+        .find(|t| !v.case.returned_by.contains(t)))
+}
+
+/// The plan library's candidate targets for the case, best first (`dispatch::candidates`):
+/// what a dispatcher chooses from besides clicking a unit on the map.
+async fn plan_candidates(state: &AppState, v: &Visible) -> Result<Vec<Target>, ApiError> {
     let Some(category) = category_of(state, &v.index.category).await? else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     let chain = indexed_chain(&v.index)?;
     let description = state
@@ -396,11 +408,8 @@ async fn suggested_target(state: &AppState, v: &Visible) -> Result<Option<Target
     };
     let staff = state.store.staffed_departments().await?;
     let staffed = staffed(plan, &staff);
-    Ok(crate::domain::dispatch::next_candidate(
-        &rules,
-        &input,
-        &staffed,
-        &v.case.returned_by,
+    Ok(crate::domain::dispatch::candidates(
+        &rules, &input, &staffed,
     ))
 }
 

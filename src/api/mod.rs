@@ -5,12 +5,15 @@ mod analytics;
 pub mod auth;
 mod cases;
 pub mod categories;
+mod console;
 pub mod deadlines;
+pub mod demo;
 pub mod error;
 pub mod events;
 mod follow_up;
 mod health;
 pub mod limits;
+mod photos;
 pub mod plan;
 mod reports;
 mod resolve;
@@ -55,6 +58,8 @@ pub struct ApiSettings {
     /// k of the public k-anonymity of every aggregate (tiles, heat-maps, hotspots):
     /// counts of fewer reports are not shown to the public ([`crate::domain::disclosure`]).
     pub tile_min_count: u32,
+    /// Whether `/v1/demo/…` hands out tokens for the demo's synthetic principals.
+    pub demo_sign_in: demo::DemoSignIn,
     /// How many heavy analytics computations run and wait at once.
     pub analytics_gate: limits::GateSettings,
 }
@@ -69,6 +74,7 @@ impl Default for ApiSettings {
             calendar: crate::domain::calendar::WorkingCalendar::china(),
             red_margin: None,
             tile_min_count: 3,
+            demo_sign_in: demo::DemoSignIn::Off,
             analytics_gate: limits::GateSettings::default(),
         }
     }
@@ -145,6 +151,9 @@ pub fn router(state: AppState) -> Router {
         .merge(stats::router())
         .merge(plan::router())
         .merge(tiles::router())
+        .merge(demo::router())
+        .merge(photos::router())
+        .merge(console::router())
         .fallback(
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )

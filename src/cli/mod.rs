@@ -83,6 +83,13 @@ pub enum Command {
         /// if the store has no boundaries yet.
         #[arg(long)]
         demo: bool,
+        /// With --demo: let demo sign-in hand out tokens even when --bind is not a loopback
+        /// address (anyone who can reach the server can then act as any demo role).
+        #[arg(long, requires = "demo")]
+        demo_sign_in_anywhere: bool,
+        /// With --demo: how many synthetic reports the demo's history holds (first start only).
+        #[arg(long, default_value_t = 20_000, requires = "demo")]
+        demo_reports: usize,
         /// Reports this far (metres) outside the area are snapped to the nearest unit.
         #[arg(long, default_value_t = 30.0)]
         snap_tolerance_m: f64,
@@ -208,6 +215,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve {
             bind,
             demo,
+            demo_sign_in_anywhere,
+            demo_reports,
             snap_tolerance_m,
             calendar,
             red_margin,
@@ -222,11 +231,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("{} is not a working calendar", file.display()))?;
             }
             config.api.red_margin = red_margin;
+            if demo {
+                config.api.demo_sign_in = if bind.ip().is_loopback() || demo_sign_in_anywhere {
+                    crate::api::demo::DemoSignIn::Open
+                } else {
+                    tracing::warn!(%bind, "demo sign-in is off on a non-loopback address (--demo-sign-in-anywhere allows it)");
+                    crate::api::demo::DemoSignIn::Refused(bind.to_string())
+                };
+            }
             let db = config.open_store().await?;
             if demo {
                 app::load_demo_if_empty(db.as_ref()).await?;
             }
             let state = config.state(db).await?;
+            if demo {
+                app::populate_demo(&state, demo_reports).await?;
+            }
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("binding {bind}"))?;

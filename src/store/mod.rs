@@ -6,6 +6,7 @@ pub mod analytics;
 mod auth;
 mod cases;
 mod categories;
+mod demo;
 mod follow_up;
 mod plan;
 mod postgres;
@@ -30,6 +31,7 @@ pub use cases::{
     Appended, CaseQuery, CaseScope, CaseStore, CaseSummary, IndexedCase, MergedCase, StoredEvent,
 };
 pub use categories::CategoryStore;
+pub use demo::DemoStore;
 pub use follow_up::FollowUpStore;
 pub use plan::{PlanRevision, PlanStore};
 pub use postgres::PgStore;
@@ -205,6 +207,7 @@ pub trait Store:
     + FollowUpStore
     + PlanStore
     + RewardStore
+    + DemoStore
     + analytics::AnalyticsStore
     + Send
     + Sync

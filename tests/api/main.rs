@@ -14,6 +14,7 @@ mod idempotency;
 mod import;
 mod intake;
 mod limits;
+mod living_demo;
 mod media;
 mod merge;
 mod real_outlines;

@@ -1,0 +1,99 @@
+//! Demo sign-in (issue 11): with `serve --demo` only, the console lists the demo's synthetic
+//! principals by role and hands out a token for the one chosen, so that a visitor can try
+//! every role without a command line. Tokens go to synthetic principals only (the store
+//! checks), and the endpoints refuse to work when the server listens on a non-loopback
+//! address unless `--demo-sign-in-anywhere` says so: a demo reachable from a network must
+//! not hand out dispatcher tokens to whoever asks by accident.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiJson, AppState};
+use crate::domain::access::{new_token, token_digest};
+
+/// Whether the demo sign-in answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum DemoSignIn {
+    /// Not a demo: the endpoints do not exist (404).
+    #[default]
+    Off,
+    /// A demo on a loopback address, or explicitly allowed elsewhere.
+    Open,
+    /// A demo listening on this non-loopback address without the flag: 403.
+    Refused(String),
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/demo/principals", get(principals))
+        .route("/v1/demo/sign-in", post(sign_in))
+}
+
+fn check(state: &AppState, path: &str) -> Result<(), ApiError> {
+    match &state.settings.demo_sign_in {
+        DemoSignIn::Open => Ok(()),
+        DemoSignIn::Off => Err(ApiError::RouteNotFound(path.to_owned())),
+        DemoSignIn::Refused(addr) => Err(ApiError::Forbidden(format!(
+            "demo sign-in is off because the server listens on {addr}, which is not a loopback \
+             address; start it with --demo-sign-in-anywhere to allow it, or sign in with a token \
+             (citysnap token create)"
+        ))),
+    }
+}
+
+/// `GET /v1/demo/principals`: the synthetic principals, grouped by role.
+#[tracing::instrument(skip(state))]
+async fn principals(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    check(&state, "/v1/demo/principals")?;
+    let all = state.store.demo_principals().await?;
+    let j = state.jurisdiction().ok();
+    let mut roles = serde_json::Map::new();
+    for p in all {
+        let unit_name = match (&j, &p.unit) {
+            (Some(j), Some(u)) => crate::domain::units::UnitCode::parse(u)
+                .ok()
+                .and_then(|c| j.by_code(&c))
+                .map(|id| j.unit(id).name.clone()),
+            _ => None,
+        };
+        let entry = roles
+            .entry(p.role.as_str())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = entry {
+            list.push(json!({"id": p.id, "role": p.role, "unit": p.unit, "unit_name": unit_name, "name": p.name}));
+        }
+    }
+    Ok(Json(json!({"synthetic": true, "roles": roles})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    principal: String,
+}
+
+/// `POST /v1/demo/sign-in {"principal": id}`: a new bearer token for that demo principal.
+#[tracing::instrument(skip(state, body))]
+async fn sign_in(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<SignIn>,
+) -> Result<Json<Value>, ApiError> {
+    check(&state, "/v1/demo/sign-in")?;
+    let token = new_token();
+    let p = state
+        .store
+        .add_demo_token(&body.principal, &token_digest(&token), Utc::now())
+        .await?
+        .ok_or_else(|| ApiError::InvalidField {
+            code: "invalid_principal",
+            detail: format!("{:?} is not a demo principal", body.principal),
+        })?;
+    Ok(Json(json!({
+        "token": token,
+        "principal": {"id": p.id, "role": p.role, "unit": p.unit, "name": p.name},
+    })))
+}

@@ -1,0 +1,91 @@
+// The citysnap console: one page, three views by hash (#/dispatch, #/planner, #/report),
+// a language switch and sign-in. Everything it shows comes from the documented public API.
+
+import "ol/ol.css";
+import "./style.css";
+
+import { type Me, me, setToken } from "./api";
+import { signInDialog } from "./auth";
+import { dispatchPage } from "./dispatch";
+import { clear, el } from "./dom";
+import { type Key, currentLang, onLangChange, setLang, t } from "./i18n";
+import { plannerPage } from "./planner";
+import { residentPage } from "./resident";
+
+type View = "dispatch" | "planner" | "report";
+
+declare global {
+  interface Window {
+    /// What the browser tests read: the current view's map and its layers.
+    citysnap?: Record<string, unknown>;
+  }
+}
+
+const app = document.getElementById("app")!;
+let who: Me | null = null;
+let stop: (() => void) | null = null;
+
+function view(): View {
+  const h = location.hash.replace(/^#\/?/, "");
+  return h === "planner" || h === "report" ? h : "dispatch";
+}
+
+function header(): HTMLElement {
+  const nav = el("nav", { "aria-label": "citysnap" });
+  for (const [v, key] of [["dispatch", "nav_dispatch"], ["planner", "nav_planner"], ["report", "nav_report"]] as const) {
+    nav.append(el("a", { href: `#/${v}`, ...(view() === v ? { "aria-current": "page" } : {}) }, t(key as Key)));
+  }
+  const lang = el("button", { type: "button", class: "lang", "data-testid": "lang" }, t("lang_switch"));
+  lang.onclick = () => setLang(currentLang() === "zh" ? "en" : "zh");
+  const account = el("div", { class: "account" });
+  if (who) {
+    const out = el("button", { type: "button", class: "link" }, t("sign_out"));
+    out.onclick = () => {
+      setToken(null);
+      who = null;
+      void render();
+    };
+    account.append(
+      el("span", { "data-testid": "who" }, `${t(`role_${who.role}` as Key)} · ${who.name ?? who.id}`),
+      out,
+    );
+  } else {
+    const sign = el("button", { type: "button", "data-testid": "sign-in" }, t("sign_in"));
+    sign.onclick = () =>
+      void signInDialog((m) => {
+        who = m;
+        void render();
+      });
+    account.append(sign);
+  }
+  return el("header", { class: "top" }, el("h1", {}, t("brand")), nav, lang, account);
+}
+
+async function render(): Promise<void> {
+  stop?.();
+  stop = null;
+  app.dataset.ready = "";
+  clear(app);
+  document.title = `citysnap · ${t(`nav_${view()}` as Key)}`;
+  const main = el("main", { id: "main" });
+  app.append(header(), main);
+  const v = view();
+  if (v === "dispatch") {
+    const h = await dispatchPage(main, who);
+    stop = h?.stop ?? null;
+    window.citysnap = { view: v, ...h };
+  } else if (v === "planner") {
+    window.citysnap = { view: v, ...(await plannerPage(main, who)) };
+  } else {
+    window.citysnap = { view: v, ...(await residentPage(main)) };
+  }
+  app.dataset.ready = v;
+}
+
+window.addEventListener("hashchange", () => void render());
+onLangChange(() => void render());
+document.documentElement.lang = currentLang() === "zh" ? "zh-CN" : "en";
+me()
+  .then((m) => (who = m))
+  .catch(() => (who = null))
+  .finally(() => void render());
