@@ -415,7 +415,7 @@ macro_rules! insert_report_rows {
         .bind(report.code_at(UnitLevel::Grid))
         .execute(&mut *$conn)
         .await?;
-        sqlx::query(follow_up::INSERT_FOLLOW_UP)
+        sqlx::query($crate::store::follow_up::INSERT_FOLLOW_UP)
             .bind(&report.follow_up_sha256)
             .bind(case_id)
             .bind(report.created_at)
