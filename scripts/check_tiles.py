@@ -137,7 +137,8 @@ def validate_mvt(checks: Checks, name: str, body: bytes, layer: str, fields: set
     checks.check(bool(features), f"{name}: has features")
     for i, f in enumerate(features):
         props = set(f.get("properties", {}))
-        checks.check(props <= fields and props >= fields - {"parent"}, f"{name} #{i}: properties {props}")
+        optional = {"parent"} | ({"count"} if layer == "hotspots" else set())
+        checks.check(props <= fields and props >= fields - optional, f"{name} #{i}: properties {props}")
         g = f["geometry"]
         polygons = {"Polygon": [g["coordinates"]], "MultiPolygon": g["coordinates"]}.get(g["type"])
         if polygons is None:
@@ -187,8 +188,9 @@ def run_checks(client: Client) -> Checks:
 
     fields = {
         "hexbins": {"cell", "count"},
-        # Public hotspot tiles carry no counts.
-        "hotspots": {"cell", "z", "p", "p_fdr", "significance"},
+        # Public hotspot tiles carry the class only, and a count where it reaches k (issue 8,
+        # item 6: no Gi* z or p for the public).
+        "hotspots": {"cell", "significance", "count"},
         "districts": {"code", "name", "level", "parent"},
         "streets": {"code", "name", "level", "parent"},
         "communities": {"code", "name", "level", "parent"},

@@ -84,6 +84,29 @@ pub async fn populate(
         Some(r) => serde_json::from_value(r.rules).context("the stored plan library")?,
         None => crate::domain::dispatch::parse_rule_file(crate::domain::dispatch::SHIPPED_RULES)?,
     };
+    // A store that took reports before keeps them as they are: the demo then brings its
+    // staff only, so that no synthetic case id collides with a real one.
+    let has_cases = !store
+        .list_cases(&crate::store::CaseQuery {
+            scope: crate::store::CaseScope::All,
+            states: Vec::new(),
+            warning: None,
+            unit: None,
+            category: None,
+            bbox: None,
+            supervision_queue: false,
+            now: plan.now,
+            limit: 1,
+            after: None,
+        })
+        .await?
+        .is_empty();
+    let plan = if has_cases {
+        tracing::warn!("the store holds reports already: the demo adds its staff, no history");
+        DemoPlan { reports: 0, ..plan }
+    } else {
+        plan
+    };
     let demo = build(jurisdiction, &categories, &rules, settings, plan)?;
     let key = MediaKey::parse(AFTER_PHOTO_KEY)?;
     media

@@ -265,3 +265,41 @@ both_backends!(
         assert_problem(&resp, 404, "not_found");
     }
 );
+
+both_backends!(
+    a_store_that_took_reports_gets_the_demo_staff_but_no_history,
+    |backend| async move {
+        let app = demo_app(backend, DemoSignIn::Open).await;
+        let j = app.state.jurisdiction().unwrap();
+        let p = interior_point_of(j.units(), "渤海街道").unwrap();
+        let (status, body, _) = app
+            .post_json(
+                "/v1/reports",
+                &json!({"description": "路灯不亮", "category": "0303", "location": {"lon": p.x, "lat": p.y}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let plan = DemoPlan {
+            reports: 500,
+            ..DemoPlan::standard(Utc::now())
+        };
+        let stored = populate(
+            app.store.as_ref(),
+            app.state.media.as_ref(),
+            &j,
+            &app.state.settings,
+            plan,
+        )
+        .await
+        .unwrap();
+        assert_eq!(stored, Some(0));
+        let (status, body, _) = app.get("/v1/demo/principals").await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body["roles"]["dispatcher"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()),
+            "{body}"
+        );
+    }
+);

@@ -15,7 +15,7 @@ interface DemoPrincipal {
 
 const ROLE_ORDER = ["dispatcher", "leader", "planner", "admin", "handler", "grid_worker", "resident"];
 /// Long lists (hundreds of grid workers and residents) show their first few.
-const SHOWN_PER_ROLE = 12;
+const SHOWN_PER_ROLE = 14;
 
 export async function signInDialog(onDone: (m: Me | null) => void): Promise<void> {
   const dialog = el("dialog", { class: "signin", "aria-labelledby": "signin-title" });
@@ -37,7 +37,10 @@ export async function signInDialog(onDone: (m: Me | null) => void): Promise<void
       if (!people?.length) continue;
       const group = el("div", { class: "role-group", "data-role": role });
       group.append(el("h4", {}, t(`role_${role}` as Key)));
-      for (const p of people.slice(0, SHOWN_PER_ROLE)) {
+      // Handlers: the district, streets and departments before the many communities.
+      const rank = (p: DemoPrincipal) => (p.unit && /^[0-9]/.test(p.unit) ? p.unit.length : 9);
+      const shown = role === "handler" ? [...people].sort((a, b) => rank(a) - rank(b)) : people;
+      for (const p of shown.slice(0, SHOWN_PER_ROLE)) {
         const label = [p.name, p.unit_name && p.unit_name !== p.name ? p.unit_name : null, p.unit]
           .filter(Boolean)
           .join(" · ");

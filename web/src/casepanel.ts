@@ -123,7 +123,7 @@ export async function showCase(box: HTMLElement, me: Me, caseId: string, hooks: 
     "header",
     { class: "case-head" },
     el("h2", {}, `${t("case")} ${c.case_id}`),
-    el("span", { class: `badge ${c.warning_level}`, "data-testid": "warning" }, c.warning_level),
+    el("span", { class: `badge ${c.warning_level}`, "data-testid": "warning" }, t(`legend_${c.warning_level}` as "legend_green")),
     el("span", { class: "badge state", "data-testid": "state" }, name2(STATE_NAMES[c.state], c.state)),
   );
   const facts = el(
