@@ -223,7 +223,9 @@ def start_server(binary: Path, data_dir: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [str(binary), "serve", "--demo", "--bind", f"127.0.0.1:{port}", "--data-dir", data_dir],
+        # No synthetic history (--demo-reports 0): the checks' own reports decide which
+        # hexagons and hotspots the tiles at HERE hold.
+        [str(binary), "serve", "--demo", "--demo-reports", "0", "--bind", f"127.0.0.1:{port}", "--data-dir", data_dir],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
