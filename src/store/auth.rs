@@ -90,7 +90,7 @@ const SELECT_STAFFED: &str = "select distinct unit from principals
 const SELECT_UNIT_LEVEL: &str = "select level from units where code = $1";
 
 #[derive(sqlx::FromRow)]
-struct PrincipalRow {
+pub(super) struct PrincipalRow {
     id: String,
     role: String,
     unit: Option<String>,
@@ -105,7 +105,7 @@ struct AssignableRow {
 }
 
 impl PrincipalRow {
-    fn decode(self) -> StoreResult<Principal> {
+    pub(super) fn decode(self) -> StoreResult<Principal> {
         let role = self
             .role
             .parse()

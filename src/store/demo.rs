@@ -56,29 +56,6 @@ const SELECT_DEMO_PRINCIPAL: &str =
 const INSERT_TOKEN: &str =
     "insert into tokens (token_sha256, principal, created_at) values ($1, $2, $3)";
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: String,
-    role: String,
-    unit: Option<String>,
-    name: Option<String>,
-}
-
-impl Row {
-    fn decode(self) -> StoreResult<Principal> {
-        let role = self
-            .role
-            .parse()
-            .map_err(|e| StoreError::Corrupt(format!("principal {}: {e}", self.id)))?;
-        Ok(Principal {
-            id: self.id,
-            role,
-            unit: self.unit,
-            name: self.name,
-        })
-    }
-}
-
 /// The case number of an id `PREFIX-YYYYMMDD-NNNNNN` and its day.
 fn day_and_number(case_id: &str) -> StoreResult<(&str, i64)> {
     let mut parts = case_id.rsplitn(3, '-');
@@ -143,10 +120,12 @@ macro_rules! impl_demo_store {
             }
 
             async fn demo_principals(&self) -> StoreResult<Vec<Principal>> {
-                let rows: Vec<Row> = sqlx::query_as(SELECT_DEMO_PRINCIPALS)
+                let rows: Vec<super::auth::PrincipalRow> = sqlx::query_as(SELECT_DEMO_PRINCIPALS)
                     .fetch_all(self.pool())
                     .await?;
-                rows.into_iter().map(Row::decode).collect()
+                rows.into_iter()
+                    .map(super::auth::PrincipalRow::decode)
+                    .collect()
             }
 
             async fn add_demo_token(
@@ -156,7 +135,7 @@ macro_rules! impl_demo_store {
                 at: DateTime<Utc>,
             ) -> StoreResult<Option<Principal>> {
                 let mut tx = self.pool().begin().await?;
-                let row: Option<Row> = sqlx::query_as(SELECT_DEMO_PRINCIPAL)
+                let row: Option<super::auth::PrincipalRow> = sqlx::query_as(SELECT_DEMO_PRINCIPAL)
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await?;
