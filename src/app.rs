@@ -25,6 +25,9 @@ pub struct Config {
     pub api: ApiSettings,
     /// How often the deadline job looks for cases to escalate.
     pub deadline_sweep: std::time::Duration,
+    /// `serve --demo`: registration codes are written to the log instead of sent by SMS
+    /// (no gateway is configured otherwise, and nobody could register).
+    pub sms_codes_in_log: bool,
 }
 
 /// Hides the database password in logs (atuin's settings do the same).
@@ -40,6 +43,7 @@ impl std::fmt::Debug for Config {
             .field("service_area", &self.service_area)
             .field("api", &self.api)
             .field("deadline_sweep", &self.deadline_sweep)
+            .field("sms_codes_in_log", &self.sms_codes_in_log)
             .finish()
     }
 }
@@ -63,6 +67,7 @@ impl Config {
             service_area: None,
             api: ApiSettings::default(),
             deadline_sweep: std::time::Duration::from_secs(15),
+            sms_codes_in_log: false,
         }
     }
 
@@ -100,7 +105,10 @@ impl Config {
             tracing::warn!("no boundaries loaded: resolution and intake answer 503 until they are");
         }
         let media = ObjectStoreMedia::local(&self.data_dir.join("media"))?;
-        let state = AppState::new(store, Arc::new(media), jurisdiction, self.api.clone());
+        let mut state = AppState::new(store, Arc::new(media), jurisdiction, self.api.clone());
+        if self.sms_codes_in_log {
+            state.sms = Arc::new(crate::sms::DemoLog);
+        }
         crate::api::events::spawn_pg_listener(state.clone());
         Ok(state)
     }
@@ -169,12 +177,14 @@ pub async fn serve(
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, store = state.store.backend(), "citysnap serving");
     let job = api::deadlines::spawn(state.clone(), deadline_sweep);
+    let watch = api::health::spawn_calendar_watch(state.clone());
     // Connect info: anonymous callers' idempotency keys are scoped by their address.
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     job.abort();
+    watch.abort();
     Ok(())
 }
 

@@ -7,4 +7,5 @@ pub mod cli;
 pub mod demo;
 pub mod domain;
 pub mod media;
+pub mod sms;
 pub mod store;

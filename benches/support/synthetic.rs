@@ -100,9 +100,10 @@ pub fn counts(study: &StudyArea, reports: &[(f64, f64)]) -> Vec<f64> {
     )
 }
 
-/// The synthetic reports as rows of the heat-map aggregate (one report each): resolution-12
-/// cell, a day of 2026 and one of `categories`, both drawn uniformly with `seed`. Used by
-/// `benches/tiles.rs` and `examples/tiles_data.rs`, not by every file that includes this one.
+/// The synthetic reports as rows of the heat-map aggregate (one row per served resolution
+/// and report, as intake writes them): the report's cell at each resolution, a day of 2026
+/// and one of `categories`, both drawn uniformly with `seed`. Used by `benches/tiles.rs` and
+/// `examples/tiles_data.rs`, not by every file that includes this one.
 #[allow(dead_code)]
 pub fn aggregate_rows(
     reports: &[(f64, f64)],
@@ -113,16 +114,11 @@ pub fn aggregate_rows(
     let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("a valid date");
     reports
         .iter()
-        .filter_map(|&(lon, lat)| {
-            let cell = LatLng::new(lat, lon)
-                .ok()?
-                .to_cell(citysnap::store::analytics::AGGREGATE_RESOLUTION);
-            Some(citysnap::store::analytics::AggregateRow {
-                cell,
-                day: first + chrono::Days::new(rng.u64(..365)),
-                category: categories[rng.usize(..categories.len())].clone(),
-                n: 1,
-            })
+        .flat_map(|&(lon, lat)| {
+            let day = first + chrono::Days::new(rng.u64(..365));
+            let category = &categories[rng.usize(..categories.len())];
+            citysnap::store::analytics::aggregate_rows_of(lon, lat, day, category)
+                .unwrap_or_default()
         })
         .collect()
 }

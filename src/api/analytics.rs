@@ -1,6 +1,7 @@
 //! Heat-maps (issue 4): `GET /v1/analytics/hexbins` answers report counts per H3 hexagon as
-//! a GeoJSON FeatureCollection, read from the resolution-12 aggregate the store keeps as
-//! reports arrive; coarser hexagons are H3 parents of the aggregate's cells.
+//! a GeoJSON FeatureCollection, read from the aggregate the store keeps as reports arrive:
+//! at every resolution a hexagon counts the reports whose point lies in it (issue 10,
+//! [`crate::store::analytics::cells_of`]).
 //!
 //! The public sees the hexagons of at least k reports only, and in `by=category` the
 //! categories of at least k; planners and staff see all ([`crate::domain::disclosure`]).
@@ -23,6 +24,7 @@ use super::resolve::round6;
 use super::{ApiError, ApiQuery, AppState};
 use crate::domain::case::State as CaseState;
 use crate::domain::categories::CategoryCode;
+use crate::domain::day::Day;
 use crate::domain::disclosure::Viewer;
 use crate::domain::units::UnitCode;
 use crate::store::analytics::{AGGREGATE_RESOLUTION, Bbox, CellCount, CellCountQuery};
@@ -78,17 +80,15 @@ pub(super) fn invalid(code: &'static str, detail: String) -> ApiError {
     ApiError::InvalidField { code, detail }
 }
 
+/// A query's day parameter `name` (`from`, `to`), refused with the field's name and form.
+pub(super) fn day(name: &str, v: &str) -> Result<NaiveDate, ApiError> {
+    Day::parse(v)
+        .map(Day::date)
+        .map_err(|e| invalid("invalid_date", format!("{name} {e}, got {v:?}")))
+}
+
 fn parse_day(name: &str, value: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
-    value
-        .map(|v| {
-            NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
-                invalid(
-                    "invalid_date",
-                    format!("{name} must be a date YYYY-MM-DD, got {v:?}"),
-                )
-            })
-        })
-        .transpose()
+    value.map(|v| day(name, v)).transpose()
 }
 
 /// The filters every analytics read shares, as sent: `from`, `to`, `category`, `unit`,
@@ -183,9 +183,10 @@ impl CountFilter {
         })
     }
 
-    /// The store query for these filters within `bbox`.
-    pub(crate) fn query(&self, bbox: Option<Bbox>) -> CellCountQuery {
+    /// The store query for these filters within `bbox`, counting in cells at `res`.
+    pub(crate) fn query(&self, res: Resolution, bbox: Option<Bbox>) -> CellCountQuery {
         CellCountQuery {
+            res,
             from: self.from,
             to: self.to,
             category: self.category.clone(),
@@ -432,14 +433,17 @@ async fn hexbins(
 ) -> Result<Response, ApiError> {
     let viewer = viewer_of(&caller);
     let req = HexbinRequest::parse(&q)?;
-    // Resolution-12 cells of a hexagon whose centre is in the box lie within about two edge
-    // lengths of that centre (a child may poke slightly out of its parent's outline), so the
-    // rows are read from the box grown by that much.
-    let margin_km = 2.0 * req.res.edge_length_km();
+    // The rows are the hexagons themselves (exact cells at `res`), read by their centres;
+    // reports of the per-case model are read by their points, which lie within an edge
+    // length of their hexagon's centre, so the box is grown by that much.
+    let margin_km = req.res.edge_length_km();
     let _slot = state.analytics_gate.admit().await?;
     let rows = state
         .store
-        .cell_counts(&req.filter.query(req.bbox.map(|b| b.grown_by_km(margin_km))))
+        .cell_counts(
+            &req.filter
+                .query(req.res, req.bbox.map(|b| b.grown_by_km(margin_km))),
+        )
         .await?;
     let k_anon = state.settings.tile_min_count;
     blocking(move || {

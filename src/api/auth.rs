@@ -1,6 +1,7 @@
 //! Bearer tokens and roles at the edge (issue 3, "Roles and access"): the [`Caller`]
 //! extractor, the scope of each role over cases, resident registration
-//! (`POST /v1/residents`), token issue by admins (`POST /v1/tokens`, and the CLI through
+//! (`POST /v1/residents`, confirmed by a code sent by SMS at `POST /v1/residents/confirm`),
+//! token issue by admins (`POST /v1/tokens`, and the CLI through
 //! [`issue_token`]) and `GET /v1/me`.
 //!
 //! Scope, as the issue sets it: dispatchers, leaders and admins see every case; a handler
@@ -8,10 +9,12 @@
 //! cases located in its grids; a resident the cases they reported; a planner none (only
 //! aggregates). A case outside the caller's scope answers 404 exactly like a missing one.
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
@@ -19,19 +22,24 @@ use serde_json::{Value, json};
 
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::access::{
-    UnitNeed, is_token_shaped, new_principal_id, new_token, normalise_phone, token_digest,
-    unit_need,
+    UnitNeed, code_digest, is_token_shaped, new_code, new_principal_id, new_registration_id,
+    new_token, normalise_phone, token_digest, unit_need,
 };
 use crate::domain::case::Role;
 use crate::domain::departments::{DepartmentCode, SHIPPED_DEPARTMENTS, parse_department_file};
+use crate::domain::units::UnitLevel;
 use crate::store::{CaseScope, Created, IndexedCase, NewPrincipal, Principal, Store};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/residents", post(register))
-        .route("/v1/tokens", post(create_token))
-        .route("/v1/me", get(me))
-        .route("/v1/principals/{id}/tokens", axum::routing::delete(revoke))
+        .route("/v1/residents/confirm", post(confirm))
+        .route("/v1/tokens", signed_in(post(create_token)))
+        .route("/v1/me", signed_in(get(me)))
+        .route(
+            "/v1/principals/{id}/tokens",
+            signed_in(axum::routing::delete(revoke)),
+        )
 }
 
 /// `DELETE /v1/principals/{id}/tokens` (admin): revokes every token of a principal (a lost
@@ -46,36 +54,74 @@ async fn revoke(
     Ok(Json(json!({"principal": id, "revoked": revoked})))
 }
 
-/// Who is calling: the principal of a valid bearer token, or nobody. A token that is
-/// malformed, unknown or revoked is refused (401) rather than treated as anonymous, so that a
-/// client with a broken token finds out at once.
+/// Who is calling: the principal of a valid bearer token, or nobody. The [`authenticate`]
+/// layer decides it once per request, before routing; handlers take it from there.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Option<Principal>);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Ok(Caller(None));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| is_token_shaped(t))
-            .ok_or(ApiError::InvalidToken)?;
-        let principal = state
-            .store
-            .principal_by_token(&token_digest(token))
-            .await?
-            .ok_or(ApiError::InvalidToken)?;
-        Ok(Caller(Some(principal)))
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("the authenticate layer did not run".into()))
     }
+}
+
+/// Layer over the whole router: resolves the bearer token before any route parses its query
+/// or body (issue 8). A token that is malformed, unknown or revoked is refused (401) on
+/// every route, public ones included, rather than treated as anonymous, so that a client
+/// with a broken token finds out at once.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let caller = match req.headers().get(header::AUTHORIZATION) {
+        None => Caller(None),
+        Some(value) => {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .map(str::trim)
+                .filter(|t| is_token_shaped(t))
+                .ok_or(ApiError::InvalidToken)?;
+            let principal = state
+                .store
+                .principal_by_token(&token_digest(token))
+                .await?
+                .ok_or(ApiError::InvalidToken)?;
+            Caller(Some(principal))
+        }
+    };
+    req.extensions_mut().insert(caller);
+    Ok(next.run(req).await)
+}
+
+/// Route layer of every route that needs a signed-in caller: anonymous requests get 401
+/// before the handler's extractors look at the query or the body (which would otherwise
+/// answer 400 or 422 and describe the schema to anyone). What the caller's role may do is
+/// the handler's decision.
+async fn require_signed_in(req: Request, next: Next) -> Result<Response, ApiError> {
+    match req.extensions().get::<Caller>() {
+        Some(Caller(Some(_))) => Ok(next.run(req).await),
+        Some(Caller(None)) => Err(ApiError::Unauthenticated),
+        None => Err(ApiError::Internal(
+            "the authenticate layer did not run".into(),
+        )),
+    }
+}
+
+/// The methods of a route that need a signed-in caller ([`require_signed_in`]).
+pub fn signed_in<S: Clone + Send + Sync + 'static>(m: MethodRouter<S>) -> MethodRouter<S> {
+    m.route_layer(axum::middleware::from_fn(require_signed_in))
 }
 
 impl Caller {
@@ -127,6 +173,27 @@ pub fn sees(p: &Principal, case: &IndexedCase) -> bool {
     }
 }
 
+/// Whether `p` may read the reporter's contact on a case it sees (issue 8): the unit
+/// handling it, to call the reporter back, and the dispatchers, who call back on cases in
+/// their queue. That is: a dispatcher; a handler whose unit holds the case's current target;
+/// a grid worker only when the case is targeted at their grid (or community) or assigned to
+/// them. Nobody else — not a grid worker whose grid merely contains a case that waits for a
+/// department, not leaders, planners or admins.
+pub fn sees_contact(p: &Principal, target: Option<&str>, assignee: Option<&str>) -> bool {
+    let handles_target = || {
+        p.unit
+            .as_deref()
+            .zip(target)
+            .is_some_and(|(unit, t)| within(t, unit))
+    };
+    match p.role {
+        Role::Dispatcher => true,
+        Role::Handler => handles_target(),
+        Role::GridWorker => assignee == Some(p.id.as_str()) || handles_target(),
+        Role::Resident | Role::Leader | Role::Planner | Role::Admin | Role::System => false,
+    }
+}
+
 /// Whether code `code` is `unit` or (for unit codes, which extend their parent's) inside it.
 pub fn within(code: &str, unit: &str) -> bool {
     if unit.starts_with(|c: char| c.is_ascii_digit()) {
@@ -154,10 +221,8 @@ impl From<IssueError> for ApiError {
                 code: "invalid_unit",
                 detail,
             },
-            IssueError::PhoneTaken => ApiError::Conflict {
-                code: "phone_registered",
-                detail: e.to_string(),
-            },
+            // Only confirmation creates principals with a phone, and it handles this case.
+            IssueError::PhoneTaken => ApiError::Internal(e.to_string()),
             IssueError::Store(e) => e.into(),
         }
     }
@@ -185,18 +250,26 @@ pub async fn issue_token(
                 "a {role} works for a unit: give its code"
             )));
         }
-        (need, Some(u)) => {
+        (UnitNeed::GridOrCommunity, Some(u)) => match store.unit_level(&u).await? {
+            Some(UnitLevel::Grid | UnitLevel::Community) => Some(u),
+            Some(level) => {
+                return Err(IssueError::Invalid(format!(
+                    "a {role} patrols a grid or a community; {u} is a {level}"
+                )));
+            }
+            None => {
+                return Err(IssueError::Invalid(format!(
+                    "{u:?} is not a grid or community of this deployment"
+                )));
+            }
+        },
+        (UnitNeed::UnitOrDepartment, Some(u)) => {
             let is_unit = store.unit_level(&u).await?.is_some();
-            let is_department = need == UnitNeed::UnitOrDepartment
-                && DepartmentCode::parse(&u).is_ok_and(|d| shipped_departments().contains(&d));
+            let is_department =
+                DepartmentCode::parse(&u).is_ok_and(|d| shipped_departments().contains(&d));
             if !(is_unit || is_department) {
                 return Err(IssueError::Invalid(format!(
-                    "{u:?} is not a unit of this deployment{}",
-                    if need == UnitNeed::UnitOrDepartment {
-                        " nor a department"
-                    } else {
-                        ""
-                    }
+                    "{u:?} is not a unit of this deployment nor a department"
                 )));
             }
             Some(u)
@@ -235,36 +308,146 @@ fn principal_json(p: &Principal) -> Value {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Registration {
+struct RegistrationRequest {
     phone: String,
     #[serde(default)]
     name: Option<String>,
 }
 
-/// `POST /v1/residents`: a resident registers with a mobile number and gets a token.
-/// Confirming the number by SMS is the deployment's gateway's job (not built here); a
-/// number registers once.
+/// How long a registration code can be used.
+const CODE_MINUTES: u32 = 10;
+/// Codes one registration may try: six digits, five guesses, one chance in 200,000.
+const CODE_ATTEMPTS: i32 = 5;
+/// Registrations (and so messages) one number may start per hour, known or not.
+const REGISTRATIONS_PER_HOUR: i64 = 5;
+
+/// `POST /v1/residents`: a resident registers with a mobile number. The answer is `202` with
+/// a registration id whatever the number, so that nobody learns whether it is registered
+/// (issue 8); a one-time code goes to the phone through the deployment's SMS gateway, and
+/// `POST /v1/residents/confirm` exchanges it for a token. A number that is registered
+/// already gets a new token for the same resident: owning the phone is what counts.
 async fn register(
     State(state): State<AppState>,
-    ApiJson(r): ApiJson<Registration>,
+    ApiJson(r): ApiJson<RegistrationRequest>,
 ) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
     let phone = normalise_phone(&r.phone).map_err(|e| ApiError::InvalidField {
         code: "invalid_phone",
         detail: e.to_string(),
     })?;
     let name = checked_name(r.name)?;
-    let (principal, token) = issue_token(
-        state.store.as_ref(),
-        Role::Resident,
-        None,
-        name,
-        Some(phone),
-    )
-    .await?;
+    let now = Utc::now();
+    let recent = state
+        .store
+        .registrations_since(&phone, now - chrono::TimeDelta::hours(1))
+        .await?;
+    if recent >= REGISTRATIONS_PER_HOUR {
+        return Err(ApiError::TooManyRequests(format!(
+            "at most {REGISTRATIONS_PER_HOUR} codes are sent to one number an hour; try later"
+        )));
+    }
+    let code = new_code();
+    let id = new_registration_id();
+    let expires_at = now + chrono::TimeDelta::minutes(i64::from(CODE_MINUTES));
+    state
+        .store
+        .create_registration(&crate::store::Registration {
+            code_sha256: code_digest(&id, &code),
+            id: id.clone(),
+            phone: phone.clone(),
+            name,
+            created_at: now,
+            expires_at,
+            attempts: 0,
+        })
+        .await?;
+    state
+        .sms
+        .send_code(&phone, &code, CODE_MINUTES)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((
-        axum::http::StatusCode::CREATED,
+        axum::http::StatusCode::ACCEPTED,
+        Json(json!({
+            "registration": id,
+            "expires_at": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "confirm": "/v1/residents/confirm",
+        })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfirmationRequest {
+    registration: String,
+    code: String,
+}
+
+/// `POST /v1/residents/confirm` `{registration, code}`: the code sent to the phone proves
+/// the number; the answer is the resident and a new token (`201` for a new resident, `200`
+/// for a number registered before). A wrong, expired or used code, an unknown registration
+/// and one out of attempts all get the same `invalid_code`.
+async fn confirm(
+    State(state): State<AppState>,
+    ApiJson(c): ApiJson<ConfirmationRequest>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let refused = || ApiError::InvalidField {
+        code: "invalid_code",
+        detail: "the code is wrong or expired, or the registration is used up; \
+                 POST /v1/residents again for a new code"
+            .into(),
+    };
+    if c.registration.len() > 64 || c.code.len() > 16 {
+        return Err(refused());
+    }
+    let now = Utc::now();
+    let r = state
+        .store
+        .attempt(&c.registration, CODE_ATTEMPTS)
+        .await?
+        .ok_or_else(refused)?;
+    if r.expires_at < now || code_digest(&r.id, c.code.trim()) != r.code_sha256 {
+        return Err(refused());
+    }
+    if !state.store.confirm(&r.id, now).await? {
+        return Err(refused());
+    }
+    let store = state.store.as_ref();
+    let (status, principal, token) = match store.resident_by_phone(&r.phone).await? {
+        Some(id) => existing_resident(store, &id).await?,
+        None => match issue_token(store, Role::Resident, None, r.name, Some(r.phone.clone())).await
+        {
+            Ok((p, t)) => (axum::http::StatusCode::CREATED, p, t),
+            // Two registrations of the same new number confirmed at once: the other made
+            // the resident, this one gets a token for them.
+            Err(IssueError::PhoneTaken) => {
+                let id = store
+                    .resident_by_phone(&r.phone)
+                    .await?
+                    .ok_or_else(|| ApiError::Internal("phone taken by nobody".into()))?;
+                existing_resident(store, &id).await?
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    Ok((
+        status,
         Json(json!({"principal": principal_json(&principal), "token": token})),
     ))
+}
+
+/// A new token for a resident who confirmed their number again.
+async fn existing_resident(
+    store: &dyn Store,
+    id: &str,
+) -> Result<(axum::http::StatusCode, Principal, String), ApiError> {
+    let token = new_token();
+    let digest = token_digest(&token);
+    store.add_token(id, &digest, Utc::now()).await?;
+    let principal = store
+        .principal_by_token(&digest)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("token of {id} not stored")))?;
+    Ok((axum::http::StatusCode::OK, principal, token))
 }
 
 fn checked_name(name: Option<String>) -> Result<Option<String>, ApiError> {

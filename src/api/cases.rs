@@ -22,11 +22,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::{Caller, case_scope, sees, within};
+use super::auth::{Caller, case_scope, sees, sees_contact, signed_in, within};
 use super::{ApiError, ApiJson, ApiQuery, ApiSettings, AppState};
+use crate::domain::access::PrincipalId;
 use crate::domain::calendar::{IsoDuration, TimeLimit, WarningLevel};
 use crate::domain::case::{
-    Action, ActionKind, CaseError, CaseState, Event, Role, Submission, Text, fold, may,
+    Action, ActionKind, CaseError, CaseState, Event, Role, Submission, Supervision, Text,
+    UnknownAction, fold, may,
 };
 use crate::domain::categories::Category;
 use crate::domain::departments::{DepartmentCode, SHIPPED_DEPARTMENTS, parse_department_file};
@@ -47,11 +49,11 @@ pub(super) const SYSTEM: &str = "system";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/cases", get(list))
-        .route("/v1/cases/{case_id}", get(show))
-        .route("/v1/cases/{case_id}/events", get(timeline))
-        .route("/v1/cases/{case_id}/actions", post(act))
-        .route("/v1/supervision", get(supervision))
+        .route("/v1/cases", signed_in(get(list)))
+        .route("/v1/cases/{case_id}", signed_in(get(show)))
+        .route("/v1/cases/{case_id}/events", signed_in(get(timeline)))
+        .route("/v1/cases/{case_id}/actions", signed_in(post(act)))
+        .route("/v1/supervision", signed_in(get(supervision)))
 }
 
 /// The shipped departments, parsed once.
@@ -311,11 +313,6 @@ fn warning_level(s: &ApiSettings, case: &CaseState, now: DateTime<Utc>) -> Warni
     )
 }
 
-/// Roles whose work needs the reporter's phone number: to call them back.
-fn sees_contact(role: Role) -> bool {
-    matches!(role, Role::Handler | Role::GridWorker | Role::Dispatcher)
-}
-
 fn case_json(s: &ApiSettings, v: &Visible, now: DateTime<Utc>) -> Value {
     let case = &v.case;
     let queue = match (case.state, v.events.first()) {
@@ -333,6 +330,8 @@ fn case_json(s: &ApiSettings, v: &Visible, now: DateTime<Utc>) -> Value {
         "updated_at": rfc3339(case.updated_at),
         "warning_level": warning_level(s, case, now),
         "deadline": case.deadline.map(|d| rfc3339(d.at)),
+        // Counted over days the working calendar does not cover: may move (issue 8).
+        "deadline_provisional": case.deadline.is_some_and(|d| d.provisional),
         "unit": case.target,
         "assignee": case.assignee,
         "rule": case.rule,
@@ -347,8 +346,8 @@ fn case_json(s: &ApiSettings, v: &Visible, now: DateTime<Utc>) -> Value {
     })
 }
 
-/// `GET /v1/cases/{case_id}`; the units handling it also get the reporter's contact and the
-/// cases merged into it.
+/// `GET /v1/cases/{case_id}`; staff also get the cases merged into it, and the unit handling
+/// it and the dispatchers the reporter's contact ([`sees_contact`]).
 #[tracing::instrument(skip(state, caller))]
 async fn show(
     State(state): State<AppState>,
@@ -370,7 +369,8 @@ async fn show(
             body["dispatch_candidates"] = json!(plan_candidates(&state, &v).await?);
         }
     }
-    if sees_contact(p.role) {
+    let target = v.case.target.as_ref().map(Target::code);
+    if sees_contact(p, target, v.case.assignee.as_deref()) {
         body["reporter_contact"] = reporter_contact(&state, &v).await?;
     }
     Ok(Json(body))
@@ -805,8 +805,96 @@ enum TargetRequest {
     Department(String),
 }
 
-fn invalid_action(detail: impl Into<String>) -> ApiError {
-    bad_query("invalid_action", detail)
+/// A refused field of an action, named as the client sent it.
+fn refused_field(code: &'static str, field: &str, detail: impl Into<String>) -> ApiError {
+    ApiError::InvalidBodyField {
+        code,
+        field: field.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// What each action takes besides `action` and `reason`, for the errors that say so.
+fn takes(kind: ActionKind) -> &'static str {
+    use ActionKind as A;
+    match kind {
+        A::Dispatch => {
+            "`target` ({\"unit\": code} or {\"department\": code}), optionally `assignee` \
+             (the id of someone working for the target) and `time_limit` (an ISO-8601 duration \
+             such as P2D)"
+        }
+        A::Progress | A::Reinspect => {
+            "optionally `note` (text) and `photos` (keys from POST /v1/media)"
+        }
+        A::Resolve => "`note` (text) and `after_photos` (at least one key from POST /v1/media)",
+        A::Rate => "`score` (1 to 5), optionally `comment` (text) and `fixed` (true or false)",
+        A::Merge => "`into` (the id of the case this one duplicates)",
+        A::Supervise => "`opinion` (text), optionally `reply_by` (an RFC 3339 time ahead)",
+        A::Reply | A::Answer => "`text`",
+        _ => "no fields",
+    }
+}
+
+/// The payload of a `kind` action from the request's fields. A refusal names the field and
+/// says what the action takes, instead of serde's words for the internal enum ("missing
+/// field `payload`", "expected unit variant").
+fn payload<T: serde::de::DeserializeOwned>(
+    kind: ActionKind,
+    fields: serde_json::Map<String, Value>,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let (field, detail) = if path == "." {
+            // Root-level errors name their field in backticks: "missing field `into`",
+            // "unknown field `priority`, expected `into`"; what follows the comma is
+            // replaced by what the action takes.
+            let field = inner.split('`').nth(1).unwrap_or_default().to_owned();
+            let what = inner.split(',').next().unwrap_or(&inner);
+            (
+                field,
+                format!("{kind}: {what}; {kind} takes {}", takes(kind)),
+            )
+        } else {
+            (path.clone(), format!("{kind}: `{path}` {inner}"))
+        };
+        refused_field("invalid_payload", &field, detail)
+    })
+}
+
+/// Actions without fields take none: a field sent is named rather than ignored.
+fn no_fields(kind: ActionKind, fields: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
+    match fields.keys().next() {
+        None => Ok(()),
+        Some(field) => Err(refused_field(
+            "invalid_payload",
+            field,
+            format!("{kind} takes no fields besides `action` and `reason`; got `{field}`"),
+        )),
+    }
+}
+
+/// Longest time ahead a leader may give a unit to reply to a supervision.
+const REPLY_BY_MAX_DAYS: i64 = 366;
+
+/// A supervision's `reply_by` must lie ahead (within [`REPLY_BY_MAX_DAYS`]).
+fn checked_supervision(s: Supervision, now: DateTime<Utc>) -> Result<Supervision, ApiError> {
+    if let Some(t) = s.reply_by {
+        let refused = |detail: String| refused_field("invalid_reply_by", "reply_by", detail);
+        if t <= now {
+            return Err(refused(format!(
+                "reply_by {} is in the past; give a time ahead",
+                rfc3339(t)
+            )));
+        }
+        if t > now + chrono::TimeDelta::days(REPLY_BY_MAX_DAYS) {
+            return Err(refused(format!(
+                "reply_by {} is more than {REPLY_BY_MAX_DAYS} days ahead",
+                rfc3339(t)
+            )));
+        }
+    }
+    Ok(s)
 }
 
 /// Turns the request into an [`Action`] (payload checked by its types) and a reason.
@@ -816,54 +904,73 @@ async fn parse_action(
     r: ActionRequest,
     now: DateTime<Utc>,
 ) -> Result<(Action, Option<Text>), ApiError> {
-    let kind: ActionKind = r
-        .action
-        .parse()
-        .map_err(|e: crate::domain::case::UnknownAction| invalid_action(e.to_string()))?;
-    if !kind.is_api_action() {
-        return Err(invalid_action(format!(
-            "{kind} is recorded by the service itself, never posted"
-        )));
-    }
+    use ActionKind as A;
+    let kind: ActionKind = r.action.parse().map_err(|e: UnknownAction| {
+        let actions: Vec<&str> = ActionKind::ALL
+            .iter()
+            .filter(|k| k.is_api_action())
+            .map(|k| k.as_str())
+            .collect();
+        refused_field(
+            "invalid_action",
+            "action",
+            format!("{e}; the actions are {}", actions.join(", ")),
+        )
+    })?;
     let reason = r
         .reason
         .as_deref()
         .map(Text::parse)
         .transpose()
-        .map_err(|e| bad_query("invalid_reason", format!("reason: {e}")))?;
-    let fields = Value::Object(r.fields);
-    let action = if kind == ActionKind::Dispatch {
-        let d: DispatchRequest = serde_json::from_value(fields)
-            .map_err(|e| ApiError::InvalidBody(format!("dispatch: {e}")))?;
-        Action::Dispatch(dispatch_of(state, v, d, now).await?)
-    } else {
-        let mut tagged = json!({"action": kind.as_str()});
-        if fields.as_object().is_some_and(|f| !f.is_empty()) {
-            tagged["payload"] = fields;
+        .map_err(|e| refused_field("invalid_reason", "reason", format!("reason: {e}")))?;
+    let fields = r.fields;
+    let fieldless = |action: Action| no_fields(kind, &fields).map(|()| action);
+    let action = match kind {
+        A::Verify => fieldless(Action::Verify)?,
+        A::Invalidate => fieldless(Action::Invalidate)?,
+        A::Accept => fieldless(Action::Accept)?,
+        A::Return => fieldless(Action::Return)?,
+        A::Close => fieldless(Action::Close)?,
+        A::Rework => fieldless(Action::Rework)?,
+        A::Reopen => fieldless(Action::Reopen)?,
+        A::Park => fieldless(Action::Park)?,
+        A::Cancel => fieldless(Action::Cancel)?,
+        A::Acknowledge => fieldless(Action::Acknowledge)?,
+        A::Dispatch => Action::Dispatch(dispatch_of(state, v, payload(kind, fields)?, now).await?),
+        A::Progress => Action::Progress(payload(kind, fields)?),
+        A::Reinspect => Action::Reinspect(payload(kind, fields)?),
+        A::Resolve => Action::Resolve(payload(kind, fields)?),
+        A::Rate => Action::Rate(payload(kind, fields)?),
+        A::Merge => Action::Merge(payload(kind, fields)?),
+        A::Supervise => Action::Supervise(checked_supervision(payload(kind, fields)?, now)?),
+        A::Reply => Action::Reply(payload(kind, fields)?),
+        A::Answer => Action::Answer(payload(kind, fields)?),
+        A::Submit | A::EscalatedYellow | A::EscalatedRed => {
+            return Err(refused_field(
+                "invalid_action",
+                "action",
+                format!("{kind} is recorded by the service itself, never posted"),
+            ));
         }
-        serde_json::from_value(tagged).map_err(|e| ApiError::InvalidBody(format!("{kind}: {e}")))?
     };
     check_photos(state, &action).await?;
     Ok((action, reason))
 }
 
-/// A dispatcher's (or a street's) dispatch: the target must exist; the deadline runs from now
-/// with the given limit, else the category's.
+/// A dispatcher's (or a street's) dispatch: the target must exist, a named assignee must
+/// work for it; the deadline runs from now with the given limit, else the category's.
 async fn dispatch_of(
     state: &AppState,
     v: &Visible,
     d: DispatchRequest,
     now: DateTime<Utc>,
 ) -> Result<crate::domain::case::Dispatch, ApiError> {
+    let bad_target = |detail: String| refused_field("invalid_target", "target", detail);
     let target = match d.target {
         TargetRequest::Unit(u) => {
-            let code =
-                UnitCode::parse(&u).map_err(|e| bad_query("invalid_target", e.to_string()))?;
+            let code = UnitCode::parse(&u).map_err(|e| bad_target(e.to_string()))?;
             if state.store.unit_level(code.as_str()).await?.is_none() {
-                return Err(bad_query(
-                    "invalid_target",
-                    format!("no unit {u} in this deployment"),
-                ));
+                return Err(bad_target(format!("no unit {u:?} in this deployment")));
             }
             Target::Unit(code)
         }
@@ -871,7 +978,7 @@ async fn dispatch_of(
             let code = DepartmentCode::parse(&dep)
                 .ok()
                 .filter(|c| plan().is_ok_and(|p| p.departments.contains(c)))
-                .ok_or_else(|| bad_query("invalid_target", format!("no department {dep:?}")))?;
+                .ok_or_else(|| bad_target(format!("no department {dep:?}")))?;
             Target::Department(code)
         }
     };
@@ -884,9 +991,10 @@ async fn dispatch_of(
         (None, Some(c)) => c.limit(),
         (None, None) => None,
     };
+    let grid = v.index.grid.as_deref();
     let assignee = match d.assignee {
-        Some(a) => Some(a),
-        None => assignee_for(state, &target, v.index.grid.as_deref()).await?,
+        Some(a) => Some(known_assignee(state, &target, grid, &a).await?),
+        None => assignee_for(state, &target, grid).await?,
     };
     Ok(crate::domain::case::Dispatch {
         target,
@@ -894,6 +1002,27 @@ async fn dispatch_of(
         rule: None,
         deadline: limit.map(|l| state.settings.calendar.deadline_for(now, l)),
     })
+}
+
+/// A named assignee: someone a case sent to `target` can be assigned to (its handlers, the
+/// grid worker of the case's grid), the same people auto-dispatch chooses from.
+async fn known_assignee(
+    state: &AppState,
+    target: &Target,
+    grid: Option<&str>,
+    assignee: &str,
+) -> Result<String, ApiError> {
+    let refused = |detail: String| refused_field("invalid_assignee", "assignee", detail);
+    let id = PrincipalId::parse(assignee).map_err(|e| refused(e.to_string()))?;
+    let staff = state.store.assignable_staff(target.code(), grid).await?;
+    if staff.iter().any(|(p, _)| p.id == id.as_str()) {
+        Ok(id.as_str().to_owned())
+    } else {
+        Err(refused(format!(
+            "{id} does not work for {}; assign someone of that unit or leave assignee out",
+            target.code()
+        )))
+    }
 }
 
 /// Photos named by a resolution or note must have been uploaded (`POST /v1/media`).

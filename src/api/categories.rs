@@ -5,11 +5,11 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::auth::Caller;
+use super::auth::{Caller, signed_in};
 use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::domain::case::Role;
 use crate::domain::categories::{Category, Handler};
@@ -18,10 +18,10 @@ use crate::store::Store;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/categories", get(list).post(create))
+        .route("/v1/categories", get(list).merge(signed_in(post(create))))
         .route(
             "/v1/categories/{code}",
-            get(show).put(replace).delete(retire),
+            get(show).merge(signed_in(put(replace).delete(retire))),
         )
 }
 

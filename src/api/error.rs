@@ -23,6 +23,16 @@ pub enum ApiError {
     /// fields, wrong types, unknown enum values.
     #[error("{0}")]
     InvalidBody(String),
+    /// One field of a request body is missing, not taken or not valid; `field` names it as
+    /// the client sent it, `code` says which check (`invalid_payload` for the shape and type
+    /// of a case action's fields, `invalid_action`, `invalid_reason`, `invalid_assignee`,
+    /// `invalid_reply_by`, `invalid_target`).
+    #[error("{detail}")]
+    InvalidBodyField {
+        code: &'static str,
+        field: String,
+        detail: String,
+    },
     /// The query string does not parse.
     #[error("{0}")]
     InvalidQuery(String),
@@ -121,6 +131,10 @@ pub enum ApiError {
     /// The request conflicts with what is stored; `code` names how (e.g. `phone_registered`).
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// The caller asked for more than the service gives in a while (e.g. registration codes
+    /// to one number).
+    #[error("{0}")]
+    TooManyRequests(String),
     /// Too many heavy analytics requests are running and waiting: try again after
     /// `retry_after_secs` (sent as `Retry-After`, RFC 9110 §10.2.3).
     #[error("too many analytics requests are being computed; try again in {retry_after_secs} s")]
@@ -138,6 +152,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             InvalidBody(_)
+            | InvalidBodyField { .. }
             | InvalidCoordinates(_)
             | InvalidField { .. }
             | UnknownCategory(_)
@@ -168,6 +183,7 @@ impl ApiError {
             Timeout => StatusCode::REQUEST_TIMEOUT,
             Forbidden(_) => StatusCode::FORBIDDEN,
             IllegalTransition { .. } | Conflict { .. } => StatusCode::CONFLICT,
+            TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -178,6 +194,7 @@ impl ApiError {
         match self {
             MalformedJson(_) => "malformed_json",
             InvalidBody(_) => "invalid_body",
+            InvalidBodyField { code, .. } => code,
             InvalidQuery(_) => "invalid_query",
             UnsupportedContentType(_) => "unsupported_content_type",
             InvalidCoordinates(_) => "invalid_coordinates",
@@ -207,6 +224,7 @@ impl ApiError {
             Forbidden(_) => "forbidden",
             IllegalTransition { .. } => "illegal_transition",
             Conflict { code, .. } => code,
+            TooManyRequests(_) => "too_many_requests",
             Busy { .. } => "analytics_busy",
             Internal(_) => "internal",
         }
@@ -217,6 +235,7 @@ impl ApiError {
         match self {
             MalformedJson(_) => "Malformed JSON",
             InvalidBody(_) => "Invalid request body",
+            InvalidBodyField { .. } => "Invalid field",
             InvalidQuery(_) => "Invalid query string",
             UnsupportedContentType(_) => "Unsupported content type",
             InvalidCoordinates(_) => "Invalid coordinates",
@@ -246,6 +265,7 @@ impl ApiError {
             Forbidden(_) => "Forbidden",
             IllegalTransition { .. } => "Illegal transition",
             Conflict { .. } => "Conflict",
+            TooManyRequests(_) => "Too many requests",
             Busy { .. } => "Service busy",
             Internal(_) => "Internal server error",
         }
@@ -254,6 +274,9 @@ impl ApiError {
     /// Extension members of the problem document (RFC 9457 §3.2).
     fn extensions(&self) -> Map<String, Value> {
         let mut m = Map::new();
+        if let ApiError::InvalidBodyField { field, .. } = self {
+            m.insert("field".into(), json!(capped(field)));
+        }
         if let ApiError::Busy { retry_after_secs } = self {
             m.insert("retry_after".into(), json!(retry_after_secs));
         }
@@ -279,6 +302,73 @@ impl ApiError {
     }
 }
 
+/// Longest value a `detail` quotes back to the client, in characters.
+const ECHO_MAX_CHARS: usize = 64;
+/// Longest word (a run without spaces) a `detail` keeps whole; longer ones are shortened to
+/// [`ECHO_MAX_CHARS`]. Above the length of a shortened quoted value.
+const WORD_MAX_CHARS: usize = 80;
+/// Longest `detail`, in characters.
+const DETAIL_MAX_CHARS: usize = 1_000;
+
+/// The detail as sent: every value it quotes back (between `"…"` as `{:?}` writes them, or
+/// between backticks as serde does) shortened to [`ECHO_MAX_CHARS`], and the whole to
+/// [`DETAIL_MAX_CHARS`]. A client that sent 10,000 characters needs to know which field and
+/// why, not to get them back; capping here covers every error, present and future.
+fn capped(detail: &str) -> String {
+    let mut out = String::with_capacity(detail.len().min(DETAIL_MAX_CHARS * 4));
+    let mut chars = detail.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '"' && c != '`' {
+            continue;
+        }
+        let mut quoted = String::new();
+        let mut closed = false;
+        while let Some(q) = chars.next() {
+            if q == c {
+                closed = true;
+                break;
+            }
+            quoted.push(q);
+            if q == '\\'
+                && c == '"'
+                && let Some(escaped) = chars.next()
+            {
+                quoted.push(escaped);
+            }
+        }
+        let n = quoted.chars().count();
+        if n > ECHO_MAX_CHARS {
+            out.extend(quoted.chars().take(ECHO_MAX_CHARS));
+            out.push_str(&format!("…({n} characters)"));
+        } else {
+            out.push_str(&quoted);
+        }
+        if closed {
+            out.push(c);
+        }
+    }
+    // Values echoed without quotes (serde_path_to_error's `path: …`) are long unbroken words.
+    let mut out = out
+        .split(' ')
+        .map(|word| {
+            let n = word.chars().count();
+            if n > WORD_MAX_CHARS {
+                let head: String = word.chars().take(ECHO_MAX_CHARS).collect();
+                format!("{head}…({n} characters)")
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    if out.chars().count() > DETAIL_MAX_CHARS {
+        out = out.chars().take(DETAIL_MAX_CHARS).collect();
+        out.push('…');
+    }
+    out
+}
+
 /// The cause of a 500, kept in the response extensions for the logging middleware.
 #[derive(Debug, Clone)]
 pub struct InternalCause(pub String);
@@ -290,7 +380,7 @@ impl IntoResponse for ApiError {
         body.insert("type".into(), json!(format!("/problems/{}", self.code())));
         body.insert("title".into(), json!(self.title()));
         body.insert("status".into(), json!(status.as_u16()));
-        body.insert("detail".into(), json!(self.to_string()));
+        body.insert("detail".into(), json!(capped(&self.to_string())));
         body.insert("code".into(), json!(self.code()));
         body.extend(self.extensions());
         let mut response = (status, Json(Value::Object(body))).into_response();
@@ -348,5 +438,49 @@ pub fn json_body_error(e: serde_json::Error) -> ApiError {
     match e.classify() {
         Category::Data => ApiError::InvalidBody(e.to_string()),
         Category::Syntax | Category::Eof | Category::Io => ApiError::MalformedJson(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_quote_long_values_shortened() {
+        let long = "x".repeat(10_000);
+        let d = capped(&format!(
+            "unknown category {long:?}; GET /v1/categories lists them"
+        ));
+        assert_eq!(
+            d,
+            format!(
+                "unknown category \"{}…(10000 characters)\"; GET /v1/categories lists them",
+                "x".repeat(ECHO_MAX_CHARS)
+            )
+        );
+        let d = capped(&format!("unknown field `{long}`, expected `action`"));
+        assert!(
+            d.ends_with("…(10000 characters)`, expected `action`"),
+            "{d}"
+        );
+        let d = capped(&format!("{long}: unknown field `{long}`"));
+        assert!(d.chars().count() < 200, "{d}");
+        assert!(
+            d.starts_with(&format!(
+                "{}…(10001 characters)",
+                "x".repeat(ECHO_MAX_CHARS)
+            )),
+            "{d}"
+        );
+        let quoted = format!("{:?}", format!("a\"{}", "y".repeat(100)));
+        let d = capped(&format!("got {quoted} here"));
+        assert!(d.starts_with("got \"a\\\"yyy"), "{d}");
+        assert!(d.ends_with("characters)\" here"), "{d}");
+        assert_eq!(capped("by must be \"category\""), "by must be \"category\"");
+        assert_eq!(capped("an \"unclosed quote"), "an \"unclosed quote");
+        assert_eq!(
+            capped(&"z ".repeat(2_000)).chars().count(),
+            DETAIL_MAX_CHARS + 1
+        );
     }
 }

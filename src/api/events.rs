@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::auth::{Caller, sees};
+use super::auth::{Caller, sees, signed_in};
 use super::{ApiError, AppState};
 use crate::domain::case::fold;
 use crate::store::IndexedCase;
@@ -40,7 +40,7 @@ pub struct Notice {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/events/stream", get(stream))
+    Router::new().route("/v1/events/stream", signed_in(get(stream)))
 }
 
 /// `GET /v1/events/stream`: `event: case` messages with a [`Notice`] as JSON, for the cases

@@ -11,7 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 mod follow_up;
-mod health;
+pub mod health;
 pub mod limits;
 mod photos;
 pub mod plan;
@@ -95,6 +95,8 @@ pub struct AppState {
     pub(crate) hotspot_cache: Arc<tiles::HotspotCache>,
     /// Admission of heavy analytics computations.
     pub analytics_gate: Arc<limits::AnalyticsGate>,
+    /// Where residents' registration codes are sent.
+    pub sms: Arc<dyn crate::sms::SmsGateway>,
 }
 
 impl AppState {
@@ -112,6 +114,7 @@ impl AppState {
             settings: Arc::new(settings),
             notices: tokio::sync::broadcast::channel(1024).0,
             hotspot_cache: Arc::new(tiles::hotspot_cache()),
+            sms: Arc::new(crate::sms::Unconfigured),
         }
     }
 
@@ -137,6 +140,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole HTTP surface, for `serve` and for tests.
 pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
+    let authenticate = middleware::from_fn_with_state(state.clone(), auth::authenticate);
     Router::new()
         .merge(health::router())
         .merge(analytics::router())
@@ -158,6 +162,8 @@ pub fn router(state: AppState) -> Router {
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )
         .with_state(state)
+        // Who calls is known before any route parses its query or body.
+        .layer(authenticate)
         .layer(middleware::from_fn(run_to_completion))
         .layer(middleware::from_fn(log_failures))
         .layer(TraceLayer::new_for_http())

@@ -12,14 +12,20 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::auth::Caller;
+use super::auth::{Caller, signed_in};
 use super::{ApiError, AppState};
 use crate::media::{MediaKey, StorageError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/reports/{case_id}/media/{seq}", get(report_medium))
-        .route("/v1/cases/{case_id}/media/{*key}", get(case_photo))
+        .route(
+            "/v1/reports/{case_id}/media/{seq}",
+            signed_in(get(report_medium)),
+        )
+        .route(
+            "/v1/cases/{case_id}/media/{*key}",
+            signed_in(get(case_photo)),
+        )
 }
 
 async fn bytes_of(state: &AppState, key: &str, media_type: &str) -> Result<Response, ApiError> {

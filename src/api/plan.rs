@@ -10,14 +10,14 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Caller;
+use super::auth::{Caller, signed_in};
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::case::Role;
 use crate::domain::dispatch::{DispatchRule, SHIPPED_RULES, check_rules, parse_rule_file};
 use crate::store::{PlanRevision, Store};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/dispatch-rules", get(show).put(replace))
+    Router::new().route("/v1/dispatch-rules", signed_in(get(show).put(replace)))
 }
 
 /// Stores the shipped rule table as revision 1 of a store that has none.

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::auth::Caller;
+use super::auth::{Caller, signed_in};
 use super::error::json_body_error;
 use super::resolve::{InputLocation, near_boundary_json, place, round1, round6};
 use super::{ApiError, AppState};
@@ -39,8 +39,8 @@ const ACCURACY_MAX_M: f64 = 10_000.0;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/reports", post(submit))
-        .route("/v1/reports/{case_id}", get(show))
-        .route("/v1/media", post(upload_photo))
+        .route("/v1/reports/{case_id}", signed_in(get(show)))
+        .route("/v1/media", signed_in(post(upload_photo)))
 }
 
 /// `POST /v1/media`: one photo as the raw body (its type judged by its bytes, location

@@ -13,7 +13,7 @@ use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Caller;
+use super::auth::{Caller, signed_in};
 use super::{ApiError, ApiQuery, AppState};
 use crate::domain::case::{ActionKind, CaseState, Role, State as CaseStateName};
 use crate::domain::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
@@ -21,8 +21,8 @@ use crate::store::{IndexedCase, LedgerRow};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/me/rewards", get(mine))
-        .route("/v1/rewards/export", get(export))
+        .route("/v1/me/rewards", signed_in(get(mine)))
+        .route("/v1/rewards/export", signed_in(get(export)))
 }
 
 /// Credits the reporter after `action` moved the case from `before` to `after`, if this is

@@ -16,25 +16,26 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{NaiveTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Caller;
+use super::analytics::day;
+use super::auth::{Caller, signed_in};
 use super::{ApiError, ApiQuery, AppState};
 use crate::domain::case::{Role, fold};
 use crate::domain::categories::CategoryCode;
 use crate::domain::indicators::{CaseSummary, indicators, indicators_by};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/stats", get(stats))
+    Router::new().route("/v1/stats", signed_in(get(stats)))
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StatsQuery {
-    from: NaiveDate,
-    to: NaiveDate,
+    from: String,
+    to: String,
     #[serde(default)]
     group_by: Option<String>,
 }
@@ -51,7 +52,8 @@ async fn stats(
         &[Role::Planner, Role::Leader, Role::Dispatcher, Role::Admin],
         "read indicators",
     )?;
-    if q.from > q.to || (q.to - q.from).num_days() >= MAX_DAYS {
+    let (from, to) = (day("from", &q.from)?, day("to", &q.to)?);
+    if from > to || (to - from).num_days() >= MAX_DAYS {
         return Err(ApiError::InvalidField {
             code: "invalid_date_range",
             detail: format!("from must not be after to, and a period is at most {MAX_DAYS} days"),
@@ -70,12 +72,12 @@ async fn stats(
     };
     let tz = state.settings.timezone;
     let end = tz
-        .from_local_datetime(&q.to.and_time(NaiveTime::MIN))
+        .from_local_datetime(&to.and_time(NaiveTime::MIN))
         .single()
         .map(|t| t.with_timezone(&Utc) + chrono::TimeDelta::days(1))
         .ok_or_else(|| ApiError::Internal("period end".into()))?;
     let as_of = end.min(Utc::now());
-    let rows = state.store.events_received_between(q.from, q.to).await?;
+    let rows = state.store.events_received_between(from, to).await?;
     let mut summaries = Vec::new();
     for chunk in rows.chunk_by(|a, b| a.0 == b.0) {
         let (case_id, category, _) = &chunk[0];
@@ -86,7 +88,7 @@ async fn stats(
         summaries.push(CaseSummary::of(&case, category));
     }
     let mut body = json!({
-        "from": q.from, "to": q.to, "as_of": as_of,
+        "from": from, "to": to, "as_of": as_of,
         "total": indicators(&summaries, as_of),
     });
     if let Some(by_unit) = by_unit {

@@ -94,7 +94,8 @@ pub enum Command {
         #[arg(long, default_value_t = 30.0)]
         snap_tolerance_m: f64,
         /// Working days, hours and holidays as JSON (`utc_offset`, `weekdays`, `hours`,
-        /// `holidays`, `extra_working_days`); default: the mainland China calendar.
+        /// `covers`, `holidays`, `extra_working_days`); default: the mainland China calendar
+        /// of 2025-2026. Load the next State Council holiday notice this way.
         #[arg(long)]
         calendar: Option<PathBuf>,
         /// How long past its deadline a case turns red (ISO 8601, e.g. `PT4H`); default:
@@ -231,6 +232,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("{} is not a working calendar", file.display()))?;
             }
             config.api.red_margin = red_margin;
+            config.sms_codes_in_log = demo;
             if demo {
                 config.api.demo_sign_in = if bind.ip().is_loopback() || demo_sign_in_anywhere {
                     crate::api::demo::DemoSignIn::Open

@@ -24,8 +24,8 @@ use geo::{Coord, InteriorPoint};
 use crate::api::ApiSettings;
 use crate::domain::calendar::Deadline;
 use crate::domain::case::{
-    Action, CaseError, CaseState, Dispatch, Event, Merge, Note, Rating, Reply, Resolution, Role,
-    Score, State, Submission, Supervision, Text,
+    Action, CaseError, CaseState, Comment, Dispatch, Event, Merge, Note, Rating, Reply, Resolution,
+    Role, Score, State, Submission, Supervision, Text,
 };
 use crate::domain::categories::{Category, CategoryKind};
 use crate::domain::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
@@ -1063,11 +1063,12 @@ impl<'a> Life<'a> {
             let at = self.at() + self.minutes(30, 4320);
             let rating = Rating {
                 score: Score::new(score).ok()?,
-                comment: if score >= 4 {
-                    "处理及时，谢谢".into()
+                comment: Comment::parse(if score >= 4 {
+                    "处理及时，谢谢"
                 } else {
-                    "还没有彻底解决".into()
-                },
+                    "还没有彻底解决"
+                })
+                .ok()?,
                 fixed: score > 2,
             };
             self.push(at, &reporter, Role::Resident, Action::Rate(rating), None)?;

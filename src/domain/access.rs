@@ -49,6 +49,55 @@ pub fn is_follow_up_shaped(s: &str) -> bool {
         .is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// A new registration id (`r-…`), the handle of a code on its way to a phone.
+pub fn new_registration_id() -> String {
+    format!("r-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A one-time code of six digits, from a random UUID's 122 random bits.
+pub fn new_code() -> String {
+    let n = uuid::Uuid::new_v4().as_u128() % 1_000_000;
+    format!("{n:06}")
+}
+
+/// What the store keeps of a code: SHA-256 of the registration id and the code, so that the
+/// same code of another registration has another digest.
+pub fn code_digest(registration: &str, code: &str) -> String {
+    hex::encode(Sha256::digest(format!("{registration}:{code}").as_bytes()))
+}
+
+/// A principal's id as a client names it (an `assignee`): 1 to 64 ASCII letters, digits,
+/// `-` and `_`, checked before any store lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a principal id is 1 to 64 letters, digits, - and _ (such as u-3f2a…), got {0:?}")]
+pub struct BadPrincipalId(pub String);
+
+impl PrincipalId {
+    pub fn parse(s: &str) -> Result<Self, BadPrincipalId> {
+        let ok = (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(BadPrincipalId(s.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PrincipalId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A new principal id, recorded as the actor of their events.
 pub fn new_principal_id() -> String {
     format!("u-{}", uuid::Uuid::new_v4().simple())
@@ -90,8 +139,9 @@ pub fn normalise_phone(s: &str) -> Result<String, BadPhone> {
 pub enum UnitNeed {
     /// Handlers work for a unit (street, community, grid) or a department.
     UnitOrDepartment,
-    /// Grid workers patrol a grid, or every grid of a community.
-    Unit,
+    /// Grid workers patrol a grid, or every grid of a community: never a street or a
+    /// district, whose every case (and reporter's phone) a grid worker has no business with.
+    GridOrCommunity,
     /// The role sees the whole deployment (or only aggregates, or only its own reports).
     None,
 }
@@ -99,7 +149,7 @@ pub enum UnitNeed {
 pub fn unit_need(role: Role) -> UnitNeed {
     match role {
         Role::Handler => UnitNeed::UnitOrDepartment,
-        Role::GridWorker => UnitNeed::Unit,
+        Role::GridWorker => UnitNeed::GridOrCommunity,
         _ => UnitNeed::None,
     }
 }
@@ -133,6 +183,16 @@ mod tests {
         assert!(!is_token_shaped(&a));
         assert!(!is_follow_up_shaped(&new_token()));
         assert_ne!(a, new_follow_up_secret());
+    }
+
+    #[test]
+    fn codes_are_six_digits_and_digests_depend_on_the_registration() {
+        let code = new_code();
+        assert_eq!(code.len(), 6);
+        assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+        let (a, b) = (new_registration_id(), new_registration_id());
+        assert_ne!(code_digest(&a, "123456"), code_digest(&b, "123456"));
+        assert_eq!(code_digest(&a, "123456"), code_digest(&a, "123456"));
     }
 
     #[test]

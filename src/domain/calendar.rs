@@ -45,6 +45,9 @@ pub enum CalendarError {
     /// A date listed both as a holiday and as an extra working day.
     #[error("{0} is listed both as a holiday and as an extra working day")]
     HolidayAndWorkingDay(NaiveDate),
+    /// A holiday or extra working day outside the period the calendar says it covers.
+    #[error("{0} lies outside the period the calendar covers ({1})")]
+    OutsideCoverage(NaiveDate, String),
 }
 
 /// A positive ISO-8601 duration of days (weeks count as 7 days) and a time part, e.g.
@@ -230,6 +233,11 @@ pub struct TimeLimit {
 pub struct Deadline {
     pub at: DateTime<Utc>,
     pub limit: TimeLimit,
+    /// Counted in working time over days the calendar does not cover (its holidays were not
+    /// published yet): the deadline ignores holidays it cannot know and may move when the
+    /// next notice is loaded (issue 8). Natural-time deadlines are never provisional.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
 }
 
 impl Deadline {
@@ -319,6 +327,8 @@ pub struct WorkingCalendar {
     periods: Vec<(NaiveTime, NaiveTime)>,
     holidays: BTreeSet<NaiveDate>,
     extra_working_days: BTreeSet<NaiveDate>,
+    /// The days whose holidays and swapped working days the calendar knows, inclusive.
+    covers: (NaiveDate, NaiveDate),
 }
 
 /// The configuration form of a [`WorkingCalendar`]:
@@ -326,11 +336,14 @@ pub struct WorkingCalendar {
 /// ```json
 /// {"utc_offset": "+08:00", "weekdays": ["mon", "tue", "wed", "thu", "fri"],
 ///  "hours": ["08:30-12:00", "13:30-17:30"],
+///  "covers": "2025-01-01/2025-12-31",
 ///  "holidays": ["2025-01-01", "2025-10-01/2025-10-08"],
 ///  "extra_working_days": ["2025-09-28", "2025-10-11"]}
 /// ```
 ///
-/// Dates are single days or inclusive ISO 8601 intervals `start/end`.
+/// Dates are single days or inclusive ISO 8601 intervals `start/end`. `covers` is the
+/// period whose holidays the file lists (the years of the notices it was made from): a
+/// calendar says how far it can be trusted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarConfig {
@@ -338,6 +351,7 @@ pub struct CalendarConfig {
     pub utc_offset: String,
     pub weekdays: Vec<String>,
     pub hours: Vec<String>,
+    pub covers: String,
     #[serde(default)]
     pub holidays: Vec<String>,
     #[serde(default)]
@@ -367,6 +381,10 @@ const CHINA_HOLIDAYS: &[&str] = &[
     "2026-10-01/2026-10-07",
 ];
 
+/// The years those notices cover. The 2027 notice is not published yet: do not extend this
+/// without it.
+const CHINA_COVERS: &str = "2025-01-01/2026-12-31";
+
 /// The weekend days worked in exchange (调休) by the same notices.
 const CHINA_EXTRA_WORKING_DAYS: &[&str] = &[
     "2025-01-26",
@@ -394,6 +412,7 @@ impl CalendarConfig {
             utc_offset: default_offset(),
             weekdays: strings(&["mon", "tue", "wed", "thu", "fri"]),
             hours: strings(&["08:30-12:00", "13:30-17:30"]),
+            covers: CHINA_COVERS.to_owned(),
             holidays: strings(CHINA_HOLIDAYS),
             extra_working_days: strings(CHINA_EXTRA_WORKING_DAYS),
         }
@@ -408,25 +427,37 @@ pub fn parse_time_range(s: &str) -> Option<(NaiveTime, NaiveTime)> {
     Some((a, b))
 }
 
-fn parse_dates(items: &[String]) -> Result<BTreeSet<NaiveDate>, CalendarError> {
-    let date = |s: &str, whole: &str| {
+/// A day `YYYY-MM-DD` or an inclusive interval `YYYY-MM-DD/YYYY-MM-DD`.
+fn parse_interval(item: &str) -> Result<(NaiveDate, NaiveDate), CalendarError> {
+    let date = |s: &str| {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
             CalendarError::BadSetting(
-                whole.to_owned(),
+                item.to_owned(),
                 "expected YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD",
             )
         })
     };
+    let (first, last) = match item.split_once('/') {
+        Some((a, b)) => (date(a)?, date(b)?),
+        None => (date(item)?, date(item)?),
+    };
+    if last < first {
+        return Err(CalendarError::BadSetting(
+            item.to_owned(),
+            "an interval must run forwards",
+        ));
+    }
+    Ok((first, last))
+}
+
+fn parse_dates(items: &[String]) -> Result<BTreeSet<NaiveDate>, CalendarError> {
     let mut out = BTreeSet::new();
     for item in items {
-        let (first, last) = match item.split_once('/') {
-            Some((a, b)) => (date(a, item)?, date(b, item)?),
-            None => (date(item, item)?, date(item, item)?),
-        };
-        if last < first || (last - first).num_days() > 366 {
+        let (first, last) = parse_interval(item)?;
+        if (last - first).num_days() > 366 {
             return Err(CalendarError::BadSetting(
                 item.clone(),
-                "an interval must run forwards and span at most a year",
+                "an interval must span at most a year",
             ));
         }
         out.extend(first.iter_days().take_while(|d| *d <= last));
@@ -476,12 +507,21 @@ impl TryFrom<CalendarConfig> for WorkingCalendar {
         if let Some(d) = holidays.intersection(&extra_working_days).next() {
             return Err(CalendarError::HolidayAndWorkingDay(*d));
         }
+        let covers = parse_interval(&c.covers)?;
+        if let Some(d) = holidays
+            .iter()
+            .chain(&extra_working_days)
+            .find(|d| !(covers.0..=covers.1).contains(*d))
+        {
+            return Err(CalendarError::OutsideCoverage(*d, c.covers.clone()));
+        }
         Ok(Self {
             offset,
             weekdays,
             periods,
             holidays,
             extra_working_days,
+            covers,
         })
     }
 }
@@ -503,6 +543,7 @@ impl From<WorkingCalendar> for CalendarConfig {
             utc_offset: c.offset.to_string(),
             weekdays,
             hours,
+            covers: format!("{}/{}", c.covers.0, c.covers.1),
             holidays: dates(&c.holidays),
             extra_working_days: dates(&c.extra_working_days),
         }
@@ -523,6 +564,34 @@ impl WorkingCalendar {
 
     pub fn offset(&self) -> FixedOffset {
         self.offset
+    }
+
+    /// The first and last day whose holidays the calendar knows.
+    pub fn covers(&self) -> (NaiveDate, NaiveDate) {
+        self.covers
+    }
+
+    /// Days from `today` to the last covered day (negative once it has passed).
+    pub fn days_covered_after(&self, today: NaiveDate) -> i64 {
+        (self.covers.1 - today).num_days()
+    }
+
+    /// The warning to log when coverage ends within `within_days` of `today`, else `None`.
+    pub fn coverage_warning(&self, today: NaiveDate, within_days: i64) -> Option<String> {
+        let left = self.days_covered_after(today);
+        (left <= within_days).then(|| {
+            let when = if left < 0 {
+                format!("ended {} days ago", -left)
+            } else {
+                format!("ends in {left} days")
+            };
+            format!(
+                "the working calendar covers holidays up to {} and {when}: working-time \
+                 deadlines past it ignore holidays and are marked provisional; load the next \
+                 State Council holiday notice with `serve --calendar FILE`",
+                self.covers.1
+            )
+        })
     }
 
     /// Local wall-clock time of an instant in the deployment's time zone.
@@ -593,10 +662,17 @@ impl WorkingCalendar {
     }
 
     /// The deadline of a case started at `start` under `limit`.
+    /// The deadline of a case started at `start` under `limit`; provisional when it is
+    /// counted in working time over days the calendar does not cover.
     pub fn deadline_for(&self, start: DateTime<Utc>, limit: TimeLimit) -> Deadline {
+        let at = self.deadline(start, limit.duration, limit.calendar);
+        let covered =
+            |t: DateTime<Utc>| (self.covers.0..=self.covers.1).contains(&self.local(t).date());
         Deadline {
-            at: self.deadline(start, limit.duration, limit.calendar),
+            at,
             limit,
+            provisional: limit.calendar != CalendarMode::Natural
+                && !(covered(start) && covered(at)),
         }
     }
 
@@ -879,7 +955,8 @@ mod tests {
     #[test]
     fn a_calendar_configuration_parses_and_round_trips() {
         let json = r#"{"utc_offset": "+08:00", "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat"],
-            "hours": ["13:00-17:00", "08:00-12:00"], "holidays": ["2025-10-01/2025-10-03"],
+            "hours": ["13:00-17:00", "08:00-12:00"], "covers": "2025-01-01/2025-12-31",
+            "holidays": ["2025-10-01/2025-10-03"],
             "extra_working_days": ["2025-10-05"]}"#;
         let cal: WorkingCalendar = serde_json::from_str(json).unwrap();
         assert!(cal.is_working_day(NaiveDate::from_ymd_opt(2025, 6, 7).unwrap()));
@@ -910,6 +987,7 @@ mod tests {
                 utc_offset: "+08:00".into(),
                 weekdays: strings(weekdays),
                 hours: strings(hours),
+                covers: "2025-01-01/2025-12-31".into(),
                 holidays: strings(holidays),
                 extra_working_days: strings(extra),
             })
@@ -949,6 +1027,65 @@ mod tests {
                 NaiveDate::from_ymd_opt(2025, 10, 3).unwrap()
             ))
         );
+    }
+
+    #[test]
+    fn a_calendar_states_its_coverage_and_deadlines_past_it_are_provisional() {
+        let china = WorkingCalendar::china();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(china.covers(), (day(2025, 1, 1), day(2026, 12, 31)));
+        assert_eq!(china.days_covered_after(day(2026, 12, 1)), 30);
+        assert!(china.coverage_warning(day(2026, 10, 1), 60).is_none());
+        let warning = china.coverage_warning(day(2026, 12, 1), 60).unwrap();
+        assert!(
+            warning.contains("2026-12-31") && warning.contains("--calendar"),
+            "{warning}"
+        );
+        assert!(
+            china
+                .coverage_warning(day(2027, 1, 5), 60)
+                .unwrap()
+                .contains("ended 5 days ago")
+        );
+        let working = |d: &str| TimeLimit {
+            duration: dur(d),
+            calendar: CalendarMode::WorkingDays,
+        };
+        // Five working days from Monday 2026-12-14 end inside 2026; from 2026-12-28 they
+        // run into 2027, whose holidays nobody knows yet.
+        assert!(
+            !china
+                .deadline_for(bj(2026, 12, 14, 9, 0), working("P5D"))
+                .provisional
+        );
+        assert!(
+            china
+                .deadline_for(bj(2026, 12, 28, 9, 0), working("P5D"))
+                .provisional
+        );
+        let natural = TimeLimit {
+            duration: dur("P5D"),
+            calendar: CalendarMode::Natural,
+        };
+        assert!(
+            !china
+                .deadline_for(bj(2026, 12, 28, 9, 0), natural)
+                .provisional
+        );
+        // A holiday outside the stated coverage is a contradiction.
+        let mut config = CalendarConfig::china();
+        config.covers = "2025-01-01/2025-12-31".into();
+        assert!(matches!(
+            WorkingCalendar::try_from(config),
+            Err(CalendarError::OutsideCoverage(_, _))
+        ));
+        // A provisional flag survives the case log; a firm deadline's JSON is unchanged.
+        let d = china.deadline_for(bj(2026, 12, 28, 9, 0), working("P5D"));
+        let json = serde_json::to_value(d).unwrap();
+        assert_eq!(json["provisional"], true);
+        assert_eq!(serde_json::from_value::<Deadline>(json).unwrap(), d);
+        let firm = serde_json::to_value(china.deadline_for(bj(2026, 12, 14, 9, 0), working("P5D")));
+        assert!(firm.unwrap().get("provisional").is_none());
     }
 
     #[test]

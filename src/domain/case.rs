@@ -300,8 +300,10 @@ pub fn may(role: Role, action: ActionKind) -> bool {
     }
 }
 
-/// A non-empty, trimmed piece of text of at most [`Text::MAX_CHARS`] characters: a reason,
-/// a note, a reply, a photo or case reference.
+/// A non-empty, trimmed piece of text of at most [`Text::MAX_CHARS`] characters without
+/// control characters (line breaks and tabs are text): a reason, a note, a reply, a photo
+/// or case reference. NUL and terminal escapes have no place in a case log that staff read
+/// in consoles and exports.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Text(String);
@@ -314,6 +316,16 @@ pub enum TextError {
     /// Longer than [`Text::MAX_CHARS`].
     #[error("text has {0} characters; at most {max} are allowed", max = Text::MAX_CHARS)]
     TooLong(usize),
+    /// A control character other than a line break or tab.
+    #[error("text must not contain control characters (found U+{:04X})", u32::from(*.0))]
+    ControlCharacter(char),
+}
+
+/// The first character of `s` that text may not hold: a control character other than a
+/// line break or tab.
+fn control_character(s: &str) -> Option<char> {
+    s.chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
 impl Text {
@@ -326,6 +338,8 @@ impl Text {
             Err(TextError::Empty)
         } else if n > Self::MAX_CHARS {
             Err(TextError::TooLong(n))
+        } else if let Some(c) = control_character(t) {
+            Err(TextError::ControlCharacter(c))
         } else {
             Ok(Self(t.to_owned()))
         }
@@ -480,6 +494,37 @@ pub struct Resolution {
     pub after_photos: AfterPhotos,
 }
 
+/// A resident's comment on a rating: like [`Text`], but it may be empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Comment(String);
+
+impl Comment {
+    pub fn parse(s: &str) -> Result<Self, TextError> {
+        match s.trim() {
+            "" => Ok(Self::default()),
+            t => Text::parse(t).map(|t| Self(t.0)),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Comment {
+    type Error = TextError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Comment> for String {
+    fn from(c: Comment) -> String {
+        c.0
+    }
+}
+
 /// Payload of `rate`: the resident's score and comment; `fixed: false` says "not fixed".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -487,7 +532,7 @@ pub struct Rating {
     pub score: Score,
     /// The resident's comment; may be empty.
     #[serde(default)]
-    pub comment: String,
+    pub comment: Comment,
     #[serde(default = "yes")]
     pub fixed: bool,
 }
@@ -515,8 +560,27 @@ pub struct Merge {
 #[serde(deny_unknown_fields)]
 pub struct Supervision {
     pub opinion: Text,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "rfc3339"
+    )]
     pub reply_by: Option<DateTime<Utc>>,
+}
+
+/// An optional RFC 3339 time, refused with a message that says what one looks like (chrono's
+/// own, "input contains invalid characters", does not).
+fn rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(s) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    DateTime::parse_from_rfc3339(&s)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|_| {
+            serde::de::Error::custom(format!(
+                "must be an RFC 3339 time with its offset, such as 2026-12-02T18:00:00+08:00, got {s:?}"
+            ))
+        })
 }
 
 /// Payload of `reply` (to a supervision) and `answer` (to a consultation).
@@ -912,6 +976,7 @@ mod tests {
                 duration: IsoDuration::parse("PT2H").unwrap(),
                 calendar: CalendarMode::Natural,
             },
+            provisional: false,
         }
     }
 
@@ -974,7 +1039,7 @@ mod tests {
     fn rating(score: u8, fixed: bool) -> Action {
         Action::Rate(Rating {
             score: Score::new(score).unwrap(),
-            comment: "处理很及时".into(),
+            comment: Comment::parse("处理很及时").unwrap(),
             fixed,
         })
     }

@@ -9,6 +9,7 @@ pub mod case;
 pub mod categories;
 pub mod coords;
 pub mod datum;
+pub mod day;
 pub mod demo;
 pub mod departments;
 pub mod disclosure;

@@ -1,7 +1,13 @@
-//! Reports aggregated for heat-maps (issue 4): one row per H3 cell at resolution 12, local
-//! day and category, updated in the same transaction as each report insert. Coarser
-//! resolutions are H3 parents of these cells, so a heat-map over millions of reports reads
-//! thousands of rows.
+//! Reports aggregated for heat-maps (issue 4): one row per H3 cell, local day and category at
+//! every served resolution (5 to 12), updated in the same transaction as each report insert.
+//!
+//! Exact counts (issue 10): H3 cells do not nest, so the parent of a fine cell is not always
+//! the coarse cell holding the point. Each report therefore counts in
+//! `latLngToCell(point, res)` at each resolution on its own ([`cells_of`]), and a count at
+//! resolution r is the number of reports whose point lies in that cell, as h3, DuckDB or
+//! kepler.gl bin the exported reports. Rows of every resolution share the table: the
+//! resolution is part of the H3 index (bits 52–55), so the cells of one resolution are one
+//! key range ([`res_range`]).
 
 use std::collections::HashMap;
 
@@ -14,9 +20,49 @@ use crate::domain::case::State;
 use crate::domain::categories::CategoryCode;
 use crate::domain::units::UnitCode;
 
-/// The resolution the aggregate is kept at: about 307 m² per cell (H3 resolution table), fine
-/// enough for street-level heat-maps; coarser cells are parents.
+/// The finest resolution the aggregate is kept at: about 307 m² per cell (H3 resolution
+/// table), fine enough for street-level heat-maps.
 pub const AGGREGATE_RESOLUTION: Resolution = Resolution::Twelve;
+
+/// The coarsest resolution served (about 250 km² a cell, a whole district).
+pub const COARSEST_RESOLUTION: Resolution = Resolution::Five;
+
+/// Every resolution the aggregate counts at, coarsest first.
+pub fn served_resolutions() -> impl Iterator<Item = Resolution> {
+    Resolution::range(COARSEST_RESOLUTION, AGGREGATE_RESOLUTION)
+}
+
+/// The cell of `(lon, lat)` at every served resolution, coarsest first: H3's
+/// `latLngToCell(point, res)` for each, never a parent of a finer one.
+pub fn cells_of(lon: f64, lat: f64) -> Result<Vec<CellIndex>, h3o::error::InvalidLatLng> {
+    let point = LatLng::new(lat, lon)?;
+    Ok(served_resolutions().map(|res| point.to_cell(res)).collect())
+}
+
+/// The aggregate rows of one report (one per served resolution): its cells, day, category.
+pub fn aggregate_rows_of(
+    lon: f64,
+    lat: f64,
+    day: NaiveDate,
+    category: &str,
+) -> Result<Vec<AggregateRow>, h3o::error::InvalidLatLng> {
+    Ok(cells_of(lon, lat)?
+        .into_iter()
+        .map(|cell| AggregateRow {
+            cell,
+            day,
+            category: category.to_owned(),
+            n: 1,
+        })
+        .collect())
+}
+
+/// The keys of every cell at `res`, as an inclusive range of the H3 index: mode 1 (cell) and
+/// the resolution field fixed, base cell and digits anything (H3 index bit layout).
+pub fn res_range(res: Resolution) -> (i64, i64) {
+    let fixed = (1_i64 << 59) | (i64::from(u8::from(res)) << 52);
+    (fixed, fixed | ((1_i64 << 52) - 1))
+}
 
 /// A bounding box in WGS-84: west, south, east, north (the order of RFC 7946 §5). Boxes
 /// crossing the antimeridian are not supported (no deployment does).
@@ -103,19 +149,21 @@ impl Bbox {
     }
 }
 
-/// Which reports to count. Days are inclusive, in the deployment's time zone.
+/// Which reports to count, in cells of which resolution. Days are inclusive, in the
+/// deployment's time zone.
 ///
 /// Without `unit` and `states` the counts come from the aggregate `report_cells`; with
-/// either, from the per-case read model `case_index` (one row per case, indexed), since
-/// the aggregate knows neither units nor states.
-#[derive(Debug, Clone, Default)]
+/// either, from the per-case read model `case_index` (one row per case, indexed, binned
+/// here by [`cells_of`]'s rule), since the aggregate knows neither units nor states.
+#[derive(Debug, Clone)]
 pub struct CellCountQuery {
+    /// The resolution of the cells counted in.
+    pub res: Resolution,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// A category code or the code of a major category (every code it prefixes).
     pub category: Option<CategoryCode>,
-    /// Rows whose resolution-12 cell centre (for `case_index`: whose report) lies in this
-    /// box.
+    /// Rows whose cell centre (for `case_index`: whose report) lies in this box.
     pub bbox: Option<Bbox>,
     /// Only cases in this unit, at whatever level its code is (district, street,
     /// community or grid).
@@ -131,7 +179,8 @@ impl CellCountQuery {
     }
 }
 
-/// Reports in one resolution-12 cell and category, summed over the days asked for.
+/// Reports in one cell (at the query's resolution) and category, summed over the days asked
+/// for. A cell may come in several rows; they add up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CellCount {
     pub cell: CellIndex,
@@ -139,8 +188,8 @@ pub struct CellCount {
     pub n: i64,
 }
 
-/// Reports in one resolution-12 cell on one local day, summed over the categories asked
-/// for.
+/// Reports in one cell (at the query's resolution) on one local day, summed over the
+/// categories asked for. A cell may come in several rows; they add up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayCount {
     pub cell: CellIndex,
@@ -148,9 +197,8 @@ pub struct DayCount {
     pub n: i64,
 }
 
-/// Reads of the report aggregate, and its repair, on both backends.
-/// Which hexagons to count: the reports in the resolution-12 descendants of `cells` (of any
-/// resolution up to 12), summed per parent at `res`.
+/// Which hexagons to count: the reports in the cells at `res` whose index lies below
+/// `cells` (of `res` or coarser), per cell at `res`. The caller keeps the cells it asked for.
 #[derive(Debug, Clone)]
 pub struct HexCountQuery {
     pub res: Resolution,
@@ -161,8 +209,8 @@ pub struct HexCountQuery {
     pub category: Option<CategoryCode>,
 }
 
-/// Aggregate rows to add in bulk: `n` reports in a resolution-12 cell, on a day, in a
-/// category.
+/// Aggregate rows to add in bulk: `n` reports in a cell of a served resolution, on a day, in
+/// a category. A report needs one row per served resolution ([`aggregate_rows_of`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggregateRow {
     pub cell: CellIndex,
@@ -196,17 +244,17 @@ pub struct ReportPoint {
 
 #[async_trait]
 pub trait AnalyticsStore: Send + Sync {
-    /// Counts per resolution-12 cell and category matching `q`, in no particular order.
+    /// Counts per cell at `q.res` and category matching `q`, in no particular order.
     async fn cell_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<CellCount>>;
 
-    /// Counts per resolution-12 cell and day matching `q`, in no particular order: the
-    /// input of space-time (emerging hotspot) analyses.
+    /// Counts per cell at `q.res` and day matching `q`, in no particular order: the input of
+    /// space-time (emerging hotspot) analyses.
     async fn day_counts(&self, q: &CellCountQuery) -> StoreResult<Vec<DayCount>>;
 
     /// Whether an aggregate (fine or coarse) counts fewer reports than the `reports` table
-    /// holds, as in a store whose reports predate migration 0003 (or 0009). An aggregate
-    /// holding more (bulk-loaded statistics without report rows, as the benchmarks load) is
-    /// left alone.
+    /// holds, as in a store whose reports predate migration 0003 (or 0009), or whose
+    /// aggregate migration 0015 emptied to recount it exactly. An aggregate holding more
+    /// (bulk-loaded statistics without report rows, as the benchmarks load) is left alone.
     async fn report_cells_behind(&self) -> StoreResult<bool>;
 
     /// Rebuilds `report_cells` from `reports` in one transaction (new reports wait for it)
@@ -214,8 +262,8 @@ pub trait AnalyticsStore: Send + Sync {
     /// reports and writes the same rows.
     async fn rebuild_report_cells(&self) -> StoreResult<u64>;
 
-    /// Reports per hexagon at `q.res` over the resolution-12 descendants of `q.cells`, read
-    /// as key ranges of the aggregate (what a heat-map tile needs).
+    /// Reports per hexagon at `q.res` below `q.cells`, read as key ranges of the aggregate
+    /// (what a heat-map tile needs).
     async fn hex_counts(&self, q: &HexCountQuery) -> StoreResult<Vec<(CellIndex, i64)>>;
 
     /// Adds rows to the aggregate in one transaction (rows of the same key are summed), as
@@ -226,8 +274,8 @@ pub trait AnalyticsStore: Send + Sync {
     async fn report_points(&self, q: &ReportPointQuery) -> StoreResult<Vec<ReportPoint>>;
 }
 
-/// One aggregate row for a new report: its resolution-12 cell, local day and the cell's
-/// centre.
+/// One aggregate row for a new report: its cell at one served resolution, local day and the
+/// cell's centre.
 pub(super) struct CellRow {
     pub cell: i64,
     pub day: NaiveDate,
@@ -236,29 +284,38 @@ pub(super) struct CellRow {
 }
 
 impl CellRow {
-    pub(super) fn of(report: &NewReport) -> StoreResult<Self> {
-        Self::new(report.h3_r15, &report.case_day)
+    /// The rows of a new report, one per served resolution.
+    pub(super) fn all_of(report: &NewReport) -> StoreResult<Vec<Self>> {
+        Self::all(report.lon, report.lat, &report.case_day)
     }
 
-    /// The row of a report with resolution-15 cell `h3_r15` on case day `case_day`
-    /// (`YYYYMMDD`).
-    fn new(h3_r15: u64, case_day: &str) -> StoreResult<Self> {
+    /// The rows of a report at `(lon, lat)` on case day `case_day` (`YYYYMMDD`).
+    fn all(lon: f64, lat: f64, case_day: &str) -> StoreResult<Vec<Self>> {
         let corrupt = |what: String| StoreError::Corrupt(format!("report aggregate: {what}"));
-        let cell = CellIndex::try_from(h3_r15)
-            .map_err(|e| corrupt(e.to_string()))?
-            .parent(AGGREGATE_RESOLUTION)
-            .ok_or_else(|| corrupt("H3 cell is coarser than resolution 12".into()))?;
         // The case day is the report's calendar day in the deployment's zone (`YYYYMMDD`).
         let day = NaiveDate::parse_from_str(case_day, "%Y%m%d")
             .map_err(|e| corrupt(format!("case day {case_day:?}: {e}")))?;
-        let centre = LatLng::from(cell);
-        Ok(CellRow {
-            cell: cell_to_i64(cell),
-            day,
-            lon: centre.lng(),
-            lat: centre.lat(),
-        })
+        Ok(cells_of(lon, lat)
+            .map_err(|e| corrupt(e.to_string()))?
+            .into_iter()
+            .map(|cell| {
+                let centre = LatLng::from(cell);
+                CellRow {
+                    cell: cell_to_i64(cell),
+                    day,
+                    lon: centre.lng(),
+                    lat: centre.lat(),
+                }
+            })
+            .collect())
     }
+}
+
+/// The day of a report's rows (they all share it).
+pub(super) fn report_day(rows: &[CellRow]) -> StoreResult<NaiveDate> {
+    rows.first()
+        .map(|r| r.day)
+        .ok_or_else(|| StoreError::Corrupt("report aggregate: a report without cells".into()))
 }
 
 /// H3 indexes keep their top bit zero (H3 index bit layout), so they fit a signed 64-bit
@@ -267,10 +324,26 @@ fn cell_to_i64(cell: CellIndex) -> i64 {
     u64::from(cell) as i64
 }
 
-/// Adds one report to the aggregate; the same statement on both backends.
-pub(super) const UPSERT_REPORT_CELL: &str =
-    "insert into report_cells (cell, day, category, lon, lat, n) values ($1, $2, $3, $4, $5, 1)
-     on conflict (cell, day, category) do update set n = report_cells.n + 1";
+/// Adds `rows` one-report rows to the aggregate in one statement (`$1` the day, `$2` the
+/// category, then cell, lon, lat per row); the same statement on both backends. The rows of
+/// one report are at different resolutions, so their keys differ.
+pub(super) fn upsert_report_cells_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|i| {
+            format!(
+                "(${}, $1, $2, ${}, ${}, 1)",
+                3 * i + 3,
+                3 * i + 4,
+                3 * i + 5
+            )
+        })
+        .collect();
+    format!(
+        "insert into report_cells (cell, day, category, lon, lat, n) values {}
+         on conflict (cell, day, category) do update set n = report_cells.n + 1",
+        values.join(", ")
+    )
+}
 
 /// The filters of [`CellCountQuery`] as a `where` clause: absent filters are bound as their
 /// widest value so that both backends share one statement. Category codes are alphanumeric
@@ -282,7 +355,7 @@ pub(super) const UPSERT_REPORT_CELL: &str =
 /// most one can match.
 macro_rules! filtered {
     ($select:literal, $group:literal) => {
-        filtered!(@ $select, "report_cells", "", $group)
+        filtered!(@ $select, "report_cells", "and cell >= $8 and cell <= $9", $group)
     };
     (cases $select:literal, $group:literal) => {
         filtered!(@ $select, "case_index",
@@ -314,33 +387,34 @@ const SELECT_CELL_COUNTS: &str = filtered!(
 const SELECT_DAY_COUNTS: &str =
     filtered!("select cell, day, cast(sum(n) as bigint) as n", "cell, day");
 
-/// Counts cases per cell and category.
+/// Counts cases per point and category (binned into cells by the caller).
 const SELECT_CASE_CELL_COUNTS: &str =
-    filtered!(cases "select h3_r12, category, count(*)", "h3_r12, category");
+    filtered!(cases "select lon, lat, category, count(*)", "lon, lat, category");
 
-/// Counts cases per cell and day.
-const SELECT_CASE_DAY_COUNTS: &str = filtered!(cases "select h3_r12, day, count(*)", "h3_r12, day");
+/// Counts cases per point and day (binned into cells by the caller).
+const SELECT_CASE_DAY_COUNTS: &str =
+    filtered!(cases "select lon, lat, day, count(*)", "lon, lat, day");
 
-/// Runs one of the filtered selects with `q`'s binds, rows of `(i64 cell, $T, i64 n)`:
-/// `$sql` over the aggregate, or `$case_sql` over the per-case read model when `q` filters
-/// by unit or state.
+/// Runs one of the filtered selects with `q`'s binds, giving `(cell at q.res, $T, n)`:
+/// `$sql` over the aggregate (rows of `q.res` only), or `$case_sql` over the per-case read
+/// model when `q` filters by unit or state, whose points are binned here.
 macro_rules! select_filtered {
     ($pool:expr, $sql:expr, $case_sql:expr, $t:ty, $q:expr) => {{
         let q: &CellCountQuery = $q;
         let bbox = q.bbox.unwrap_or(Bbox::WORLD);
-        let first = NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date");
-        let last = NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date");
-        let mut query = sqlx::query_as(if q.by_case() { $case_sql } else { $sql })
-            .bind(q.from.unwrap_or(first))
-            .bind(q.to.unwrap_or(last))
-            .bind(format!(
-                "{}%",
-                q.category.as_ref().map_or("", |c| c.as_str())
-            ))
-            .bind(bbox.min_lon)
-            .bind(bbox.max_lon)
-            .bind(bbox.min_lat)
-            .bind(bbox.max_lat);
+        let (first, last) = day_bounds(q.from, q.to);
+        macro_rules! bind_filters {
+            ($query:expr) => {
+                $query
+                    .bind(first)
+                    .bind(last)
+                    .bind(category_prefix(q.category.as_ref()))
+                    .bind(bbox.min_lon)
+                    .bind(bbox.max_lon)
+                    .bind(bbox.min_lat)
+                    .bind(bbox.max_lat)
+            };
+        }
         if q.by_case() {
             let states = if q.states.is_empty() {
                 String::new()
@@ -348,14 +422,30 @@ macro_rules! select_filtered {
                 let names: Vec<&str> = q.states.iter().map(|s| s.as_str()).collect();
                 format!(",{},", names.join(","))
             };
-            query = query
+            let rows: Vec<(f64, f64, $t, i64)> = bind_filters!(sqlx::query_as($case_sql))
                 .bind(q.unit.as_ref().map_or("", |u| u.as_str()).to_owned())
-                .bind(states);
+                .bind(states)
+                .fetch_all($pool)
+                .await?;
+            rows.into_iter()
+                .map(|(lon, lat, key, n)| {
+                    let cell = LatLng::new(lat, lon)
+                        .map_err(|e| StoreError::Corrupt(format!("case_index point: {e}")))?
+                        .to_cell(q.res);
+                    Ok((cell, key, n))
+                })
+                .collect::<StoreResult<Vec<_>>>()
+        } else {
+            let (lo, hi) = res_range(q.res);
+            let rows: Vec<(i64, $t, i64)> = bind_filters!(sqlx::query_as($sql))
+                .bind(lo)
+                .bind(hi)
+                .fetch_all($pool)
+                .await?;
+            rows.into_iter()
+                .map(|(cell, key, n)| Ok((cell_from_i64(cell)?, key, n)))
+                .collect::<StoreResult<Vec<_>>>()
         }
-        let rows: Vec<(i64, $t, i64)> = query.fetch_all($pool).await?;
-        rows.into_iter()
-            .map(|(cell, key, n)| Ok((cell_from_i64(cell)?, key, n)))
-            .collect::<StoreResult<Vec<_>>>()
     }};
 }
 
@@ -364,10 +454,13 @@ fn cell_from_i64(cell: i64) -> StoreResult<CellIndex> {
         .map_err(|e| StoreError::Corrupt(format!("report_cells.cell {cell}: {e}")))
 }
 
-/// The counts are compared in SQL, so the check reads two numbers.
+/// The reports, and what the finest rows of each aggregate count (`$1`/`$2` the keys of
+/// resolution 12, `$3`/`$4` those of resolution 8).
 const SELECT_TOTALS: &str = "select (select count(*) from reports),
-            (select cast(coalesce(sum(n), 0) as bigint) from report_cells),
-            (select cast(coalesce(sum(n), 0) as bigint) from report_cells_coarse)";
+            (select cast(coalesce(sum(n), 0) as bigint) from report_cells
+             where cell >= $1 and cell <= $2),
+            (select cast(coalesce(sum(n), 0) as bigint) from report_cells_coarse
+             where cell >= $3 and cell <= $4)";
 
 /// Rows per multi-row insert while rebuilding: 6 binds a row stays below SQLite's limit of
 /// 32,766 parameters.
@@ -385,15 +478,16 @@ fn case_day_of(case_id: &str) -> StoreResult<&str> {
 /// and its count.
 type Aggregate = HashMap<(i64, NaiveDate, String), (CellRow, i64)>;
 
-/// Aggregate rows of `reports` (case id, category, resolution-15 cell), keyed like the
-/// table's primary key.
-fn aggregate(reports: Vec<(String, String, i64)>) -> StoreResult<Aggregate> {
+/// Aggregate rows of `reports` (case id, category, point), one per served resolution and
+/// report, keyed like the table's primary key.
+fn aggregate(reports: Vec<(String, String, f64, f64)>) -> StoreResult<Aggregate> {
     let mut rows = Aggregate::new();
-    for (case_id, category, h3_r15) in reports {
-        let row = CellRow::new(h3_r15 as u64, case_day_of(&case_id)?)?;
-        rows.entry((row.cell, row.day, category))
-            .or_insert((row, 0))
-            .1 += 1;
+    for (case_id, category, lon, lat) in reports {
+        for row in CellRow::all(lon, lat, case_day_of(&case_id)?)? {
+            rows.entry((row.cell, row.day, category.clone()))
+                .or_insert((row, 0))
+                .1 += 1;
+        }
     }
     Ok(rows)
 }
@@ -413,8 +507,8 @@ macro_rules! rebuild_report_cells {
         sqlx::query("delete from report_cells_coarse")
             .execute(&mut *tx)
             .await?;
-        let reports: Vec<(String, String, i64)> =
-            sqlx::query_as("select case_id, category, h3_r15 from reports")
+        let reports: Vec<(String, String, f64, f64)> =
+            sqlx::query_as("select case_id, category, lon, lat from reports")
                 .fetch_all(&mut *tx)
                 .await?;
         let counted = reports.len() as u64;
@@ -453,6 +547,7 @@ fn finer_digits(res: u8) -> i64 {
 
 /// `(cell & clear) | set` is the parent at `res` of a finer cell (H3 index bit layout: set
 /// the resolution field, set the digits below it to 7).
+#[cfg(test)]
 fn parent_masks(res: Resolution) -> (i64, i64) {
     let r = u8::from(res);
     (!RES_BITS, (i64::from(r) << 52) | finer_digits(r))
@@ -482,6 +577,7 @@ const MAX_RANGES: usize = 256;
 /// The key ranges holding the descendants of `cells`, merged where adjacent, coarsened to
 /// at most [`MAX_RANGES`]. Digits 13–15 are 7 in every key, so ranges are compared
 /// without them: then the ranges of sibling cells follow each other.
+#[cfg(test)]
 fn key_ranges(cells: &[CellIndex]) -> Vec<(i64, i64)> {
     key_ranges_at(cells, u8::from(AGGREGATE_RESOLUTION))
 }
@@ -570,18 +666,24 @@ fn ranges_sql(ranges: usize, table: &str, filter: &str) -> String {
     )
 }
 
-/// Resolution of the coarse aggregate.
+/// Finest resolution of the coarse aggregate (it keeps resolutions 5 to 8).
 pub const COARSE_RESOLUTION: Resolution = Resolution::Eight;
 
-/// The coarse aggregate's key of a report row: the resolution-8 parent, the month and the
-/// major category.
-pub(super) fn coarse_key(cell_r12: i64, day: NaiveDate, category: &str) -> (i64, String, String) {
-    let (clear, set) = parent_masks(COARSE_RESOLUTION);
-    (
-        (cell_r12 & clear) | set,
-        day.format("%Y-%m").to_string(),
-        category.chars().take(2).collect(),
-    )
+/// The coarse aggregate's key of an aggregate row of resolution 8 or coarser (`None` for a
+/// finer one): the same cell, the month and the major category.
+pub(super) fn coarse_key(
+    cell: i64,
+    day: NaiveDate,
+    category: &str,
+) -> Option<(i64, String, String)> {
+    let res = ((cell & RES_BITS) >> 52) as u8;
+    (res <= u8::from(COARSE_RESOLUTION)).then(|| {
+        (
+            cell,
+            day.format("%Y-%m").to_string(),
+            category.chars().take(2).collect(),
+        )
+    })
 }
 
 /// Adds `n` reports to one coarse row; the same statement on both backends.
@@ -622,7 +724,9 @@ fn coarse_rows<'a>(
     let mut coarse: std::collections::BTreeMap<(i64, String, String), i64> =
         std::collections::BTreeMap::new();
     for (cell, day, category, n) in rows {
-        *coarse.entry(coarse_key(cell, day, category)).or_default() += n;
+        if let Some(key) = coarse_key(cell, day, category) {
+            *coarse.entry(key).or_default() += n;
+        }
     }
     coarse.into_iter().collect()
 }
@@ -664,12 +768,14 @@ macro_rules! select_hex_counts {
                 "hexagon counts are kept down to resolution 12".into(),
             ));
         }
-        let (clear, set) = parent_masks(q.res);
+        // The rows are at `q.res` already: the "parent" is the cell itself.
+        let (clear, set) = (-1_i64, 0_i64);
+        let at = u8::from(q.res);
         // Months and the major category are text on both backends; days are dates on
         // PostGIS, so each branch binds its own types.
         let (ranges, query) = match coarse_bounds(q) {
             Some((first, last, major)) => {
-                let ranges = key_ranges_at(&q.cells, u8::from(COARSE_RESOLUTION));
+                let ranges = key_ranges_at(&q.cells, at);
                 let query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(
                     coarse_counts_sql(ranges.len()),
                 ))
@@ -681,7 +787,7 @@ macro_rules! select_hex_counts {
                 (ranges, query)
             }
             None => {
-                let ranges = key_ranges(&q.cells);
+                let ranges = key_ranges_at(&q.cells, at);
                 let (first, last) = day_bounds(q.from, q.to);
                 let query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(hex_counts_sql(
                     ranges.len(),
@@ -719,9 +825,9 @@ macro_rules! add_to_aggregate {
         let mut summed: std::collections::BTreeMap<(i64, NaiveDate, &str), (f64, f64, i64)> =
             std::collections::BTreeMap::new();
         for r in rows {
-            if r.cell.resolution() != AGGREGATE_RESOLUTION {
+            if !(COARSEST_RESOLUTION..=AGGREGATE_RESOLUTION).contains(&r.cell.resolution()) {
                 return Err(StoreError::Corrupt(format!(
-                    "aggregate cell {} is not at resolution 12",
+                    "aggregate cell {} is not at a served resolution (5 to 12)",
                     r.cell
                 )));
             }
@@ -854,8 +960,15 @@ macro_rules! impl_analytics_store {
             }
 
             async fn report_cells_behind(&self) -> StoreResult<bool> {
-                let (reports, counted, coarse): (i64, i64, i64) =
-                    sqlx::query_as(SELECT_TOTALS).fetch_one(self.pool()).await?;
+                let (fine_lo, fine_hi) = res_range(AGGREGATE_RESOLUTION);
+                let (coarse_lo, coarse_hi) = res_range(COARSE_RESOLUTION);
+                let (reports, counted, coarse): (i64, i64, i64) = sqlx::query_as(SELECT_TOTALS)
+                    .bind(fine_lo)
+                    .bind(fine_hi)
+                    .bind(coarse_lo)
+                    .bind(coarse_hi)
+                    .fetch_one(self.pool())
+                    .await?;
                 Ok(reports > counted || reports > coarse)
             }
 

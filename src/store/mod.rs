@@ -10,6 +10,7 @@ mod demo;
 mod follow_up;
 mod plan;
 mod postgres;
+mod registrations;
 mod rewards;
 mod sqlite;
 
@@ -35,6 +36,7 @@ pub use demo::DemoStore;
 pub use follow_up::FollowUpStore;
 pub use plan::{PlanRevision, PlanStore};
 pub use postgres::PgStore;
+pub use registrations::{Registration, RegistrationStore};
 pub use rewards::{LedgerRow, RewardStore};
 pub use sqlite::SqliteStore;
 
@@ -207,6 +209,7 @@ pub trait Store:
     + FollowUpStore
     + PlanStore
     + RewardStore
+    + RegistrationStore
     + DemoStore
     + analytics::AnalyticsStore
     + Send
@@ -366,24 +369,31 @@ macro_rules! insert_report_rows {
             .bind(report.near_boundary.clone().map(sqlx::types::Json))
             .execute(&mut *$conn)
             .await?;
-        // The heat-map aggregate moves with the report, in its transaction (issue 4).
-        let cell = analytics::CellRow::of(report)?;
-        sqlx::query(analytics::UPSERT_REPORT_CELL)
-            .bind(cell.cell)
-            .bind(cell.day)
-            .bind(&report.category)
-            .bind(cell.lon)
-            .bind(cell.lat)
-            .execute(&mut *$conn)
-            .await?;
-        let (coarse, month, major) = analytics::coarse_key(cell.cell, cell.day, &report.category);
-        sqlx::query(analytics::UPSERT_COARSE_CELL)
-            .bind(coarse)
-            .bind(month)
-            .bind(major)
-            .bind(1_i64)
-            .execute(&mut *$conn)
-            .await?;
+        // The heat-map aggregate moves with the report, in its transaction (issue 4), at
+        // every served resolution in one statement (issue 10: exact cells).
+        let cells = analytics::CellRow::all_of(report)?;
+        let mut upsert = sqlx::query(sqlx::AssertSqlSafe(analytics::upsert_report_cells_sql(
+            cells.len(),
+        )))
+        .bind(analytics::report_day(&cells)?)
+        .bind(&report.category);
+        for cell in &cells {
+            upsert = upsert.bind(cell.cell).bind(cell.lon).bind(cell.lat);
+        }
+        upsert.execute(&mut *$conn).await?;
+        for cell in &cells {
+            if let Some((coarse, month, major)) =
+                analytics::coarse_key(cell.cell, cell.day, &report.category)
+            {
+                sqlx::query(analytics::UPSERT_COARSE_CELL)
+                    .bind(coarse)
+                    .bind(month)
+                    .bind(major)
+                    .bind(1_i64)
+                    .execute(&mut *$conn)
+                    .await?;
+            }
+        }
         for m in &report.media {
             sqlx::query(INSERT_MEDIA)
                 .bind(case_id)
@@ -399,14 +409,18 @@ macro_rules! insert_report_rows {
                 .execute(&mut *$conn)
                 .await?;
         }
+        // The report's exact resolution-12 cell (the last, finest row).
+        let finest = cells.last().ok_or_else(|| {
+            StoreError::Corrupt("report aggregate: a report without cells".into())
+        })?;
         cases::bind_summary!(
             sqlx::query(cases::INSERT_CASE_INDEX),
             case_id,
             &report.summary
         )
         .bind(&report.category)
-        .bind(cell.cell)
-        .bind(cell.day)
+        .bind(finest.cell)
+        .bind(finest.day)
         .bind(report.lon)
         .bind(report.lat)
         .bind(report.code_at(UnitLevel::District))

@@ -29,14 +29,10 @@ async fn submit_all(app: &TestApp) {
     }
 }
 
-/// The expected hexagon of a report at `res`, computed here with h3o: the parent of the
-/// point's resolution-15 cell, as the issue defines coarser cells.
+/// The expected hexagon of a report at `res`, computed here with h3o: the cell holding the
+/// point (`latLngToCell`, issue 10).
 fn expected_cell(lon: f64, lat: f64, res: Resolution) -> String {
-    let cell = LatLng::new(lat, lon)
-        .expect("valid point")
-        .to_cell(Resolution::Fifteen)
-        .parent(res)
-        .expect("coarser resolution");
+    let cell = LatLng::new(lat, lon).expect("valid point").to_cell(res);
     format!("{:x}", u64::from(cell))
 }
 
@@ -107,7 +103,7 @@ fn assert_valid_hexagons(fc: &Value) {
 }
 
 both_backends!(
-    hexbins_count_each_report_in_its_h3_parent_at_every_resolution,
+    hexbins_count_each_report_in_the_cell_holding_its_point,
     |backend| async move {
         let app = TestApp::spawn(backend, &xinglongtai()).await;
         submit_all(&app).await;

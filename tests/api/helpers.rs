@@ -64,12 +64,50 @@ pub async fn fresh_pg_database() -> String {
     format!("{base}/{name}")
 }
 
+/// The test's SMS gateway: keeps every code sent, newest last.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedSms(Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+#[async_trait::async_trait]
+impl citysnap::sms::SmsGateway for CapturedSms {
+    async fn send_code(
+        &self,
+        phone: &str,
+        code: &str,
+        _minutes: u32,
+    ) -> Result<(), citysnap::sms::SmsError> {
+        self.0
+            .lock()
+            .expect("sms lock")
+            .push((phone.to_owned(), code.to_owned()));
+        Ok(())
+    }
+}
+
+impl CapturedSms {
+    /// Every `(phone, code)` sent so far.
+    pub fn sent(&self) -> Vec<(String, String)> {
+        self.0.lock().expect("sms lock").clone()
+    }
+
+    /// The last code sent to `phone` (11 digits).
+    pub fn last_code(&self, phone: &str) -> Option<String> {
+        self.sent()
+            .into_iter()
+            .rev()
+            .find(|(p, _)| p == phone)
+            .map(|(_, c)| c)
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub state: AppState,
+    /// The codes the service sent to residents' phones.
+    pub sms: CapturedSms,
     server: JoinHandle<()>,
     /// Keeps the SQLite data directory alive for the test's duration.
     pub dir: Arc<tempfile::TempDir>,
@@ -104,7 +142,9 @@ impl TestApp {
     }
 
     async fn start(config: Config, store: Arc<dyn Store>, dir: Arc<tempfile::TempDir>) -> TestApp {
-        let state = config.state(store.clone()).await.expect("state");
+        let mut state = config.state(store.clone()).await.expect("state");
+        let sms = CapturedSms::default();
+        state.sms = Arc::new(sms.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let router = citysnap::api::router(state.clone());
@@ -120,6 +160,7 @@ impl TestApp {
             config,
             store,
             state,
+            sms,
             server,
             dir,
         }
@@ -190,13 +231,30 @@ impl TestApp {
         }
     }
 
-    /// A registered resident's token (POST /v1/residents).
+    /// A registered resident's token: `POST /v1/residents`, then the code the service sent
+    /// to the phone at `POST /v1/residents/confirm`.
     pub async fn resident(&self, phone: &str) -> String {
+        let (_, body) = self.confirm_registration(phone).await;
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Registers `phone` and confirms it with the code sent; the confirmation's status and
+    /// body (201 for a new resident, 200 for a number registered before).
+    pub async fn confirm_registration(&self, phone: &str) -> (u16, Value) {
         let (status, body, _) = self
             .post_json("/v1/residents", &serde_json::json!({"phone": phone}))
             .await;
-        assert_eq!(status, 201, "{body}");
-        body["token"].as_str().expect("token").to_owned()
+        assert_eq!(status, 202, "{body}");
+        let normalised = citysnap::domain::access::normalise_phone(phone).expect("a mobile number");
+        let code = self.sms.last_code(&normalised).expect("a code was sent");
+        let (status, body, _) = self
+            .post_json(
+                "/v1/residents/confirm",
+                &serde_json::json!({"registration": body["registration"], "code": code}),
+            )
+            .await;
+        assert!(status == 201 || status == 200, "{status} {body}");
+        (status, body)
     }
 
     pub async fn get_as(

@@ -46,7 +46,8 @@ fn planted() -> Vec<(f64, f64)> {
     points
 }
 
-async fn submit(app: &TestApp, points: &[(f64, f64)]) {
+/// Reports of 0301 at each point, each accepted.
+pub(crate) async fn submit(app: &TestApp, points: &[(f64, f64)]) {
     for &(lon, lat) in points {
         let body = json!({
             "description": "热点测试",
@@ -68,16 +69,12 @@ fn district() -> MultiPolygon<f64> {
     )
 }
 
-/// Reports per cell at `RES`, computed here with h3o from the points: the parent of each
-/// point's resolution-15 cell.
+/// Reports per cell at `RES`, computed here with h3o from the points: the cell holding each
+/// point (`latLngToCell`).
 fn expected_counts(points: &[(f64, f64)]) -> BTreeMap<CellIndex, u64> {
     let mut m = BTreeMap::new();
     for &(lon, lat) in points {
-        let cell = LatLng::new(lat, lon)
-            .expect("valid")
-            .to_cell(Resolution::Fifteen)
-            .parent(RES)
-            .expect("coarser");
+        let cell = LatLng::new(lat, lon).expect("valid").to_cell(RES);
         *m.entry(cell).or_default() += 1;
     }
     m
@@ -290,7 +287,7 @@ both_backends!(
             ("res=8&period=day", "invalid_period"),
             ("res=8&k=0", "invalid_k"),
             ("res=8&from=2026-03-03&to=2026-03-04", "too_few_periods"),
-            ("res=8&from=1990-01-01&to=2026-01-01", "too_many_periods"),
+            ("res=8&from=2000-01-01&to=2026-01-01", "too_many_periods"),
             ("res=8&to=2026-13-01", "invalid_date"),
             ("res=12", "too_many_cells"),
             ("res=8&significant=1", "invalid_significant"),
@@ -310,7 +307,7 @@ both_backends!(hotspots_need_boundaries, |backend| async move {
 });
 
 /// Runs `statements` on the test's database behind the service's back.
-async fn run_sql(app: &TestApp, backend: Backend, statements: &[String]) {
+pub(crate) async fn run_sql(app: &TestApp, backend: Backend, statements: &[String]) {
     use sqlx::Connection;
     match backend {
         Backend::Sqlite => {
@@ -352,7 +349,8 @@ both_backends!(
         // scattered cells one report every week. Gi* of the hub rises every week.
         let monday = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
         let row = |cell: CellIndex, week: u64, n: u64| {
-            let fine = cell.center_child(Resolution::Twelve).unwrap();
+            // The aggregate's rows of the analysis' resolution.
+            let fine = cell;
             let c = LatLng::from(fine);
             let day = monday + chrono::Days::new(7 * week);
             format!(

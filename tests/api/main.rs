@@ -4,20 +4,26 @@
 
 mod helpers;
 
+mod access;
+mod action_input;
 mod analytics;
+mod calendar;
 mod case_state;
 mod cases;
 mod demo;
+mod exact;
 mod follow_up;
 mod hotspots;
 mod idempotency;
 mod import;
+mod input_bounds;
 mod intake;
 mod limits;
 mod living_demo;
 mod media;
 mod merge;
 mod real_outlines;
+mod registration;
 mod resolve;
 mod rewards;
 mod tiles;

@@ -6,7 +6,7 @@
 //!
 //! The study area is every cell at the requested resolution whose centre lies inside the
 //! deployment area (the outlines of the jurisdiction's top level, the districts), zero-count
-//! cells included. Counts are the H3 parents of the resolution-12 aggregate.
+//! cells included. A cell counts the reports whose point lies in it (issue 10).
 //!
 //! Cost (issue 8, item 16): a request over the caps ([`MAX_CELLS`], [`MAX_NEIGHBOURS`],
 //! [`MAX_WORK`], [`MAX_CELL_PERIODS`]) is refused from an estimate of its cells before any
@@ -320,8 +320,8 @@ fn area_for(state: &AppState, budget: &Budget) -> Result<Area, ApiError> {
     let estimate = (outline.chamberlain_duquette_unsigned_area() / 1e6 / cell_km2).ceil() as u64;
     // Refuse only what is clearly over: the estimate less its error.
     budget.check(estimate - estimate / 10, true)?;
-    // Resolution-12 children of a cell whose centre is inside lie within about two edge
-    // lengths of that centre (as for heat-maps with a bbox).
+    // The aggregate's rows are read by their cell centres, the per-case model's by points,
+    // which lie within an edge length of their cell's centre.
     let bbox = Bbox {
         min_lon: rect.min().x,
         min_lat: rect.min().y,
@@ -377,7 +377,7 @@ pub(crate) async fn compute_hotspots(
     let _slot = state.analytics_gate.admit().await?;
     let rows = state
         .store
-        .cell_counts(&p.filter.query(Some(area.bbox)))
+        .cell_counts(&p.filter.query(p.res, Some(area.bbox)))
         .await?;
     let (res, k, permutations) = (p.res, p.k, p.permutations);
     let report = blocking(move || {
@@ -712,7 +712,7 @@ async fn emerging(
     let _slot = state.analytics_gate.admit().await?;
     let rows = state
         .store
-        .day_counts(&p.filter.query(Some(area.bbox)))
+        .day_counts(&p.filter.query(p.res, Some(area.bbox)))
         .await?;
     let k_anon = state.settings.tile_min_count;
     blocking(move || {
