@@ -19,7 +19,10 @@ use h3o::{CellIndex, LatLng, Resolution};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use utoipa::IntoParams;
+
 use super::auth::Caller;
+use super::error::Problem;
 use super::resolve::round6;
 use super::{ApiError, ApiQuery, AppState};
 use crate::domain::case::State as CaseState;
@@ -49,16 +52,33 @@ pub fn router() -> Router<AppState> {
 
 /// The query string as sent; every field is parsed into [`HexbinRequest`] so that each bad
 /// value gets its own problem code.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HexbinQuery {
+    /// H3 resolution of the cells.
+    #[param(required = true, value_type = u8, minimum = 5, maximum = 12)]
     res: Option<String>,
+    /// `min_lon,min_lat,max_lon,max_lat` (WGS-84): hexagons whose centre lies in it.
+    #[param(value_type = Option<String>, example = "122.0,41.1,122.1,41.2")]
     bbox: Option<String>,
+    /// First local day, `YYYY-MM-DD`.
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
+    /// Last local day, inclusive.
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
+    /// A category or major category code.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9]{2,16}$")]
     category: Option<String>,
+    /// A unit code of any level (district, street, community, grid).
+    #[param(value_type = Option<String>, pattern = "^[0-9]{6,15}$")]
     unit: Option<String>,
+    /// Case states, comma-separated, e.g. `dispatched,accepted`.
+    #[param(value_type = Option<String>, example = "dispatched,accepted")]
     status: Option<String>,
+    /// `category`: also split each hexagon's count per category (`counts`).
+    #[param(value_type = Option<String>, pattern = "^category$")]
     by: Option<String>,
 }
 
@@ -115,7 +135,7 @@ macro_rules! count_filter {
     };
 }
 
-mod hotspots;
+pub(super) mod hotspots;
 
 /// The filters every analytics read shares, parsed.
 #[derive(Debug, Clone, Default)]
@@ -425,6 +445,16 @@ pub struct HexbinProperties {
 /// `GET /v1/analytics/hexbins`.
 pub type HexbinBody = HexCollection<HexbinProperties, NoMembers>;
 
+/// `GET /v1/analytics/hexbins`: report counts per H3 hexagon.
+#[utoipa::path(get, path = "/v1/analytics/hexbins", tag = "analytics", params(HexbinQuery),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Hexagons with `cell` and `count` (and `counts` per category with `by=category`); the public sees hexagons of at least k reports",
+            body = super::wire::HexagonCollection, content_type = "application/geo+json"),
+        (status = 400, description = "`invalid_query`: an unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_resolution`, `invalid_bbox`, `invalid_date`, `invalid_date_range`, `invalid_category`, `invalid_unit`, `invalid_status`, `invalid_group_by`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`analytics_busy` (with `retry_after`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state, caller))]
 async fn hexbins(
     State(state): State<AppState>,

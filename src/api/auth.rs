@@ -20,6 +20,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::error::Problem;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::access::{
     UnitNeed, code_digest, is_token_shaped, new_code, new_principal_id, new_registration_id,
@@ -44,6 +45,12 @@ pub fn router() -> Router<AppState> {
 
 /// `DELETE /v1/principals/{id}/tokens` (admin): revokes every token of a principal (a lost
 /// phone, someone leaving); their events stay in the case logs.
+#[utoipa::path(delete, path = "/v1/principals/{id}/tokens", tag = "auth", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The principal's id")),
+    responses(
+        (status = 200, description = "How many tokens were revoked", body = super::wire::Revoked),
+        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -326,6 +333,16 @@ const REGISTRATIONS_PER_HOUR: i64 = 5;
 /// (issue 8); a one-time code goes to the phone through the deployment's SMS gateway, and
 /// `POST /v1/residents/confirm` exchanges it for a token. A number that is registered
 /// already gets a new token for the same resident: owning the phone is what counts.
+#[utoipa::path(post, path = "/v1/residents", tag = "auth",
+    request_body(content = super::wire::RegistrationBody, content_type = "application/json"),
+    responses(
+        (status = 202, description = "A code was sent to the phone (the same answer for a known number)", body = super::wire::RegistrationPending),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_content_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`, `invalid_phone`, `invalid_name`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_requests`: five codes an hour per number", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn register(
     State(state): State<AppState>,
     ApiJson(r): ApiJson<RegistrationRequest>,
@@ -386,6 +403,14 @@ struct ConfirmationRequest {
 /// the number; the answer is the resident and a new token (`201` for a new resident, `200`
 /// for a number registered before). A wrong, expired or used code, an unknown registration
 /// and one out of attempts all get the same `invalid_code`.
+#[utoipa::path(post, path = "/v1/residents/confirm", tag = "auth",
+    request_body(content = super::wire::ConfirmationBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The number was registered before: a new token for that resident", body = super::wire::IssuedToken),
+        (status = 201, description = "A new resident; the token is shown this once", body = super::wire::IssuedToken),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`, `invalid_code`", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn confirm(
     State(state): State<AppState>,
     ApiJson(c): ApiJson<ConfirmationRequest>,
@@ -477,6 +502,16 @@ struct TokenRequest {
 }
 
 /// `POST /v1/tokens` (admin): a new staff principal and its token.
+#[utoipa::path(post, path = "/v1/tokens", tag = "auth", security(("bearer" = [])),
+    request_body(content = super::wire::TokenRequestBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; the token is shown this once", body = super::wire::IssuedToken),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_content_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`, `invalid_role`, `invalid_unit`, `invalid_name`", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -505,6 +540,8 @@ async fn create_token(
 }
 
 /// `GET /v1/me`: who the token belongs to.
+#[utoipa::path(get, path = "/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = super::wire::PrincipalBody)))]
 async fn me(caller: Caller) -> Result<Json<Value>, ApiError> {
     Ok(Json(principal_json(caller.principal()?)))
 }

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::{Caller, case_scope, sees, sees_contact, signed_in, within};
+use super::error::Problem;
 use super::{ApiError, ApiJson, ApiQuery, ApiSettings, AppState};
 use crate::domain::access::PrincipalId;
 use crate::domain::calendar::{IsoDuration, TimeLimit, WarningLevel};
@@ -348,6 +349,13 @@ fn case_json(s: &ApiSettings, v: &Visible, now: DateTime<Utc>) -> Value {
 
 /// `GET /v1/cases/{case_id}`; staff also get the cases merged into it, and the unit handling
 /// it and the dispatchers the reporter's contact ([`sees_contact`]).
+#[utoipa::path(get, path = "/v1/cases/{case_id}", tag = "cases", security(("bearer" = [])),
+    params(("case_id" = String, Path, example = "XL-20261201-000001")),
+    responses(
+        (status = 200, description = "The case", body = super::wire::CaseBody),
+        (status = 403, description = "`forbidden`: a planner sees aggregates only", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`case_not_found` (or outside the caller's scope)", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state, caller))]
 async fn show(
     State(state): State<AppState>,
@@ -600,6 +608,14 @@ fn staff_event(e: &StoredEvent) -> Value {
     v
 }
 
+/// `GET /v1/cases/{case_id}/events`: the case's log.
+#[utoipa::path(get, path = "/v1/cases/{case_id}/events", tag = "cases", security(("bearer" = [])),
+    params(("case_id" = String, Path, example = "XL-20261201-000001")),
+    responses(
+        (status = 200, description = "The log, oldest first", body = super::wire::Timeline),
+        (status = 403, description = "`forbidden`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`case_not_found` (or outside the caller's scope)", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state, caller))]
 async fn timeline(
     State(state): State<AppState>,
@@ -620,15 +636,29 @@ async fn timeline(
 }
 
 /// Query of `GET /v1/cases`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Case states, comma-separated.
+    #[param(example = "dispatched,accepted")]
     state: Option<String>,
+    /// `green`, `yellow` or `red`, computed now.
+    #[param(pattern = "^(green|yellow|red)$")]
     warning: Option<String>,
+    /// A unit or department code: cases targeted at it or inside it.
+    #[param(pattern = "^[A-Za-z0-9]{1,32}$")]
     unit: Option<String>,
+    /// A category code.
+    #[param(pattern = "^[A-Za-z0-9]{1,32}$")]
     category: Option<String>,
+    /// `min_lon,min_lat,max_lon,max_lat` (WGS-84).
+    #[param(example = "122.0,41.1,122.1,41.2")]
     bbox: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    /// The `next_after` of the previous page.
     after: Option<String>,
 }
 
@@ -745,6 +775,13 @@ async fn run_list(state: &AppState, query: CaseQuery) -> Result<Json<Value>, Api
 
 /// `GET /v1/cases?state=&warning=&unit=&category=&bbox=&limit=&after=`: the cases the
 /// caller may see, in case-id order, `limit` at a time (`next_after` continues).
+#[utoipa::path(get, path = "/v1/cases", tag = "cases", params(ListQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of the cases the caller may see", body = super::wire::CaseList),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: a planner sees aggregates only", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_state`, `invalid_warning`, `invalid_unit`, `invalid_category`, `invalid_bbox`, `invalid_limit`", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -761,6 +798,13 @@ async fn list(
 
 /// `GET /v1/supervision` (leaders, dispatchers): red cases and cases with a supervision
 /// (督办) waiting for the unit's reply.
+#[utoipa::path(get, path = "/v1/supervision", tag = "cases", params(ListQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of the supervision queue", body = super::wire::CaseList),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: not a leader, dispatcher or admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_state`, `invalid_warning`, `invalid_unit`, `invalid_category`, `invalid_bbox`, `invalid_limit`", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn supervision(
     State(state): State<AppState>,
     caller: Caller,
@@ -1176,6 +1220,19 @@ fn merge_lost(event: &Event) -> ApiError {
 }
 
 /// `POST /v1/cases/{case_id}/actions`.
+#[utoipa::path(post, path = "/v1/cases/{case_id}/actions", tag = "cases", security(("bearer" = [])),
+    params(("case_id" = String, Path, example = "XL-20261201-000001")),
+    request_body(content = super::wire::ActionBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The case after the action", body = super::wire::CaseBody),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: the role may not take the action, or a handler passes a case outside its unit", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`case_not_found` (or outside the caller's scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`illegal_transition` (with `state` and `action`), `case_busy`, `no_open_supervision`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_content_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`, `invalid_action`, `invalid_reason`, `reason_required`, `invalid_target`, `invalid_merge`, `unknown_media`", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state, caller, request), fields(action = %request.action))]
 async fn act(
     State(state): State<AppState>,

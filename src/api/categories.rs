@@ -8,8 +8,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::auth::{Caller, signed_in};
+use super::error::Problem;
 use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::domain::case::Role;
 use crate::domain::categories::{Category, Handler};
@@ -25,15 +27,22 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
-    /// Admins reviewing the tree also want the retired ones.
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    /// Also list retired categories (admins reviewing the tree want them).
     #[serde(default)]
     include_retired: bool,
 }
 
-async fn list(
+/// `GET /v1/categories`: the categories residents choose from.
+#[utoipa::path(get, path = "/v1/categories", tag = "categories", params(ListQuery),
+    responses(
+        (status = 200, description = "The category tree, majors and minors", body = Vec<Category>),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<Category>>, ApiError> {
@@ -51,7 +60,14 @@ async fn find(store: &dyn Store, code: &str) -> Result<Category, ApiError> {
         .ok_or_else(|| ApiError::CategoryNotFound(code.to_owned()))
 }
 
-async fn show(
+/// `GET /v1/categories/{code}`: one category, retired or not.
+#[utoipa::path(get, path = "/v1/categories/{code}", tag = "categories",
+    params(("code" = String, Path, description = "The category code", example = "0302")),
+    responses(
+        (status = 200, description = "The category", body = Category),
+        (status = 404, description = "`category_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn show(
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<Json<Category>, ApiError> {
@@ -96,7 +112,18 @@ pub async fn check_category(store: &dyn Store, c: &Category) -> Result<(), ApiEr
 }
 
 /// `POST /v1/categories` (admin).
-async fn create(
+#[utoipa::path(post, path = "/v1/categories", tag = "categories", security(("bearer" = [])),
+    request_body(content = Category, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Added", body = Category),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`category_exists`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_content_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`, `invalid_category` (name, parent, department)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(c): ApiJson<Category>,
@@ -118,7 +145,19 @@ async fn create(
 
 /// `PUT /v1/categories/{code}` (admin): the whole category, as it should be from now on.
 /// Cases already dispatched keep the deadline they were given.
-async fn replace(
+#[utoipa::path(put, path = "/v1/categories/{code}", tag = "categories", security(("bearer" = [])),
+    params(("code" = String, Path, description = "The category code", example = "0302")),
+    request_body(content = Category, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed", body = Category),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`category_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_content_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`, `invalid_category` (the code differs from the path's, name, parent, department)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn replace(
     State(state): State<AppState>,
     caller: Caller,
     Path(code): Path<String>,
@@ -138,7 +177,14 @@ async fn replace(
 }
 
 /// `DELETE /v1/categories/{code}` (admin): retires it (nothing is deleted).
-async fn retire(
+#[utoipa::path(delete, path = "/v1/categories/{code}", tag = "categories", security(("bearer" = [])),
+    params(("code" = String, Path, description = "The category code", example = "0302")),
+    responses(
+        (status = 200, description = "Retired", body = Category),
+        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`category_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn retire(
     State(state): State<AppState>,
     caller: Caller,
     Path(code): Path<String>,

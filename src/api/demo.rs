@@ -12,6 +12,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::error::Problem;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::access::{new_token, token_digest};
 
@@ -46,6 +47,12 @@ fn check(state: &AppState, path: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /v1/demo/principals`: the synthetic principals, grouped by role.
+#[utoipa::path(get, path = "/v1/demo/principals", tag = "auth",
+    responses(
+        (status = 200, description = "`{synthetic: true, roles: {role: [{id, role, unit, unit_name, name}]}}`", body = Object),
+        (status = 403, description = "`forbidden`: demo sign-in is off on a non-loopback address", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: not a demo deployment", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state))]
 async fn principals(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     check(&state, "/v1/demo/principals")?;
@@ -77,6 +84,17 @@ struct SignIn {
 }
 
 /// `POST /v1/demo/sign-in {"principal": id}`: a new bearer token for that demo principal.
+#[utoipa::path(post, path = "/v1/demo/sign-in", tag = "auth",
+    request_body(content = Object, description = "`{\"principal\": id}` of `GET /v1/demo/principals`", content_type = "application/json"),
+    responses(
+        (status = 200, description = "A token for the demo principal", body = super::wire::IssuedToken),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: demo sign-in is off on a non-loopback address", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: not a demo deployment", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_content_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`, `invalid_principal`", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state, body))]
 async fn sign_in(
     State(state): State<AppState>,

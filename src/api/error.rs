@@ -6,7 +6,8 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::units::UnitRef;
 use crate::media::MediaError;
@@ -271,34 +272,159 @@ impl ApiError {
         }
     }
 
-    /// Extension members of the problem document (RFC 9457 §3.2).
-    fn extensions(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        if let ApiError::InvalidBodyField { field, .. } = self {
-            m.insert("field".into(), json!(capped(field)));
+    /// Extension members of the problem document (RFC 9457 §3.2), typed per code.
+    fn extension(&self) -> Option<ProblemExtension> {
+        match self {
+            ApiError::InvalidBodyField { field, .. } => Some(ProblemExtension::Field {
+                field: capped(field),
+            }),
+            ApiError::Busy { retry_after_secs } => Some(ProblemExtension::Busy {
+                retry_after: *retry_after_secs,
+            }),
+            ApiError::IllegalTransition { state, action } => {
+                Some(ProblemExtension::IllegalTransition {
+                    state: state.clone(),
+                    action: action.clone(),
+                })
+            }
+            ApiError::OutOfArea {
+                service_area,
+                nearest_unit,
+                distance_m,
+                ..
+            } => Some(ProblemExtension::OutOfArea {
+                service_area: service_area.clone(),
+                nearest_unit: nearest_unit.clone(),
+                distance_m: (distance_m * 10.0).round() / 10.0,
+            }),
+            _ => None,
         }
-        if let ApiError::Busy { retry_after_secs } = self {
-            m.insert("retry_after".into(), json!(retry_after_secs));
+    }
+
+    /// The problem document of this error.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            problem_type: format!("/problems/{}", self.code()),
+            title: self.title().to_owned(),
+            status: self.status().as_u16(),
+            detail: capped(&self.to_string()),
+            code: self.code().to_owned(),
+            extension: self.extension(),
         }
-        if let ApiError::IllegalTransition { state, action } = self {
-            m.insert("state".into(), json!(state));
-            m.insert("action".into(), json!(action));
-        }
-        if let ApiError::OutOfArea {
-            service_area,
-            nearest_unit,
-            distance_m,
-            ..
-        } = self
-        {
-            m.insert("service_area".into(), json!(service_area));
-            m.insert("nearest_unit".into(), json!(nearest_unit));
-            m.insert(
-                "distance_m".into(),
-                json!((distance_m * 10.0).round() / 10.0),
-            );
-        }
-        m
+    }
+}
+
+/// A problem document (RFC 9457 §3), the body of every error, served as
+/// `application/problem+json`. `code` is the stable machine-readable name clients switch
+/// on; the README lists every code.
+///
+/// Its schema is [`ProblemSchema`]'s: one object whose extension members are optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    /// `/problems/{code}`: a URI reference naming the problem type (RFC 9457 §3.1.1).
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// A short summary of the problem type (§3.1.3).
+    pub title: String,
+    /// The HTTP status code of the response (§3.1.2).
+    pub status: u16,
+    /// What went wrong with this request, for people (§3.1.4).
+    pub detail: String,
+    /// The stable code, e.g. `invalid_coordinates`, `out_of_area`, `case_not_found`.
+    pub code: String,
+    /// The members some codes add (§3.2).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<ProblemExtension>,
+}
+
+/// Extension members of the codes that carry some (RFC 9457 §3.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ProblemExtension {
+    /// `out_of_area`: where the service area is and how far the point lies from it.
+    OutOfArea {
+        /// The name of the deployment's service area (e.g. 兴隆台区).
+        service_area: String,
+        /// The unit nearest to the point.
+        nearest_unit: UnitRef,
+        /// The point's distance from that unit in metres, one decimal.
+        distance_m: f64,
+    },
+    /// `invalid_body` naming one member: the field the client sent (a JSON path such as
+    /// `payload.reply_by`).
+    Field {
+        /// The field, as the client sent it (capped like `detail`).
+        field: String,
+    },
+    /// `analytics_busy`: when to try again.
+    Busy {
+        /// Seconds, as the `Retry-After` header says.
+        retry_after: u32,
+    },
+    /// `illegal_transition`: the case's state and the refused action.
+    IllegalTransition {
+        /// The case's state (or `a praise case` for an action its kind never takes).
+        state: String,
+        /// The action that state does not allow.
+        action: String,
+    },
+}
+
+/// The schema of [`Problem`] (the same members; a test checks each kind against it): a
+/// problem document (RFC 9457 §3) with the stable `code`. Extension members (§3.2) appear
+/// with the codes that carry them.
+#[derive(ToSchema)]
+#[schema(as = Problem)]
+#[allow(dead_code)]
+pub struct ProblemSchema {
+    /// `/problems/{code}`: a URI reference naming the problem type (RFC 9457 §3.1.1).
+    #[schema(rename = "type", example = "/problems/out_of_area")]
+    problem_type: String,
+    /// A short summary of the problem type (§3.1.3).
+    title: String,
+    /// The HTTP status code of the response (§3.1.2).
+    #[schema(minimum = 400, maximum = 599)]
+    status: u16,
+    /// What went wrong with this request, for people (§3.1.4).
+    detail: String,
+    /// The stable code clients switch on, e.g. `invalid_coordinates`, `out_of_area`.
+    #[schema(pattern = "^[a-z][a-z0-9_]*$", example = "out_of_area")]
+    code: String,
+    /// `out_of_area`: the name of the deployment's service area.
+    service_area: Option<String>,
+    /// `out_of_area`: the unit nearest to the point.
+    nearest_unit: Option<UnitRef>,
+    /// `out_of_area`: the point's distance from that unit, metres, one decimal.
+    #[schema(minimum = 0.0)]
+    distance_m: Option<f64>,
+    /// `illegal_transition`: the case's state.
+    state: Option<String>,
+    /// `illegal_transition`: the refused action.
+    action: Option<String>,
+    /// `analytics_busy`: seconds to wait before trying again (also `Retry-After`).
+    retry_after: Option<u32>,
+    /// `invalid_body`: the field the client sent that is refused, e.g. `payload.reply_by`.
+    field: Option<String>,
+}
+
+impl utoipa::PartialSchema for Problem {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <ProblemSchema as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl ToSchema for Problem {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <ProblemSchema as ToSchema>::name()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <ProblemSchema as ToSchema>::schemas(schemas)
     }
 }
 
@@ -376,14 +502,7 @@ pub struct InternalCause(pub String);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let mut body = Map::new();
-        body.insert("type".into(), json!(format!("/problems/{}", self.code())));
-        body.insert("title".into(), json!(self.title()));
-        body.insert("status".into(), json!(status.as_u16()));
-        body.insert("detail".into(), json!(capped(&self.to_string())));
-        body.insert("code".into(), json!(self.code()));
-        body.extend(self.extensions());
-        let mut response = (status, Json(Value::Object(body))).into_response();
+        let mut response = (status, Json(self.problem())).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

@@ -19,6 +19,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::auth::{Caller, sees, signed_in};
+use super::error::Problem;
 use super::{ApiError, AppState};
 use crate::domain::case::fold;
 use crate::store::IndexedCase;
@@ -26,8 +27,8 @@ use crate::store::IndexedCase;
 /// The channel PostgreSQL notifications travel on.
 pub const PG_CHANNEL: &str = "citysnap_case_events";
 
-/// One change of a case, as consoles receive it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One change of a case, as consoles receive it (the data of an `event: case` message).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notice {
     pub case_id: String,
     pub seq: i32,
@@ -45,7 +46,13 @@ pub fn router() -> Router<AppState> {
 
 /// `GET /v1/events/stream`: `event: case` messages with a [`Notice`] as JSON, for the cases
 /// the caller may see; a comment every 15 s keeps proxies from closing the stream.
-async fn stream(
+#[utoipa::path(get, path = "/v1/events/stream", tag = "cases", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Server-Sent Events: `event: case`, `id: {case_id}:{seq}`, \
+            `data:` a `Notice` as JSON; the stream stays open", body = String, content_type = "text/event-stream"),
+        (status = 403, description = "`forbidden`: a planner sees aggregates only", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn stream(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {

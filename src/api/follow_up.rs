@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
 
-use super::error::json_body_error;
+use super::error::{Problem, json_body_error};
 use super::{ApiError, AppState};
 use crate::domain::access::{is_follow_up_shaped, token_digest};
 use crate::domain::case::Rating;
@@ -46,16 +46,33 @@ async fn followed_case(state: &AppState, headers: &HeaderMap) -> Result<String, 
 }
 
 /// `GET /v1/follow-up`: the reporter's view of the case.
+#[utoipa::path(get, path = "/v1/follow-up", tag = "reports",
+    params(("Follow-Up-Secret" = String, Header, description = "The `follow_up` secret intake returned (`fu_…`)")),
+    responses(
+        (status = 200, description = "The reporter's view of the case", body = super::wire::FollowUpBody),
+        (status = 401, description = "`follow_up_required`: no secret sent", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`follow_up_not_found`: malformed or unknown secret", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip_all)]
-async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(super) async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let case_id = followed_case(&state, &headers).await?;
     Ok(Json(super::cases::reporter_view(&state, &case_id).await?))
 }
 
 /// `POST /v1/follow-up/rating` `{"score": 1..5, "comment"?, "fixed"?}`: the reporter rates
 /// the closed case; answers the view after it.
+#[utoipa::path(post, path = "/v1/follow-up/rating", tag = "reports",
+    params(("Follow-Up-Secret" = String, Header, description = "The `follow_up` secret intake returned (`fu_…`)")),
+    request_body(content = super::wire::RatingBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Rated: the reporter's view after it", body = super::wire::FollowUpBody),
+        (status = 401, description = "`follow_up_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`follow_up_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`illegal_transition`: the case is not closed yet", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip_all)]
-async fn rate(
+pub(super) async fn rate(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,

@@ -13,6 +13,7 @@ pub mod events;
 mod follow_up;
 pub mod health;
 pub mod limits;
+pub mod openapi;
 mod photos;
 pub mod plan;
 mod reports;
@@ -20,6 +21,7 @@ mod resolve;
 mod rewards;
 mod stats;
 pub mod tiles;
+mod wire;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -158,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .merge(demo::router())
         .merge(photos::router())
         .merge(console::router())
+        .merge(openapi::router())
         .fallback(
             |uri: axum::http::Uri| async move { ApiError::RouteNotFound(uri.path().to_owned()) },
         )

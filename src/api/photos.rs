@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::auth::{Caller, signed_in};
+use super::error::Problem;
 use super::{ApiError, AppState};
 use crate::media::{MediaKey, StorageError};
 
@@ -59,6 +60,13 @@ async fn check_visible(state: &AppState, caller: &Caller, case_id: &str) -> Resu
 
 /// `GET /v1/reports/{case_id}/media/{seq}`: the report's `seq`-th medium (the `seq` of its
 /// `media` list).
+#[utoipa::path(get, path = "/v1/reports/{case_id}/media/{seq}", tag = "reports", security(("bearer" = [])),
+    params(("case_id" = String, Path), ("seq" = i32, Path, minimum = 1)),
+    responses(
+        (status = 200, description = "The medium's bytes (location metadata stripped)", body = super::wire::PhotoBytes, content_type = "application/octet-stream"),
+        (status = 400, description = "`invalid_query`: seq is not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`case_not_found`, `report_not_found`, `not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state, caller))]
 async fn report_medium(
     State(state): State<AppState>,
@@ -80,6 +88,12 @@ async fn report_medium(
 }
 
 /// `GET /v1/cases/{case_id}/media/{*key}`: a photo one of the case's events names.
+#[utoipa::path(get, path = "/v1/cases/{case_id}/media/{key}", tag = "cases", security(("bearer" = [])),
+    params(("case_id" = String, Path), ("key" = String, Path, description = "The photo's key as the event names it, e.g. `media/….jpg` (its `/` included)")),
+    responses(
+        (status = 200, description = "The photo's bytes", body = super::wire::PhotoBytes, content_type = "application/octet-stream"),
+        (status = 404, description = "`case_not_found`, `not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state, caller))]
 async fn case_photo(
     State(state): State<AppState>,

@@ -6,11 +6,12 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::auth::{Caller, signed_in};
+use super::error::Problem;
 use super::{ApiError, ApiJson, AppState};
 use crate::domain::case::Role;
 use crate::domain::dispatch::{DispatchRule, SHIPPED_RULES, check_rules, parse_rule_file};
@@ -50,26 +51,55 @@ pub async fn rules_in_force(state: &AppState) -> Result<(i32, Vec<DispatchRule>)
     Ok((revision, rules))
 }
 
-async fn show(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+/// The plan library as `GET` and `PUT /v1/dispatch-rules` answer it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanBody {
+    /// The revision in force (0: the shipped file, in a store not yet seeded).
+    revision: i32,
+    /// When it was stored (`null` for revision 0).
+    created_at: Option<DateTime<Utc>>,
+    /// Who stored it: `shipped`, or the admin's principal id.
+    author: Option<String>,
+    /// The ordered rules: the first whose `when` matches a report chooses its `target`
+    /// (`{"department": …}` or `{"level": …}`) and optionally its `time_limit`. Each has
+    /// an `id` and a `version` raised on every change; `data/dispatch_rules.json` is the
+    /// shipped table.
+    #[schema(value_type = Vec<Object>)]
+    rules: Vec<DispatchRule>,
+}
+
+/// `GET /v1/dispatch-rules` (dispatcher, leader, admin): the plan library in force.
+#[utoipa::path(get, path = "/v1/dispatch-rules", tag = "dispatch", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The rules in force and their revision", body = PlanBody),
+        (status = 403, description = "`forbidden`: not a dispatcher, leader or admin", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<PlanBody>, ApiError> {
     caller.with_role(
         &[Role::Dispatcher, Role::Leader, Role::Admin],
         "read the plan library",
     )?;
     let current = state.store.current_plan().await?;
     let (revision, rules) = rules_in_force(&state).await?;
-    Ok(Json(json!({
-        "revision": revision,
-        "created_at": current.as_ref().map(|c| c.created_at),
-        "author": current.as_ref().map(|c| c.author.clone()),
-        "rules": rules,
-    })))
+    Ok(Json(PlanBody {
+        revision,
+        created_at: current.as_ref().map(|c| c.created_at),
+        author: current.as_ref().map(|c| c.author.clone()),
+        rules,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new revision of the plan library.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Replacement {
+pub struct Replacement {
     /// The revision the admin edited: a change made meanwhile by someone else is refused.
     revision: i32,
+    /// The whole ordered table, as `GET` shows it.
+    #[schema(value_type = Vec<Object>)]
     rules: Vec<DispatchRule>,
 }
 
@@ -101,11 +131,24 @@ fn check_versions(old: &[DispatchRule], new: &[DispatchRule]) -> Result<(), ApiE
     Ok(())
 }
 
-async fn replace(
+/// `PUT /v1/dispatch-rules` (admin): the next revision; a changed rule must raise its
+/// `version`.
+#[utoipa::path(put, path = "/v1/dispatch-rules", tag = "dispatch", security(("bearer" = [])),
+    request_body(content = Replacement, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The new revision, in force", body = PlanBody),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`plan_changed`: `revision` is not the one in force", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_content_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`, `invalid_rules` (bad rule, a changed rule that kept its version)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn replace(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(r): ApiJson<Replacement>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PlanBody>, ApiError> {
     let p = caller.with_role(&[Role::Admin], "change the plan library")?;
     check_rules(&r.rules).map_err(|e| invalid(e.to_string()))?;
     let (revision, current) = rules_in_force(&state).await?;
@@ -129,10 +172,10 @@ async fn replace(
     if !state.store.put_plan(&next).await? {
         return Err(changed());
     }
-    Ok(Json(json!({
-        "revision": next.revision,
-        "created_at": next.created_at,
-        "author": next.author,
-        "rules": r.rules,
-    })))
+    Ok(Json(PlanBody {
+        revision: next.revision,
+        created_at: Some(next.created_at),
+        author: Some(next.author),
+        rules: r.rules,
+    }))
 }

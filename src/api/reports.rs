@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::auth::{Caller, signed_in};
+use super::error::Problem;
 use super::error::json_body_error;
 use super::resolve::{InputLocation, near_boundary_json, place, round1, round6};
 use super::{ApiError, AppState};
@@ -46,6 +47,16 @@ pub fn router() -> Router<AppState> {
 /// `POST /v1/media`: one photo as the raw body (its type judged by its bytes, location
 /// metadata stripped), for the "after" photos of a resolution and re-inspection notes.
 /// Answers its storage key, which the action names in `after_photos` / `photos`.
+#[utoipa::path(post, path = "/v1/media", tag = "cases", security(("bearer" = [])),
+    request_body(content = super::wire::PhotoBytes, description = "The photo's bytes (JPEG, PNG, WebP, HEIC)",
+        content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "Stored, location metadata stripped", body = super::wire::UploadedMedium),
+        (status = 403, description = "`forbidden`: residents send photos with their report", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`media_too_large`, `payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: not a photo, judged by its bytes", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`malformed_media`", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn upload_photo(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,25 +80,36 @@ async fn upload_photo(
 
 /// The JSON of a report submission. Serialised again only as the canonical form of the
 /// request for its idempotency key ([`canonical_request`]).
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
+    /// What is wrong, 1 to 2,000 characters.
+    #[schema(example = "井盖缺失")]
     pub description: String,
+    /// A category code of `GET /v1/categories`.
+    #[schema(example = "0302")]
     pub category: String,
     pub location: LocationRequest,
     #[serde(default)]
     pub contact: Option<Contact>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+/// Where the problem is.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocationRequest {
+    #[schema(minimum = -180.0, maximum = 180.0, example = 122.07)]
     pub lon: f64,
+    #[schema(minimum = -90.0, maximum = 90.0, example = 41.12)]
     pub lat: f64,
+    /// The datum of `lon`/`lat` (default `wgs84`).
     #[serde(default)]
     pub datum: Datum,
+    /// GPS accuracy radius, metres, 0 to 10,000.
     #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 10000.0)]
     pub accuracy_m: Option<f64>,
+    /// At most 500 characters.
     #[serde(default)]
     pub address: Option<String>,
 }
@@ -257,6 +279,25 @@ fn media_type_of(headers: &HeaderMap) -> String {
 
 /// Intake takes `application/json`, or `multipart/form-data` with the JSON in a part named
 /// `report` and media in parts named `photo` (up to 9), `voice` and `video`.
+/// `POST /v1/reports`: intake. Anonymous callers, residents, grid workers and the command
+/// centre report.
+#[utoipa::path(post, path = "/v1/reports", tag = "reports", security((), ("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 255 visible ASCII characters: a retry with the same key and request answers the first case")),
+    request_body(content(
+        (ReportRequest = "application/json"),
+        (super::wire::MultipartReport = "multipart/form-data"),
+    )),
+    responses(
+        (status = 201, description = "Stored (or replayed: `Idempotent-Replayed: true`); `Location` names the report",
+            body = super::wire::ReportBody),
+        (status = 400, description = "`malformed_json`, `invalid_idempotency_key`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: a role that does not report", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`, `media_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_content_type`, `unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_body`, `invalid_coordinates`, `invalid_description`, `invalid_accuracy`, `invalid_address`, `invalid_contact`, `unknown_category`, `out_of_area` (with `service_area`, `nearest_unit`, `distance_m`), `idempotency_key_reused`, `too_many_media`, `malformed_media`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`no_boundaries`", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip_all)]
 async fn submit(
     State(state): State<AppState>,
@@ -515,6 +556,14 @@ fn public_report(r: &StoredReport, category: Option<&Category>) -> Value {
     })
 }
 
+/// `GET /v1/reports/{case_id}`: a report as the public sees it, for callers who may see
+/// its case.
+#[utoipa::path(get, path = "/v1/reports/{case_id}", tag = "reports", security(("bearer" = [])),
+    params(("case_id" = String, Path, example = "XL-20261201-000001")),
+    responses(
+        (status = 200, description = "The report", body = super::wire::ReportBody),
+        (status = 404, description = "`report_not_found` (or not visible to the caller)", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state))]
 async fn show(
     State(state): State<AppState>,

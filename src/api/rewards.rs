@@ -10,10 +10,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{NaiveDate, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, signed_in};
+use super::error::Problem;
 use super::{ApiError, ApiQuery, AppState};
 use crate::domain::case::{ActionKind, CaseState, Role, State as CaseStateName};
 use crate::domain::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
@@ -81,11 +82,26 @@ pub(super) async fn credit_if_due(
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+/// Local days, inclusive; open ends are unbounded.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct Period {
+#[into_params(parameter_in = Query)]
+pub(super) struct Period {
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<NaiveDate>,
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<NaiveDate>,
+}
+
+/// A resident's ledger.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ledger {
+    /// Points credited in the period.
+    points: i64,
+    /// Cash credited in the period, fen (exported for the city's payment system).
+    cash_fen: i64,
+    /// The credits, oldest first.
+    entries: Vec<LedgerRow>,
 }
 
 impl Period {
@@ -108,19 +124,28 @@ impl Period {
 }
 
 /// `GET /v1/me/rewards[?from=&to=]`: the resident's ledger and totals.
-async fn mine(
+#[utoipa::path(get, path = "/v1/me/rewards", tag = "rewards", params(Period), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The resident's credits", body = Ledger),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: not a resident", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_date_range`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn mine(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(period): ApiQuery<Period>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Ledger>, ApiError> {
     let p = caller.with_role(&[Role::Resident], "have a rewards ledger")?;
     let (from, to) = period.bounds()?;
     let rows = state.store.ledger(Some(&p.id), from, to).await?;
     let points: i64 = rows.iter().map(|r| i64::from(r.points)).sum();
     let cash: i64 = rows.iter().map(|r| i64::from(r.cash_fen)).sum();
-    Ok(Json(
-        json!({"points": points, "cash_fen": cash, "entries": rows}),
-    ))
+    Ok(Json(Ledger {
+        points,
+        cash_fen: cash,
+        entries: rows,
+    }))
 }
 
 /// The export's columns, in the order [`LedgerRow`] serialises its fields.
@@ -130,7 +155,15 @@ const LEDGER_COLUMNS: [&str; 7] = [
 
 /// `GET /v1/rewards/export?from=&to=` (admin): the ledger as CSV for the city's payment
 /// system: `case_id,resident,category,at,day,points,cash_fen`.
-async fn export(
+#[utoipa::path(get, path = "/v1/rewards/export", tag = "rewards", params(Period), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One line per credit (with a header line when there is one)",
+            body = String, content_type = "text/csv"),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_date_range`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn export(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(period): ApiQuery<Period>,

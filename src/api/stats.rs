@@ -16,38 +16,88 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{NaiveTime, TimeZone, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::analytics::day;
 use super::auth::{Caller, signed_in};
+use super::error::Problem;
 use super::{ApiError, ApiQuery, AppState};
 use crate::domain::case::{Role, fold};
 use crate::domain::categories::CategoryCode;
-use crate::domain::indicators::{CaseSummary, indicators, indicators_by};
+use crate::domain::indicators::{CaseSummary, Indicators, indicators, indicators_by};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/stats", signed_in(get(stats)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct StatsQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct StatsQuery {
+    /// First local day of the period (cases received from then).
+    #[param(value_type = String, format = Date, example = "2026-11-01")]
     from: String,
+    /// Last local day, inclusive; the period is at most 366 days.
+    #[param(value_type = String, format = Date, example = "2026-11-30")]
     to: String,
+    /// Also the figures per `unit` (the case's target) or per `category`.
     #[serde(default)]
+    #[param(value_type = Option<GroupBy>, inline)]
     group_by: Option<String>,
+}
+
+/// What `group_by` splits the figures by.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    Unit,
+    Category,
+}
+
+/// The indicators of one group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Group {
+    /// The target unit or department code (`null`: cases not dispatched), or the category
+    /// code.
+    key: Option<String>,
+    #[serde(flatten)]
+    indicators: Indicators,
+}
+
+/// The evaluation figures of a period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsBody {
+    #[schema(value_type = String, format = Date)]
+    from: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    to: NaiveDate,
+    /// The instant the figures hold at: the period's end, or now if earlier.
+    as_of: chrono::DateTime<Utc>,
+    total: Indicators,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_by: Option<GroupBy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<Group>>,
 }
 
 /// Longest period one request may cover.
 const MAX_DAYS: i64 = 366;
 
-async fn stats(
+/// `GET /v1/stats` (planner, leader, dispatcher, admin).
+#[utoipa::path(get, path = "/v1/stats", tag = "analytics", params(StatsQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The figures of the period", body = StatsBody),
+        (status = 400, description = "`invalid_query`: from or to missing or not dates", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: a role that reads no indicators", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_date_range` (from after to, over 366 days), `invalid_group_by`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn stats(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<StatsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StatsBody>, ApiError> {
     caller.with_role(
         &[Role::Planner, Role::Leader, Role::Dispatcher, Role::Admin],
         "read indicators",
@@ -59,10 +109,10 @@ async fn stats(
             detail: format!("from must not be after to, and a period is at most {MAX_DAYS} days"),
         });
     }
-    let by_unit = match q.group_by.as_deref() {
+    let group_by = match q.group_by.as_deref() {
         None => None,
-        Some("unit") => Some(true),
-        Some("category") => Some(false),
+        Some("unit") => Some(GroupBy::Unit),
+        Some("category") => Some(GroupBy::Category),
         Some(other) => {
             return Err(ApiError::InvalidField {
                 code: "invalid_group_by",
@@ -87,27 +137,27 @@ async fn stats(
             .map_err(|e| ApiError::Internal(format!("case {case_id}: {e}")))?;
         summaries.push(CaseSummary::of(&case, category));
     }
-    let mut body = json!({
-        "from": from, "to": to, "as_of": as_of,
-        "total": indicators(&summaries, as_of),
-    });
-    if let Some(by_unit) = by_unit {
-        let groups = if by_unit {
-            indicators_by(&summaries, as_of, |c| {
+    let groups = group_by.map(|by| {
+        let groups = match by {
+            GroupBy::Unit => indicators_by(&summaries, as_of, |c| {
                 c.unit.as_ref().map(|t| t.code().to_owned())
-            })
-        } else {
-            indicators_by(&summaries, as_of, |c| Some(c.category.as_str().to_owned()))
+            }),
+            GroupBy::Category => {
+                indicators_by(&summaries, as_of, |c| Some(c.category.as_str().to_owned()))
+            }
         };
-        body["group_by"] = json!(if by_unit { "unit" } else { "category" });
-        body["groups"] = groups
+        groups
             .into_iter()
-            .map(|(key, ind)| {
-                let mut v = json!(ind);
-                v["key"] = json!(key);
-                v
-            })
-            .collect();
-    }
+            .map(|(key, indicators)| Group { key, indicators })
+            .collect()
+    });
+    let body = StatsBody {
+        from,
+        to,
+        as_of,
+        total: indicators(&summaries, as_of),
+        group_by,
+        groups,
+    };
     Ok(Json(body))
 }

@@ -32,16 +32,18 @@ use geo::{BoundingRect, Coord, Intersects, MultiPolygon, Polygon, Rect, Simplify
 use geozero::mvt::TileValue;
 use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{CellIndex, LatLng, Resolution};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower_http::compression::CompressionLayer;
+use utoipa::{IntoParams, ToSchema};
 
 use super::analytics::{
     CountFilter, HotspotOutput, HotspotParams, HotspotProperties, cell_hex, compute_hotspots,
     hexagon_geometry, invalid, parse_category, parse_days, parse_k, parse_resolution, viewer_of,
 };
 use super::auth::Caller;
+use super::error::Problem;
 use super::limits::{ByteLru, HeapSize};
 use super::resolve::round6;
 use super::{ApiError, ApiQuery, ApiSettings, AppState};
@@ -203,14 +205,59 @@ impl Format {
 /// hotspot bins, planners every aggregate, staff the report points too.
 pub use crate::domain::disclosure::Viewer;
 
-/// The query string of a tile or TileJSON request.
-#[derive(Debug, Default, Deserialize)]
+/// The query string of a tile or TileJSON request (data layers; boundary layers ignore
+/// the filters).
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TileQuery {
+    /// `hexbins` only: the hexagons' H3 resolution instead of the zoom's (at most 2 finer).
+    #[param(value_type = Option<u8>, minimum = 5, maximum = 12)]
     res: Option<String>,
+    /// First local day, `YYYY-MM-DD`.
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
+    /// Last local day, inclusive.
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
+    /// A category or major category code.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9]{2,16}$")]
     category: Option<String>,
+}
+
+/// A vector layer of a TileJSON document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VectorLayer {
+    id: &'static str,
+    description: &'static str,
+    minzoom: u8,
+    maxzoom: u8,
+    /// Feature property names and their types (`String`, `Number`).
+    #[schema(value_type = Object)]
+    fields: BTreeMap<&'static str, &'static str>,
+}
+
+/// TileJSON 3.0.0 of one layer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TileJson {
+    /// `3.0.0`.
+    tilejson: &'static str,
+    name: String,
+    description: &'static str,
+    version: &'static str,
+    /// `xyz`.
+    scheme: &'static str,
+    /// The MVT URL template, the request's query string kept.
+    tiles: Vec<String>,
+    minzoom: u8,
+    maxzoom: u8,
+    /// The deployment's bounds: west, south, east, north.
+    #[schema(min_items = 4, max_items = 4)]
+    bounds: [f64; 4],
+    /// Longitude, latitude and zoom of the centre.
+    #[schema(value_type = Vec<f64>, min_items = 3, max_items = 3)]
+    center: (f64, f64, u8),
+    vector_layers: Vec<VectorLayer>,
 }
 
 /// Filters of the data layers (boundary layers take none).
@@ -750,6 +797,32 @@ fn parse_tile_path(
     Ok((layer, tile, format))
 }
 
+/// `GET /tiles/{layer}/{z}/{x}/{y}.{mvt|pbf|geojson}`.
+#[utoipa::path(get, path = "/tiles/{layer}/{z}/{x}/{y}", tag = "tiles",
+    security((), ("bearer" = [])),
+    params(
+        ("layer" = String, Path, description = "`hexbins`, `hotspots`, `reports` (staff only), `districts`, `streets`, `communities`, `grids`",
+            pattern = "^(hexbins|hotspots|reports|districts|streets|communities|grids)$"),
+        ("z" = u8, Path, description = "Zoom (the layer's range: see TileJSON)", minimum = 0, maximum = 24),
+        ("x" = u32, Path, description = "Column, 0 to 2^z - 1", minimum = 0),
+        ("y" = String, Path, description = "Row and format: `{y}.mvt`, `{y}.pbf` (MVT) or `{y}.geojson`",
+            pattern = "^[0-9]+\\.(mvt|pbf|geojson)$", example = "1533.mvt"),
+        TileQuery,
+        ("If-None-Match" = Option<String>, Header, description = "An ETag of an earlier answer: 304 if unchanged"),
+    ),
+    responses(
+        (status = 200, description = "The tile (weak `ETag`, `Cache-Control`; gzip on `Accept-Encoding`)",
+            content(
+                (super::wire::MvtBytes = "application/vnd.mapbox-vector-tile"),
+                (super::wire::HexagonCollection = "application/geo+json"),
+            )),
+        (status = 204, description = "The tile holds nothing"),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        (status = 400, description = "`invalid_tile`, `invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`staff_only`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`unknown_layer`, `unknown_tile_format`, `zoom_out_of_range`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_resolution`, `invalid_date`, `invalid_date_range`, `invalid_category`", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state, headers))]
 async fn tile(
     State(state): State<AppState>,
@@ -861,6 +934,23 @@ fn deployment_bounds(state: &AppState) -> [f64; 4] {
     ]
 }
 
+/// `GET /tiles/{layer}.json`: TileJSON 3.0.0.
+#[utoipa::path(get, path = "/tiles/{tilejson}", tag = "tiles",
+    security((), ("bearer" = [])),
+    params(
+        ("tilejson" = String, Path, description = "`{layer}.json`",
+            pattern = "^(hexbins|hotspots|reports|districts|streets|communities|grids)\\.json$", example = "hexbins.json"),
+        TileQuery,
+        ("If-None-Match" = Option<String>, Header, description = "An ETag of an earlier answer: 304 if unchanged"),
+    ),
+    responses(
+        (status = 200, description = "TileJSON of the layer", body = TileJson),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        (status = 400, description = "`invalid_query`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`staff_only`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`unknown_layer`, `unknown_tile_format`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_resolution`, `invalid_date`, `invalid_date_range`, `invalid_category`", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state, headers))]
 async fn tilejson(
     State(state): State<AppState>,
@@ -900,30 +990,32 @@ async fn tilejson(
     let zooms = layer.zooms();
     let bounds = deployment_bounds(&state);
     let center_zoom = 12.clamp(*zooms.start(), *zooms.end());
-    let fields: serde_json::Map<String, Value> = layer
-        .fields()
-        .iter()
-        .map(|(k, t)| ((*k).to_owned(), json!(t)))
-        .collect();
-    let doc = json!({
-        "tilejson": "3.0.0",
-        "name": format!("citysnap {}", layer.id()),
-        "description": layer.description(),
-        "version": "1.0.0",
-        "scheme": "xyz",
-        "tiles": [format!("{scheme}://{host}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{query}", layer.id())],
-        "minzoom": zooms.start(),
-        "maxzoom": zooms.end(),
-        "bounds": bounds,
-        "center": [round6((bounds[0] + bounds[2]) / 2.0), round6((bounds[1] + bounds[3]) / 2.0), center_zoom],
-        "vector_layers": [{
-            "id": layer.id(),
-            "description": layer.description(),
-            "minzoom": zooms.start(),
-            "maxzoom": zooms.end(),
-            "fields": fields,
+    let doc = TileJson {
+        tilejson: "3.0.0",
+        name: format!("citysnap {}", layer.id()),
+        description: layer.description(),
+        version: "1.0.0",
+        scheme: "xyz",
+        tiles: vec![format!(
+            "{scheme}://{host}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{query}",
+            layer.id()
+        )],
+        minzoom: *zooms.start(),
+        maxzoom: *zooms.end(),
+        bounds,
+        center: (
+            round6((bounds[0] + bounds[2]) / 2.0),
+            round6((bounds[1] + bounds[3]) / 2.0),
+            center_zoom,
+        ),
+        vector_layers: vec![VectorLayer {
+            id: layer.id(),
+            description: layer.description(),
+            minzoom: *zooms.start(),
+            maxzoom: *zooms.end(),
+            fields: layer.fields().iter().copied().collect(),
         }],
-    });
+    };
     let body =
         serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(format!("TileJSON: {e}")))?;
     Ok(cached(

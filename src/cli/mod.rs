@@ -137,6 +137,8 @@ pub enum Command {
         #[arg(long, default_value = "code")]
         code_property: String,
     },
+    /// Print the OpenAPI 3.1 document of the HTTP API (the one `GET /openapi.json` serves).
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -350,6 +352,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await??;
             tracing::info!(rows, "resolved");
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", crate::api::openapi::document().to_pretty_json()?);
             Ok(())
         }
     }

@@ -203,7 +203,9 @@ impl From<IsoDuration> for String {
 }
 
 /// How a time limit is counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CalendarMode {
     /// Elapsed time, nights, weekends and holidays included; a day is 24 hours.
@@ -267,7 +269,19 @@ impl Deadline {
 }
 
 /// The warning level of an open case (issue 3, "Deadlines, warnings, supervision").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum WarningLevel {
     /// Not past the deadline.

@@ -28,7 +28,19 @@ use crate::domain::dispatch::{RuleRef, Target};
 
 /// Who performs an action. Scoping to a unit or grid is the API's job; this module only
 /// knows which role may perform which action ([`may`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Resident,

@@ -12,7 +12,7 @@ use crate::domain::units::UnitLevel;
 
 /// What a report of this category is: work to dispatch, praise to acknowledge, or a
 /// question to answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CategoryKind {
     Problem,
@@ -84,7 +84,7 @@ impl From<CategoryCode> for String {
 /// Component (部件, a physical object such as a manhole cover) or event (事件, a situation
 /// such as exposed garbage): the two trees of the 数字城管 category standard. Set on major
 /// categories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CategoryClass {
     Component,
@@ -93,10 +93,12 @@ pub enum CategoryClass {
 
 /// Who handles a category by default: the unit of a level on the report's chain (e.g. its
 /// street), or a functional department.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Handler {
+    /// The unit of this level on the report's chain, e.g. `{"level": "street"}`.
     Level(UnitLevel),
+    /// A functional department, e.g. `{"department": "CGJ"}` (城管局).
     Department(DepartmentCode),
 }
 
@@ -139,9 +141,11 @@ impl From<RadiusM> for f64 {
 /// One category as shipped in `data/categories.json` and kept in the store. Everything after
 /// `parent` is optional with a default, so the minimal form `{code, name, kind}` still
 /// parses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Category {
+    /// 2 to 16 ASCII letters or digits; a minor category's code extends its parent's.
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9]{2,16}$", example = "0302")]
     pub code: CategoryCode,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,6 +153,7 @@ pub struct Category {
     pub kind: CategoryKind,
     /// The enclosing major category, `None` for a major category itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9]{2,16}$")]
     pub parent: Option<CategoryCode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<CategoryClass>,
@@ -158,6 +163,7 @@ pub struct Category {
     pub handler: Option<Handler>,
     /// The handling time limit, e.g. `PT2H` or `P1D`; `None`: no deadline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "PT2H")]
     pub time_limit: Option<IsoDuration>,
     /// How `time_limit` is counted.
     #[serde(default)]
@@ -175,9 +181,11 @@ pub struct Category {
     /// Open cases of this category within this distance are duplicate candidates
     /// (default [`Category::DEFAULT_DUPLICATE_RADIUS_M`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0.0, maximum = 5000.0)]
     pub duplicate_radius_m: Option<RadiusM>,
     /// … and reported within this window (default [`Category::DEFAULT_DUPLICATE_WINDOW`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "PT72H")]
     pub duplicate_window: Option<IsoDuration>,
     /// Retired categories stay for old reports but take no new ones.
     #[serde(default)]

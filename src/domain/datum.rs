@@ -17,7 +17,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// A datum in which input coordinates may be declared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Datum {
     #[default]

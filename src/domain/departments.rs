@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 
 /// A department code: 2 to 16 ASCII capital letters or digits, starting with a letter so it
 /// can never be mistaken for a (digits-only) unit code, e.g. `CGJ` (城管局).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, pattern = "^[A-Z][A-Z0-9]{1,15}$", example = "CGJ")]
 pub struct DepartmentCode(String);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

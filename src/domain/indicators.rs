@@ -62,7 +62,7 @@ impl CaseSummary {
 
 /// The standard indicators. Counts are of cases unless said otherwise; rates are `None`
 /// when their denominator is zero.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Indicators {
     /// 受理数: every case in the set, whatever its kind or fate.
     pub received: u32,

@@ -12,7 +12,19 @@ use geo::MultiPolygon;
 use serde::{Deserialize, Serialize};
 
 /// The levels of the spatial hierarchy, coarsest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitLevel {
     District,
@@ -179,8 +191,10 @@ pub struct Unit {
 }
 
 /// `{code, name}` as it appears in API responses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UnitRef {
+    /// The unit's code: 6 digits for a district, 9 a street, 12 a community, 15 a grid.
+    #[schema(example = "211103001002003")]
     pub code: String,
     pub name: String,
 }

@@ -64,11 +64,13 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A report's contact details: personal data, shown only to roles that need it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
+    /// At most 100 characters.
     #[serde(default)]
     pub name: Option<String>,
+    /// 5 to 20 digits, optionally with `+ - ( )` and spaces.
     #[serde(default)]
     pub phone: Option<String>,
 }

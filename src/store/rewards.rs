@@ -7,12 +7,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{PgStore, SqliteStore, StoreResult};
 
 /// One ledger entry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LedgerRow {
     pub case_id: String,
+    /// The resident's principal id.
     pub resident: String,
     pub category: String,
     pub at: DateTime<Utc>,
+    /// The local day the credit counts against the daily cap.
+    #[schema(value_type = String, format = Date)]
     pub day: NaiveDate,
     pub points: i32,
     pub cash_fen: i32,

@@ -10,6 +10,7 @@ mod analytics;
 mod calendar;
 mod case_state;
 mod cases;
+mod contract;
 mod demo;
 mod exact;
 mod follow_up;

@@ -28,7 +28,10 @@ use super::{
     CountFilter, HexCollection, HexFeature, RawFilter, cell_hex, geojson_response, invalid,
     parse_res, viewer_of,
 };
+use utoipa::IntoParams;
+
 use crate::api::auth::Caller;
+use crate::api::error::Problem;
 use crate::api::{ApiError, ApiQuery, AppState};
 use crate::domain::disclosure::Viewer;
 use crate::domain::hotspots::{
@@ -71,18 +74,39 @@ const DEFAULT_PERIODS: u32 = 10;
 pub const DEFAULT_SEED: u64 = 0;
 
 /// The query string of `/v1/analytics/hotspots`, as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HotspotQuery {
+    /// H3 resolution of the cells.
+    #[param(required = true, value_type = u8, minimum = 5, maximum = 12)]
     res: Option<String>,
+    /// First local day, `YYYY-MM-DD`.
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
+    /// Last local day, inclusive.
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
+    /// A category or major category code.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9]{2,16}$")]
     category: Option<String>,
+    /// A unit code of any level (district, street, community, grid).
+    #[param(value_type = Option<String>, pattern = "^[0-9]{6,15}$")]
     unit: Option<String>,
+    /// Case states, comma-separated, e.g. `dispatched,accepted`.
+    #[param(value_type = Option<String>, example = "dispatched,accepted")]
     status: Option<String>,
+    /// Neighbourhood radius in rings (default 1).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10)]
     k: Option<String>,
+    /// Conditional permutations for `p_sim` (default 0: none).
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 9999)]
     permutations: Option<String>,
+    /// Seed of the permutations (only with permutations; default 0).
+    #[param(value_type = Option<u64>, minimum = 0)]
     seed: Option<String>,
+    /// Only the significant cells (default false: every cell, zeros included).
+    #[param(value_type = Option<bool>)]
     significant: Option<String>,
 }
 
@@ -456,6 +480,16 @@ pub struct HotspotMembers {
 /// `GET /v1/analytics/hotspots`.
 pub type HotspotBody = HexCollection<HotspotProperties, HotspotMembers>;
 
+/// `GET /v1/analytics/hotspots`: Getis-Ord Gi* over the deployment area.
+#[utoipa::path(get, path = "/v1/analytics/hotspots", tag = "analytics", params(HotspotQuery),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Cells with `cell` and `count` (staff and planners also `z`, `p`, `p_fdr`, `significance`, `p_sim`); foreign member `summary`",
+            body = crate::api::wire::HexagonCollection, content_type = "application/geo+json"),
+        (status = 400, description = "`invalid_query`: an unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_resolution`, `invalid_date`, `invalid_date_range`, `invalid_category`, `invalid_unit`, `invalid_status`, `invalid_k`, `invalid_permutations`, `invalid_seed`, `invalid_significant`, `too_many_cells`, `empty_study_area`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`no_boundaries`, `analytics_busy` (with `retry_after`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state, caller))]
 async fn hotspots(
     State(state): State<AppState>,
@@ -566,17 +600,36 @@ fn periods(
 }
 
 /// The query string of `/v1/analytics/hotspots/emerging`, as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EmergingQuery {
+    /// H3 resolution of the cells.
+    #[param(required = true, value_type = u8, minimum = 5, maximum = 12)]
     res: Option<String>,
+    /// First local day (default: the start of the 10 periods ending today).
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
+    /// Last local day, inclusive (default today).
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
+    /// `week` (ISO weeks, the default) or `month`.
+    #[param(value_type = Option<String>, pattern = "^(week|month)$")]
     period: Option<String>,
+    /// A category or major category code.
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9]{2,16}$")]
     category: Option<String>,
+    /// A unit code of any level.
+    #[param(value_type = Option<String>, pattern = "^[0-9]{6,15}$")]
     unit: Option<String>,
+    /// Case states, comma-separated.
+    #[param(value_type = Option<String>)]
     status: Option<String>,
+    /// Neighbourhood radius in rings (default 1).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10)]
     k: Option<String>,
+    /// Only cells with a pattern (default false).
+    #[param(value_type = Option<bool>)]
     significant: Option<String>,
 }
 
@@ -695,6 +748,16 @@ pub struct EmergingMembers {
 /// `GET /v1/analytics/hotspots/emerging`.
 pub type EmergingBody = HexCollection<EmergingProperties, EmergingMembers>;
 
+/// `GET /v1/analytics/hotspots/emerging`: Gi* per period and a Mann–Kendall trend per cell.
+#[utoipa::path(get, path = "/v1/analytics/hotspots/emerging", tag = "analytics", params(EmergingQuery),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Cells with `cell`, `pattern`, `trend`, `counts`, `bins`, `total`; foreign members `periods` and `summary`",
+            body = crate::api::wire::HexagonCollection, content_type = "application/geo+json"),
+        (status = 400, description = "`invalid_query`: an unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_resolution`, `invalid_date`, `invalid_date_range`, `invalid_period`, `too_few_periods`, `too_many_periods`, `invalid_category`, `invalid_unit`, `invalid_status`, `invalid_k`, `invalid_significant`, `too_many_cells`, `empty_study_area`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`no_boundaries`, `analytics_busy` (with `retry_after`)", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[tracing::instrument(skip(state, caller))]
 async fn emerging(
     State(state): State<AppState>,
