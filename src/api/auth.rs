@@ -409,6 +409,8 @@ struct ConfirmationRequest {
         (status = 200, description = "The number was registered before: a new token for that resident", body = super::wire::IssuedToken),
         (status = 201, description = "A new resident; the token is shown this once", body = super::wire::IssuedToken),
         (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_content_type`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_body`, `invalid_code`", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn confirm(

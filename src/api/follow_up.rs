@@ -46,7 +46,7 @@ async fn followed_case(state: &AppState, headers: &HeaderMap) -> Result<String, 
 }
 
 /// `GET /v1/follow-up`: the reporter's view of the case.
-#[utoipa::path(get, path = "/v1/follow-up", tag = "reports",
+#[utoipa::path(get, path = "/v1/follow-up", tag = "reports", operation_id = "follow_up",
     params(("Follow-Up-Secret" = String, Header, description = "The `follow_up` secret intake returned (`fu_…`)")),
     responses(
         (status = 200, description = "The reporter's view of the case", body = super::wire::FollowUpBody),
@@ -61,7 +61,7 @@ pub(super) async fn show(State(state): State<AppState>, headers: HeaderMap) -> R
 
 /// `POST /v1/follow-up/rating` `{"score": 1..5, "comment"?, "fixed"?}`: the reporter rates
 /// the closed case; answers the view after it.
-#[utoipa::path(post, path = "/v1/follow-up/rating", tag = "reports",
+#[utoipa::path(post, path = "/v1/follow-up/rating", tag = "reports", operation_id = "follow_up_rating",
     params(("Follow-Up-Secret" = String, Header, description = "The `follow_up` secret intake returned (`fu_…`)")),
     request_body(content = super::wire::RatingBody, content_type = "application/json"),
     responses(

@@ -137,14 +137,18 @@ impl Modify for Security {
                 {
                     op.operation_id = Some(format!("{tag}_{id}"));
                 }
+                // A token is checked before anything else wherever one is sent (issue 8,
+                // item 10): a malformed, unknown or revoked one is 401 on every operation.
                 let reads_token = op.security.as_ref().is_some_and(|s| !s.is_empty());
                 let responses = &mut op.responses.responses;
-                if reads_token && !responses.contains_key("401") {
+                if !responses.contains_key("401") {
                     responses.insert(
                         "401".into(),
-                        problem(
-                            "`unauthenticated` (no token where one is needed), `invalid_token`",
-                        ),
+                        problem(if reads_token {
+                            "`unauthenticated` (no token where one is needed), `invalid_token`"
+                        } else {
+                            "`invalid_token`: a malformed, unknown or revoked token was sent"
+                        }),
                     );
                 }
                 responses

@@ -64,16 +64,18 @@ async fn check_visible(state: &AppState, caller: &Caller, case_id: &str) -> Resu
     params(("case_id" = String, Path), ("seq" = i32, Path, minimum = 1)),
     responses(
         (status = 200, description = "The medium's bytes (location metadata stripped)", body = super::wire::PhotoBytes, content_type = "application/octet-stream"),
-        (status = 400, description = "`invalid_query`: seq is not a number", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`case_not_found`, `report_not_found`, `not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`case_not_found`, `report_not_found`, `not_found` (also a `seq` that is no medium's number)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip(state, caller))]
 async fn report_medium(
     State(state): State<AppState>,
     caller: Caller,
-    Path((case_id, seq)): Path<(String, i32)>,
+    Path((case_id, seq)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     check_visible(&state, &caller, &case_id).await?;
+    let not_found = || ApiError::RouteNotFound(format!("/v1/reports/{case_id}/media/{seq}"));
+    // Any text may stand where a number is expected: no such medium, not a malformed request.
+    let seq: i32 = seq.parse().map_err(|_| not_found())?;
     let report = state
         .store
         .get_report(&case_id)
@@ -83,7 +85,7 @@ async fn report_medium(
         .media
         .iter()
         .find(|m| m.seq == seq)
-        .ok_or_else(|| ApiError::RouteNotFound(format!("/v1/reports/{case_id}/media/{seq}")))?;
+        .ok_or_else(not_found)?;
     bytes_of(&state, &m.storage_key, &m.media_type).await
 }
 

@@ -290,11 +290,21 @@ pub struct PointFeature {
     pub kind: FeatureType,
     /// Kept as sent (a string or a number, RFC 7946 §3.2).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<FeatureId>)]
     pub id: Option<Value>,
     pub geometry: PointGeometry,
     #[schema(value_type = Option<Object>)]
     pub properties: Option<Map<String, Value>>,
+}
+
+/// A feature's `id`: a string or a number (RFC 7946 §3.2). Only its schema is used: the
+/// value is kept as sent.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum FeatureId {
+    Text(String),
+    Number(f64),
 }
 
 /// The answer of `POST /v1/resolve`: every feature of the request in order, its geometry
@@ -408,6 +418,12 @@ fn point_features(body: &Value) -> Result<Vec<(&Map<String, Value>, f64, f64)>, 
             let f = f.as_object().ok_or_else(|| bad("not an object"))?;
             if f.get("type").and_then(Value::as_str) != Some("Feature") {
                 return Err(bad("type must be Feature"));
+            }
+            if !matches!(f.get("id"), None | Some(Value::String(_) | Value::Number(_))) {
+                return Err(bad("id must be a string or a number (RFC 7946 §3.2)"));
+            }
+            if !matches!(f.get("properties"), None | Some(Value::Null | Value::Object(_))) {
+                return Err(bad("properties must be an object or null (RFC 7946 §3.2)"));
             }
             let g = f
                 .get("geometry")

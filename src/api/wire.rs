@@ -219,8 +219,8 @@ pub struct CaseListItem {
     category: String,
     warning_level: WarningLevel,
     deadline: Option<DateTime<Utc>>,
-    #[schema(value_type = Option<Object>)]
-    unit: Option<serde_json::Value>,
+    /// The code of the target unit or department.
+    unit: Option<String>,
     assignee: Option<String>,
     open_supervisions: u32,
     submitted_at: DateTime<Utc>,

@@ -162,6 +162,15 @@ both_backends!(
             422,
             "invalid_geojson",
         );
+        // RFC 7946 §3.2: an id is a string or a number, properties an object or null
+        // (found by schemathesis: `"id": {}` and `"properties": [null]` were answered 200).
+        for bad in [
+            json!({"type": "Feature", "id": {}, "properties": {}, "geometry": {"type": "Point", "coordinates": [122.07, 41.12]}}),
+            json!({"type": "Feature", "properties": [null, null], "geometry": {"type": "Point", "coordinates": [122.07, 41.12]}}),
+        ] {
+            let body = json!({"type": "FeatureCollection", "features": [bad]});
+            assert_problem(&app.post_json("/v1/resolve", &body).await, 422, "invalid_geojson");
+        }
         let point = json!({"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [122.07, 41.12]}});
         let many = json!({"type": "FeatureCollection", "features": vec![point; 10_001]});
         assert_problem(
