@@ -468,6 +468,8 @@ async fn duplicate_candidates(state: &AppState, v: &Visible) -> Result<Vec<Value
             now: Utc::now(),
             limit: LIST_MAX,
             after: None,
+            submitted_from: None,
+            submitted_until: None,
         })
         .await?;
     let mut found: Vec<(f64, &IndexedCase)> = nearby
@@ -739,6 +741,8 @@ fn parse_list_query(q: ListQuery) -> Result<CaseQuery, ApiError> {
         now: Utc::now(),
         limit,
         after: q.after,
+        submitted_from: None,
+        submitted_until: None,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 mod follow_up;
+pub mod ogc;
 pub mod health;
 pub mod limits;
 pub mod openapi;
@@ -159,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tiles::router())
         .merge(demo::router())
         .merge(photos::router())
+        .merge(ogc::router())
         .merge(console::router())
         .merge(openapi::router())
         .fallback(

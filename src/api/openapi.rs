@@ -71,6 +71,12 @@ pub const BEARER: &str = "bearer";
         super::demo::sign_in,
         super::photos::report_medium,
         super::photos::case_photo,
+        super::ogc::landing,
+        super::ogc::conformance,
+        super::ogc::collections,
+        super::ogc::collection,
+        super::ogc::items,
+        super::ogc::item,
     ),
     components(schemas(Problem, super::events::Notice)),
     modifiers(&Security),
@@ -85,6 +91,7 @@ pub const BEARER: &str = "bearer";
         (name = "rewards", description = "Residents' points and cash for reports that prove real"),
         (name = "analytics", description = "Indicators, heat-maps and hotspots"),
         (name = "tiles", description = "Vector tiles (MVT, GeoJSON) and TileJSON"),
+        (name = "ogc", description = "OGC API – Features, Part 1 Core: the jurisdiction and the reports for GIS tools"),
     )
 )]
 pub struct ApiDoc;

@@ -98,6 +98,8 @@ pub async fn populate(
             now: plan.now,
             limit: 1,
             after: None,
+            submitted_from: None,
+            submitted_until: None,
         })
         .await?
         .is_empty();

@@ -16,6 +16,7 @@ pub mod disclosure;
 pub mod dispatch;
 pub mod hotspots;
 pub mod indicators;
+pub mod interval;
 pub mod resolver;
 pub mod rewards;
 pub mod tiles;

@@ -167,6 +167,10 @@ pub struct CaseQuery {
     pub limit: i64,
     /// Case ids sort in time order within a day; the list continues after this id.
     pub after: Option<String>,
+    /// Only cases submitted at or after this instant.
+    pub submitted_from: Option<DateTime<Utc>>,
+    /// Only cases submitted at or before this instant.
+    pub submitted_until: Option<DateTime<Utc>>,
 }
 
 /// The case log, on both backends.
@@ -248,7 +252,9 @@ const SELECT_CASES_WHERE: &str = "where ($1 is null or reporter = $1 or case_id 
             or ($12 = 'yellow' and coalesce(clock_stopped_at, $13) > deadline_at
                                and coalesce(clock_stopped_at, $13) <= red_at)
             or ($12 = 'red' and coalesce(clock_stopped_at, $13) > red_at))
-       and (not $14 or open_supervisions > 0 or (clock_stopped_at is null and red_at < $13))";
+       and (not $14 or open_supervisions > 0 or (clock_stopped_at is null and red_at < $13))
+       and ($16 is null or submitted_at >= $16)
+       and ($17 is null or submitted_at <= $17)";
 const SELECT_EVENTS_RECEIVED: &str = "select i.case_id, i.category, e.seq, e.at, e.actor,
         e.role, e.action, e.reason, e.payload
      from case_index i join case_events e on e.case_id = i.case_id
@@ -475,6 +481,8 @@ macro_rules! impl_case_store {
                     .bind(q.now)
                     .bind(q.supervision_queue)
                     .bind(q.limit)
+                    .bind(q.submitted_from)
+                    .bind(q.submitted_until)
                     .fetch_all(self.pool())
                     .await?)
             }

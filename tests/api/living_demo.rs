@@ -72,6 +72,8 @@ both_backends!(
                 now,
                 limit: 1_000_000,
                 after: None,
+                submitted_from: None,
+                submitted_until: None,
             })
             .await
             .unwrap();

@@ -23,6 +23,7 @@ mod limits;
 mod living_demo;
 mod media;
 mod merge;
+mod ogc;
 mod real_outlines;
 mod registration;
 mod resolve;

@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Checks `/ogc` (OGC API – Features, Part 1 Core; issue 12) with real clients.
+
+Against `citysnap serve --demo` (the debug binary, a small living demo, a temporary data
+directory, a free loopback port):
+
+1. GDAL's OAPIF driver (Debian's gdal-bin): `ogrinfo` lists the collections with their
+   geometry types; `ogr2ogr -oo PAGE_SIZE=7` over a bbox pages through the grids and, with
+   a dispatcher's token, through the reports; each count equals what the SQLite store holds
+   in that box (grids: exact intersection with shapely; reports: points in the box).
+2. owslib's OGC API Features client: landing page, conformance, collections, items with
+   bbox and limit, one item by id; the public sees reports without ids, each point the
+   centre of its resolution-10 H3 cell (checked with the `h3` package), nothing personal.
+
+Creates `.venv/` (git-ignored) with `scripts/requirements-ogc.txt` on first use. Exits 1 on
+any failure.
+
+    python3 scripts/check_ogc.py [--binary PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+REQUIREMENTS = ROOT / "scripts" / "requirements-ogc.txt"
+START_TIMEOUT_S = 120
+# A box around a few streets of 兴隆台区 (WGS-84): some hundred grids, some reports.
+BBOX = (122.03, 41.10, 122.06, 41.13)
+DEMO_REPORTS = "600"
+
+
+def ensure_venv() -> None:
+    python = VENV / "bin" / "python"
+    if Path(sys.prefix).resolve() != VENV.resolve():
+        if not python.exists():
+            venv.create(VENV, with_pip=True)
+        os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+    try:
+        import h3  # noqa: F401
+        import owslib  # noqa: F401
+        import shapely  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True, timeout=600)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Checks:
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed: list[str] = []
+
+    def check(self, ok: bool, what: str) -> None:
+        if ok:
+            self.passed += 1
+        else:
+            self.failed.append(what)
+            print(f"FAILED: {what}", file=sys.stderr)
+
+
+def ogr(*args: str, token: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if token:
+        env["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {token}"
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=600, env=env)
+
+
+def ogr2ogr_count(base: str, layer: str, bbox: tuple, token: str | None, out_dir: str) -> int | None:
+    out = Path(out_dir) / f"{layer}-{'staff' if token else 'public'}.geojson"
+    run = ogr(
+        "ogr2ogr", "-f", "GeoJSON", str(out), f"OAPIF:{base}/ogc", layer,
+        "-spat", *map(str, bbox), "-oo", "PAGE_SIZE=7",
+        token=token,
+    )
+    if run.returncode != 0:
+        print(run.stderr, file=sys.stderr)
+        return None
+    return len(json.loads(out.read_text())["features"])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    ap.add_argument("--binary", type=Path, default=target / "debug" / "citysnap")
+    args = ap.parse_args()
+    ensure_venv()
+    import h3
+    import shapely
+    from owslib.ogcapi.features import Features
+    from shapely.geometry import box, shape
+
+    checks = Checks()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="citysnap-check-ogc-") as data_dir:
+        token = subprocess.run(
+            [str(args.binary), "token", "create", "--role", "dispatcher", "--data-dir", data_dir],
+            capture_output=True, text=True, timeout=300,
+        )
+        if token.returncode != 0:
+            print(token.stderr, file=sys.stderr)
+            return 1
+        dispatcher = token.stdout.strip().splitlines()[-1]
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen(
+            [str(args.binary), "serve", "--demo", "--demo-reports", DEMO_REPORTS, "--bind", f"127.0.0.1:{port}", "--data-dir", data_dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**os.environ, "RUST_LOG": "warn"},
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                try:
+                    with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    print(proc.stderr.read().decode(errors="replace") if proc.poll() is not None else "no /readyz", file=sys.stderr)
+                    return 1
+                time.sleep(0.3)
+
+            # What the store holds, read from its SQLite file directly.
+            db = sqlite3.connect(f"file:{data_dir}/citysnap.sqlite?mode=ro", uri=True)
+            area = box(*BBOX)
+            grids_in_box = sum(
+                1
+                for (geojson,) in db.execute(
+                    "select geojson from units where level = 'grid' and max_lon >= ? and max_lat >= ? and min_lon <= ? and min_lat <= ?",
+                    BBOX,
+                )
+                if shape(json.loads(geojson)).intersects(area)
+            )
+            # The reports' box: from the 20th to the 80th percentile of the demo's history.
+            lons = sorted(r[0] for r in db.execute("select lon from case_index"))
+            lats = sorted(r[0] for r in db.execute("select lat from case_index"))
+            p = lambda xs, q: xs[int(len(xs) * q)]  # noqa: E731
+            report_box = (p(lons, 0.2), p(lats, 0.2), p(lons, 0.8), p(lats, 0.8))
+            reports_in_box = db.execute(
+                "select count(*) from case_index where lon >= ? and lat >= ? and lon <= ? and lat <= ?", report_box
+            ).fetchone()[0]
+            db.close()
+            checks.check(grids_in_box > 7 and reports_in_box > 7, f"the box holds several pages ({grids_in_box} grids, {reports_in_box} reports)")
+
+            # 1. GDAL
+            info = ogr("ogrinfo", "-ro", "-so", f"OAPIF:{base}/ogc")
+            listing = info.stdout
+            for layer, kind in [("districts", "Multi Polygon"), ("streets", "Multi Polygon"), ("communities", "Multi Polygon"), ("grids", "Multi Polygon"), ("reports", "Point")]:
+                checks.check(info.returncode == 0 and f"{layer} (" in listing and kind in listing, f"ogrinfo lists {layer} as {kind}: {listing[-400:]} {info.stderr[-400:]}")
+            with tempfile.TemporaryDirectory() as out_dir:
+                n = ogr2ogr_count(base, "grids", BBOX, None, out_dir)
+                checks.check(n == grids_in_box, f"ogr2ogr PAGE_SIZE=7 over the box: {n} grids, the store {grids_in_box}")
+                n = ogr2ogr_count(base, "reports", report_box, dispatcher, out_dir)
+                checks.check(n == reports_in_box, f"ogr2ogr PAGE_SIZE=7 as a dispatcher: {n} reports, the store {reports_in_box}")
+                summary = ogr("ogrinfo", "-ro", "-al", "-so", f"OAPIF:{base}/ogc", "grids")
+                checks.check("code: String" in summary.stdout and "synthetic" in summary.stdout, f"ogrinfo reads the grids' fields: {summary.stdout[-600:]}")
+
+            # 2. owslib
+            w = Features(base + "/ogc")
+            conformance = w.conformance()["conformsTo"]
+            checks.check("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conformance, f"conformance: {conformance}")
+            ids = [c["id"] for c in w.collections()["collections"]]
+            checks.check(ids == ["districts", "streets", "communities", "grids", "reports"], f"collections: {ids}")
+            page = w.collection_items("grids", bbox=list(BBOX), limit=5)
+            checks.check(len(page["features"]) == 5 and page["numberMatched"] == grids_in_box and page["numberReturned"] == 5, f"owslib grids page: {page.get('numberMatched')} matched")
+            first = page["features"][0]
+            one = w.collection_item("grids", first["id"])
+            checks.check(one["properties"]["code"] == first["id"] and one["properties"]["level"] == "grid", f"owslib item: {one.get('properties')}")
+            public = w.collection_items("reports", limit=200)
+            feats = public["features"]
+            checks.check(len(feats) == 200, f"public reports page: {len(feats)}")
+            leaks = [f for f in feats if "id" in f or set(f["properties"]) - {"category", "state", "day", "grid", "community"}]
+            checks.check(not leaks, f"the public sees no ids or personal fields: {leaks[:1]}")
+            off_centre = []
+            for f in feats:
+                lon, lat = f["geometry"]["coordinates"]
+                lat_c, lon_c = h3.cell_to_latlng(h3.latlng_to_cell(lat, lon, 10))
+                if abs(lat_c - lat) > 2e-6 or abs(lon_c - lon) > 2e-6:
+                    off_centre.append((lon, lat))
+            checks.check(not off_centre, f"public points are resolution-10 cell centres: {off_centre[:3]}")
+            staff = Features(base + "/ogc", headers={"Authorization": f"Bearer {dispatcher}"})
+            exact = staff.collection_items("reports", limit=3)["features"]
+            checks.check(len(exact) == 3 and all(f["id"] == f["properties"]["case_id"] for f in exact), f"staff get case ids: {exact[:1]}")
+            one = staff.collection_item("reports", exact[0]["id"])
+            checks.check(one["geometry"] == exact[0]["geometry"], "staff open a report by id")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    print(f"check_ogc: {checks.passed} passed, {len(checks.failed)} failed ({time.monotonic() - started:.1f} s)")
+    return 1 if checks.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
