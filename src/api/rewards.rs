@@ -55,30 +55,33 @@ pub(super) async fn credit_if_due(
     }
     let now = Utc::now();
     let day = now.with_timezone(&state.settings.timezone).date_naive();
-    let (points, cash) = state.store.awarded_on(&index.reporter, day).await?;
-    let today = Amount {
-        points: u32::try_from(points).unwrap_or(u32::MAX),
-        cash_fen: u32::try_from(cash).unwrap_or(u32::MAX),
+    // What the case earns given what the resident has today, decided inside the store's
+    // transaction (issue 9: concurrent awards never pass the cap).
+    let decide = |points: i64, cash: i64| {
+        let today = Amount {
+            points: u32::try_from(points).unwrap_or(u32::MAX),
+            cash_fen: u32::try_from(cash).unwrap_or(u32::MAX),
+        };
+        match award(&category, ReportOutcome::Verified, today, DailyCap::default()) {
+            Award::Earned { amount, .. } => Some((amount.points as i32, amount.cash_fen as i32)),
+            Award::Nothing { .. } => None,
+        }
     };
-    if let Award::Earned { amount, .. } = award(
-        &category,
-        ReportOutcome::Verified,
-        today,
-        DailyCap::default(),
-    ) {
-        state
-            .store
-            .record_award(&LedgerRow {
+    state
+        .store
+        .record_award(
+            &LedgerRow {
                 case_id: index.case_id.clone(),
                 resident: index.reporter.clone(),
                 category: index.category.clone(),
                 at: now,
                 day,
-                points: amount.points as i32,
-                cash_fen: amount.cash_fen as i32,
-            })
-            .await?;
-    }
+                points: 0,
+                cash_fen: 0,
+            },
+            &decide,
+        )
+        .await?;
     Ok(())
 }
 

@@ -26,8 +26,18 @@ pub trait RewardStore: Send + Sync {
     /// Points and cash (fen) credited to `resident` on local day `day`.
     async fn awarded_on(&self, resident: &str, day: NaiveDate) -> StoreResult<(i64, i64)>;
 
-    /// Records an award; `false` when the case has one already (nothing changes).
-    async fn record_award(&self, row: &LedgerRow) -> StoreResult<bool>;
+    /// Records the award for `row.case_id`: `decide` is given what `row.resident` has been
+    /// credited on `row.day` already (points, cash in fen) and answers what this case earns
+    /// (`None`: nothing); the answer replaces `row`'s amounts. The read and the insert are
+    /// one transaction holding the resident's lock (PostGIS: a transaction-scoped advisory
+    /// lock on the resident; SQLite: the write lock `begin immediate` takes), so that awards
+    /// made at the same moment never pass the daily cap together. `None` when nothing was
+    /// earned or the case has an award already (nothing changes).
+    async fn record_award(
+        &self,
+        row: &LedgerRow,
+        decide: &(dyn Fn(i64, i64) -> Option<(i32, i32)> + Send + Sync),
+    ) -> StoreResult<Option<LedgerRow>>;
 
     /// Entries of one resident (`Some`) or everyone, from `from` to `to` (local days,
     /// inclusive), oldest first.
@@ -49,8 +59,11 @@ const SELECT_LEDGER: &str = "select case_id, resident, category, at, day, points
      from reward_ledger where ($1 is null or resident = $1) and day >= $2 and day <= $3
      order by at, case_id";
 
+/// Serialises one resident's awards on PostGIS (released at commit or rollback).
+const LOCK_RESIDENT: &str = "select pg_advisory_xact_lock(hashtext('reward:' || $1))";
+
 macro_rules! impl_reward_store {
-    ($store:ty) => {
+    ($store:ty, $begin:literal, $lock:expr) => {
         #[async_trait]
         impl RewardStore for $store {
             async fn awarded_on(&self, resident: &str, day: NaiveDate) -> StoreResult<(i64, i64)> {
@@ -61,18 +74,41 @@ macro_rules! impl_reward_store {
                     .await?)
             }
 
-            async fn record_award(&self, r: &LedgerRow) -> StoreResult<bool> {
-                let done = sqlx::query(INSERT_ENTRY)
-                    .bind(&r.case_id)
+            async fn record_award(
+                &self,
+                r: &LedgerRow,
+                decide: &(dyn Fn(i64, i64) -> Option<(i32, i32)> + Send + Sync),
+            ) -> StoreResult<Option<LedgerRow>> {
+                let mut tx = self.pool().begin_with($begin).await?;
+                if let Some(lock) = $lock {
+                    sqlx::query(lock).bind(&r.resident).execute(&mut *tx).await?;
+                }
+                let (points, cash): (i64, i64) = sqlx::query_as(SUM_DAY)
                     .bind(&r.resident)
-                    .bind(&r.category)
-                    .bind(r.at)
                     .bind(r.day)
-                    .bind(r.points)
-                    .bind(r.cash_fen)
-                    .execute(self.pool())
+                    .fetch_one(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() == 1)
+                let Some((points, cash_fen)) = decide(points, cash) else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                let row = LedgerRow {
+                    points,
+                    cash_fen,
+                    ..r.clone()
+                };
+                let done = sqlx::query(INSERT_ENTRY)
+                    .bind(&row.case_id)
+                    .bind(&row.resident)
+                    .bind(&row.category)
+                    .bind(row.at)
+                    .bind(row.day)
+                    .bind(row.points)
+                    .bind(row.cash_fen)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok((done.rows_affected() == 1).then_some(row))
             }
 
             async fn ledger(
@@ -92,5 +128,7 @@ macro_rules! impl_reward_store {
     };
 }
 
-impl_reward_store!(PgStore);
-impl_reward_store!(SqliteStore);
+impl_reward_store!(PgStore, "begin", Some(LOCK_RESIDENT));
+// `begin immediate` holds SQLite's one write lock from the first statement: the day's sum
+// cannot change before the insert.
+impl_reward_store!(SqliteStore, "begin immediate", None::<&str>);

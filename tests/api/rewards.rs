@@ -26,3 +26,70 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    concurrent_awards_to_one_resident_never_pass_the_daily_cap,
+    |backend| async move {
+        use citysnap::domain::categories::Category;
+        use citysnap::domain::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
+        use citysnap::store::LedgerRow;
+
+        let app = TestApp::spawn(backend, &xinglongtai()).await;
+        let (_, registered) = app.confirm_registration("13900000009").await;
+        let token = registered["token"].as_str().unwrap().to_owned();
+        let resident = registered["principal"]["id"].as_str().unwrap().to_owned();
+        let mut cases = Vec::new();
+        for i in 0..20 {
+            let body = serde_json::json!({"description": format!("奖励 {i}"), "category": "0301",
+                "location": {"lon": 122.07, "lat": 41.12}});
+            let (status, body, _) = app.post_as("/v1/reports", &token, &body).await;
+            assert_eq!(status, 201, "{body}");
+            cases.push(body["case_id"].as_str().unwrap().to_owned());
+        }
+        // Each case offers 10 points and 5 yuan; the cap is 100 points and 50 yuan a day.
+        let category = Category {
+            points: 10,
+            cash_reward_fen: 500,
+            ..citysnap::domain::categories::parse_category_file(
+                citysnap::domain::categories::SHIPPED_CATEGORIES,
+            )
+            .expect("the shipped categories")
+            .into_iter()
+                .find(|c| c.code.as_str() == "0301")
+                .expect("0301 ships")
+        };
+        let day = chrono::Utc::now().date_naive();
+        let awards = cases.iter().map(|case_id| {
+            let store = app.store.clone();
+            let category = category.clone();
+            let row = LedgerRow {
+                case_id: case_id.clone(),
+                resident: resident.clone(),
+                category: "0301".into(),
+                at: chrono::Utc::now(),
+                day,
+                points: 0,
+                cash_fen: 0,
+            };
+            tokio::spawn(async move {
+                let decide = move |points: i64, cash: i64| {
+                    let today = Amount { points: points as u32, cash_fen: cash as u32 };
+                    match award(&category, ReportOutcome::Verified, today, DailyCap::default()) {
+                        Award::Earned { amount, .. } => {
+                            Some((amount.points as i32, amount.cash_fen as i32))
+                        }
+                        Award::Nothing { .. } => None,
+                    }
+                };
+                store.record_award(&row, &decide).await.expect("award")
+            })
+        });
+        let results = futures::future::join_all(awards).await;
+        let earned: Vec<LedgerRow> = results.into_iter().filter_map(|r| r.expect("task")).collect();
+        let points: i32 = earned.iter().map(|r| r.points).sum();
+        let cash: i32 = earned.iter().map(|r| r.cash_fen).sum();
+        assert_eq!((earned.len(), points, cash), (10, 100, 5000), "{earned:?}");
+        let ledger = app.store.ledger(Some(&resident), day, day).await.unwrap();
+        assert_eq!(ledger.iter().map(|r| r.points).sum::<i32>(), 100);
+    }
+);
