@@ -67,7 +67,8 @@ export function photoKeys(events: TimelineEvent[]): string[] {
 export function timelineList(events: TimelineEvent[]): HTMLElement {
   const list = el("ol", { class: "timeline" });
   for (const e of events) {
-    const p = (e.payload ?? {}) as Record<string, unknown>;
+    // Staff read the payload; the reporter's public timeline carries `details` instead.
+    const p = (e.payload ?? e.details ?? {}) as Record<string, unknown>;
     const detail = [
       e.reason,
       typeof p.note === "string" ? p.note : null,
@@ -76,6 +77,7 @@ export function timelineList(events: TimelineEvent[]): HTMLElement {
       typeof p.comment === "string" && p.comment ? p.comment : null,
       typeof p.score === "number" ? "★".repeat(p.score) : null,
       p.target && typeof p.target === "object" ? Object.values(p.target as object).join("") : null,
+      p.unit && typeof p.unit === "object" ? Object.values(p.unit as object).join("") : null,
     ]
       .filter(Boolean)
       .join(" · ");

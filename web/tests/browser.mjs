@@ -4,7 +4,9 @@
 //   node web/tests/browser.mjs            (CITYSNAP_BIN: the citysnap binary to run)
 //
 // The resident form submits a report with a photo and sees it on its timeline; an
-// out-of-area pin shows the refusal; the dispatcher sees the new case appear live,
+// out-of-area pin shows the refusal; an anonymous resident keeps the follow-up secret, and a
+// fresh browser opens the report from the secret link (timeline, then the rating once closed)
+// or a pasted code; the dispatcher sees the new case appear live,
 // dispatches it by clicking a unit on the map and sees it turn yellow on a short-deadline
 // category; the planner view draws hexagons and hotspots (asserted on what OpenLayers
 // rendered); the language switch changes the text. Screenshots of every page at 375 px and
@@ -113,6 +115,18 @@ async function rendered(page) {
   );
 }
 
+/// Centres the resident map on a WGS-84 point and taps its middle.
+async function tapMapCentre(page, lon, lat) {
+  await page.evaluate(([x, y]) => {
+    const v = window.citysnap.map.getView();
+    v.setCenter([x, y]);
+    v.setZoom(16);
+  }, mercator(lon, lat));
+  await rendered(page);
+  const box = await page.locator("#resident-map").boundingBox();
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+}
+
 async function signInAs(page, principal) {
   await page.getByTestId("sign-in").click();
   await page.locator(`[data-principal="${principal}"]`).click();
@@ -203,16 +217,7 @@ async function main() {
   await rpage.goto(`${base}/#/report`);
   await signInAs(rpage, "u-demo-r-0001");
   await rpage.waitForFunction(() => document.getElementById("app")?.dataset.ready === "report");
-  const tapCentre = async (lon, lat) => {
-    await rpage.evaluate(([x, y]) => {
-      const v = window.citysnap.map.getView();
-      v.setCenter([x, y]);
-      v.setZoom(16);
-    }, mercator(lon, lat));
-    await rendered(rpage);
-    const box = await rpage.locator("#resident-map").boundingBox();
-    await rpage.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-  };
+  const tapCentre = (lon, lat) => tapMapCentre(rpage, lon, lat);
   await step("an out-of-area pin (Jining) shows the refusal with the distance", async () => {
     await tapCentre(116.595, 35.41);
     const refusal = rpage.getByTestId("refusal");
@@ -236,6 +241,101 @@ async function main() {
     if (!report.media?.some((m) => m.kind === "photo" && m.media_type === "image/jpeg")) fail(`no resized photo: ${JSON.stringify(report.media)}`);
     await rpage.screenshot({ path: path.join(artefacts, "report-submitted-375.png"), fullPage: true });
   });
+
+  // An anonymous resident: the follow-up secret is the only key to the report.
+  const actx = await browser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, locale: "zh-CN" });
+  const apage = await actx.newPage();
+  watchErrors(apage, errors);
+  let anonCase, secret, link;
+  await step("an anonymous resident reports and is given the follow-up link, kept as one of my reports", async () => {
+    await apage.goto(`${base}/#/report`);
+    await apage.waitForFunction(() => document.getElementById("app")?.dataset.ready === "report");
+    if (await apage.getByTestId("who").count()) fail("the anonymous context is signed in");
+    await tapMapCentre(apage, anyCase.location.lon - 0.0003, anyCase.location.lat + 0.0002);
+    await apage.getByTestId("where").filter({ hasText: "·" }).waitFor({ timeout: 20_000 });
+    await apage.selectOption("#category", "90");
+    await apage.fill("#description", "浏览器测试：感谢环卫工人及时清扫");
+    await apage.click("button.primary");
+    await apage.getByTestId("case-id").waitFor({ timeout: 30_000 });
+    anonCase = (await apage.getByTestId("case-id").textContent()).trim();
+    link = await apage.getByTestId("follow-link").getAttribute("href");
+    const m = /#\/follow\/(fu_[0-9a-f]{64})$/.exec(link);
+    if (!m || !link.startsWith(base)) fail(`follow-up link ${link}`);
+    secret = m[1];
+    await apage.locator('.report-result .timeline li[data-action="submit"]').waitFor();
+    const stored = await apage.evaluate(() => JSON.parse(localStorage.getItem("citysnap.follow-ups") ?? "[]"));
+    if (!stored.some((f) => f.secret === secret && f.case_id === anonCase)) fail(`stored ${JSON.stringify(stored)}`);
+    // After a reload the report is among "my reports", and its entry opens the progress.
+    await apage.reload();
+    await apage.waitForFunction(() => document.getElementById("app")?.dataset.ready === "report");
+    const mine = apage.locator(`[data-testid="my-reports"] li[data-case="${anonCase}"] a`);
+    await mine.waitFor();
+    await mine.click();
+    await apage.waitForFunction(() => document.getElementById("app")?.dataset.ready === "follow");
+    await apage.locator(`.report-result[data-case-id="${anonCase}"] .timeline li[data-action="submit"]`).waitFor({ timeout: 20_000 });
+    await apage.screenshot({ path: path.join(artefacts, "follow-anonymous-375.png"), fullPage: true });
+  });
+  await step("in a fresh browser the secret link shows the timeline, and the secret never goes in a URL sent", async () => {
+    const fctx = await browser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, locale: "zh-CN" });
+    const fpage = await fctx.newPage();
+    watchErrors(fpage, errors);
+    const leaked = [];
+    const withHeader = [];
+    fpage.on("request", (r) => {
+      if (r.url().includes(secret)) leaked.push(r.url());
+      if (r.headers()["follow-up-secret"] === secret) withHeader.push(r.url());
+    });
+    await fpage.goto(link);
+    await fpage.waitForFunction(() => document.getElementById("app")?.dataset.ready === "follow");
+    await fpage.locator('.report-result .timeline li[data-action="submit"]').waitFor({ timeout: 20_000 });
+    if ((await fpage.getByTestId("follow-case").textContent()).trim() !== anonCase) fail("another case shown");
+    if ((await fpage.getByTestId("follow-state").getAttribute("data-state")) !== "submitted") fail("state is not submitted");
+    if (await fpage.getByTestId("rate").count()) fail("rating offered before the case is closed");
+    if (leaked.length) fail(`secret in request URLs: ${leaked.join(", ")}`);
+    if (!withHeader.some((u) => u.endsWith("/v1/follow-up"))) fail(`no follow-up request with the header: ${withHeader}`);
+    // The secret opened the case, so this browser now lists it too.
+    await fpage.locator(`[data-testid="my-reports"] li[data-case="${anonCase}"]`).waitFor();
+
+    // Closed by the command centre (a praise is acknowledged), the page offers the rating.
+    await api(base, `/v1/cases/${anonCase}/actions`, { method: "POST", token: dispatcherToken, body: { action: "acknowledge" } });
+    await fpage.reload();
+    await fpage.getByTestId("rate").waitFor({ timeout: 20_000 });
+    if ((await fpage.getByTestId("follow-state").getAttribute("data-state")) !== "closed") fail("state is not closed");
+    await fpage.selectOption('[data-testid="rate"] select[name="score"]', "4");
+    await fpage.fill('[data-testid="rate"] input[name="comment"]', "很及时");
+    await fpage.click('[data-testid="rate"] button[type="submit"]');
+    await fpage.getByTestId("rate-thanks").waitFor({ timeout: 20_000 });
+    await fpage.locator('.report-result .timeline li[data-action="rate"]').waitFor();
+    if ((await fpage.getByTestId("follow-state").getAttribute("data-state")) !== "rated") fail("state after rating is not rated");
+    if (await fpage.getByTestId("rate").count()) fail("rating still offered after rating");
+    const c = await api(base, `/v1/cases/${anonCase}`, { token: dispatcherToken });
+    if (c.state !== "rated") fail(`the API says ${c.state}`);
+    const ev = await api(base, `/v1/cases/${anonCase}/events`, { token: dispatcherToken });
+    const rate = ev.events.find((e) => e.action === "rate");
+    if (rate?.payload?.score !== 4 || rate?.payload?.comment !== "很及时") fail(`rate event ${JSON.stringify(rate)}`);
+    await fctx.close();
+  });
+  await step("a pasted follow-up code opens the report; a wrong one is refused in plain words", async () => {
+    const pctx0 = await browser.newContext({ viewport: { width: 375, height: 812 }, locale: "en-GB" });
+    const page = await pctx0.newPage();
+    watchErrors(page, errors);
+    await page.goto(`${base}/#/report`);
+    await page.waitForFunction(() => document.getElementById("app")?.dataset.ready === "report");
+    await page.fill('[data-testid="follow-secret"]', "fu_not-a-secret");
+    await page.click(".follow-paste button");
+    await page.locator(".follow-paste .error").filter({ hasText: "not a follow-up code" }).waitFor();
+    await page.goto(`${base}/#/follow/fu_${"0".repeat(64)}`);
+    await page.getByTestId("follow-error").filter({ hasText: "No report has this follow-up code" }).waitFor({ timeout: 20_000 });
+    await page.goto(`${base}/#/report`);
+    await page.waitForFunction(() => document.getElementById("app")?.dataset.ready === "report");
+    await page.fill('[data-testid="follow-secret"]', `  ${link}  `);
+    await page.click(".follow-paste button");
+    await page.waitForFunction(() => document.getElementById("app")?.dataset.ready === "follow");
+    await page.locator('.report-result .timeline li[data-action="rate"]').waitFor({ timeout: 20_000 });
+    if ((await page.getByTestId("follow-state").textContent()).trim() !== "Rated") fail("English state name");
+    await pctx0.close();
+  });
+  await actx.close();
 
   await step("the dispatcher sees the new case appear live, in the queue and on the map", async () => {
     await dpage.locator(`.case-list [data-case="${caseId}"]`).waitFor({ timeout: 30_000 });
