@@ -71,6 +71,7 @@ pub const BEARER: &str = "bearer";
         super::demo::sign_in,
         super::photos::report_medium,
         super::photos::case_photo,
+        super::console::config,
     ),
     components(schemas(Problem, super::events::Notice)),
     modifiers(&Security),
@@ -85,6 +86,7 @@ pub const BEARER: &str = "bearer";
         (name = "rewards", description = "Residents' points and cash for reports that prove real"),
         (name = "analytics", description = "Indicators, heat-maps and hotspots"),
         (name = "tiles", description = "Vector tiles (MVT, GeoJSON) and TileJSON"),
+        (name = "console", description = "Settings of the web console"),
     )
 )]
 pub struct ApiDoc;

@@ -172,7 +172,7 @@ export async function showCase(box: HTMLElement, me: Me, caseId: string, hooks: 
   if (c.duplicate_candidates?.length && actions.includes("merge")) {
     const dups = el("section", { class: "duplicates" }, el("h3", {}, t("duplicates")));
     for (const d of c.duplicate_candidates) {
-      const b = el("button", { type: "button" }, `${t("merge")} → ${d.case_id}`);
+      const b = el("button", { type: "button", "data-merge-into": d.case_id }, `${t("merge")} → ${d.case_id}`);
       b.onclick = () => act({ action: "merge", into: d.case_id });
       dups.append(b);
     }
