@@ -171,7 +171,7 @@ function render(box: HTMLElement, secret: string, v: FollowUpView): void {
       timelineList(v.events),
     );
   } else {
-    box.append(el("h3", {}, t("report_follow")), timelineList(v.events));
+    box.append(el("h3", {}, t("timeline")), timelineList(v.events));
   }
   if (v.can_rate) box.append(ratingForm(box, secret));
 }

@@ -311,11 +311,46 @@ async function main() {
     // The secret opened the case, so this browser now lists it too.
     await fpage.locator(`[data-testid="my-reports"] li[data-case="${anonCase}"]`).waitFor();
 
-    // Closed by the command centre (a praise is acknowledged), the page offers the rating.
+    // Acknowledged by the command centre, the praise is closed, and there is nothing to rate.
     await api(base, `/v1/cases/${anonCase}/actions`, { method: "POST", token: dispatcherToken, body: { action: "acknowledge" } });
     await fpage.reload();
+    await fpage.locator('[data-testid="follow-state"][data-state="closed"]').waitFor({ timeout: 20_000 });
+    await fpage.locator('.report-result .timeline li[data-action="acknowledge"]').waitFor();
+    if (await fpage.getByTestId("rate").count()) fail("a praise is offered a rating");
+    await fctx.close();
+  });
+  await step("a closed problem report is rated from its link in a fresh browser", async () => {
+    // An anonymous report through intake, handled and closed through the API by its street.
+    const r = await api(base, "/v1/reports", {
+      method: "POST",
+      body: { category: "0199", description: "浏览器测试：路灯不亮", location: { lon: anyCase.location.lon - 0.0012, lat: anyCase.location.lat + 0.0009 } },
+    });
+    const target = (await api(base, `/v1/cases/${r.case_id}`, { token: dispatcherToken })).units.street;
+    const principals = await api(base, "/v1/demo/principals");
+    const h = principals.roles.handler.find((p) => p.unit === target);
+    if (!h) fail(`no demo handler for street ${target}`);
+    const handlerToken = (await api(base, "/v1/demo/sign-in", { method: "POST", body: { principal: h.id } })).token;
+    await api(base, `/v1/cases/${r.case_id}/actions`, { method: "POST", token: dispatcherToken, body: { action: "dispatch", target: { unit: target } } });
+    await api(base, `/v1/cases/${r.case_id}/actions`, { method: "POST", token: handlerToken, body: { action: "accept" } });
+    const up = await fetch(`${base}/v1/media`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${handlerToken}`, "content-type": "image/png" },
+      body: readFileSync(path.join(repo, "src/demo/after.png")),
+    });
+    if (!up.ok) fail(`media upload: ${up.status} ${await up.text()}`);
+    const { key } = await up.json();
+    await api(base, `/v1/cases/${r.case_id}/actions`, { method: "POST", token: handlerToken, body: { action: "resolve", note: "已更换灯泡", after_photos: [key] } });
+    await api(base, `/v1/cases/${r.case_id}/actions`, { method: "POST", token: dispatcherToken, body: { action: "close" } });
+
+    const fctx = await browser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, locale: "zh-CN" });
+    const fpage = await fctx.newPage();
+    watchErrors(fpage, errors);
+    await fpage.goto(`${base}/#/follow/${r.follow_up_secret}`);
     await fpage.getByTestId("rate").waitFor({ timeout: 20_000 });
     if ((await fpage.getByTestId("follow-state").getAttribute("data-state")) !== "closed") fail("state is not closed");
+    for (const a of ["submit", "dispatch", "accept", "resolve", "close"]) {
+      if (!(await fpage.locator(`.report-result .timeline li[data-action="${a}"]`).count())) fail(`no ${a} on the timeline`);
+    }
     await fpage.selectOption('[data-testid="rate"] select[name="score"]', "4");
     await fpage.fill('[data-testid="rate"] input[name="comment"]', "很及时");
     await fpage.click('[data-testid="rate"] button[type="submit"]');
@@ -323,11 +358,12 @@ async function main() {
     await fpage.locator('.report-result .timeline li[data-action="rate"]').waitFor();
     if ((await fpage.getByTestId("follow-state").getAttribute("data-state")) !== "rated") fail("state after rating is not rated");
     if (await fpage.getByTestId("rate").count()) fail("rating still offered after rating");
-    const c = await api(base, `/v1/cases/${anonCase}`, { token: dispatcherToken });
+    const c = await api(base, `/v1/cases/${r.case_id}`, { token: dispatcherToken });
     if (c.state !== "rated") fail(`the API says ${c.state}`);
-    const ev = await api(base, `/v1/cases/${anonCase}/events`, { token: dispatcherToken });
+    const ev = await api(base, `/v1/cases/${r.case_id}/events`, { token: dispatcherToken });
     const rate = ev.events.find((e) => e.action === "rate");
-    if (rate?.payload?.score !== 4 || rate?.payload?.comment !== "很及时") fail(`rate event ${JSON.stringify(rate)}`);
+    if (rate?.payload?.score !== 4 || rate?.payload?.comment !== "很及时" || rate?.actor !== "anonymous") fail(`rate event ${JSON.stringify(rate)}`);
+    await fpage.screenshot({ path: path.join(artefacts, "follow-rated-375.png"), fullPage: true });
     await fctx.close();
   });
   await step("a pasted follow-up code opens the report; a wrong one is refused in plain words", async () => {
@@ -346,8 +382,8 @@ async function main() {
     await page.fill('[data-testid="follow-secret"]', `  ${link}  `);
     await page.click(".follow-paste button");
     await page.waitForFunction(() => document.getElementById("app")?.dataset.ready === "follow");
-    await page.locator('.report-result .timeline li[data-action="rate"]').waitFor({ timeout: 20_000 });
-    if ((await page.getByTestId("follow-state").textContent()).trim() !== "Rated") fail("English state name");
+    await page.locator('.report-result .timeline li[data-action="acknowledge"]').waitFor({ timeout: 20_000 });
+    if ((await page.getByTestId("follow-state").textContent()).trim() !== "Closed") fail("English state name");
     await pctx0.close();
   });
   await actx.close();
