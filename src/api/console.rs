@@ -180,12 +180,27 @@ mod tests {
             "http://tiles.example/{z}/{x}/{-y}.png",
             "/basemap/{z}/{x}/{y}.png",
         ] {
-            assert_eq!(ok.parse::<BasemapUrl>().map(|u| u.to_string()), Ok(ok.to_owned()));
+            assert_eq!(
+                ok.parse::<BasemapUrl>().map(|u| u.to_string()),
+                Ok(ok.to_owned())
+            );
         }
-        assert_eq!("ftp://x/{z}/{x}/{y}".parse::<BasemapUrl>(), Err(BasemapUrlError::Scheme));
-        assert_eq!("//cdn/{z}/{x}/{y}".parse::<BasemapUrl>(), Err(BasemapUrlError::Scheme));
-        assert_eq!("https://x/{z}/{x}".parse::<BasemapUrl>(), Err(BasemapUrlError::Placeholders));
-        assert_eq!("https://x/{z}/{x}/{y} .png".parse::<BasemapUrl>(), Err(BasemapUrlError::Characters));
+        assert_eq!(
+            "ftp://x/{z}/{x}/{y}".parse::<BasemapUrl>(),
+            Err(BasemapUrlError::Scheme)
+        );
+        assert_eq!(
+            "//cdn/{z}/{x}/{y}".parse::<BasemapUrl>(),
+            Err(BasemapUrlError::Scheme)
+        );
+        assert_eq!(
+            "https://x/{z}/{x}".parse::<BasemapUrl>(),
+            Err(BasemapUrlError::Placeholders)
+        );
+        assert_eq!(
+            "https://x/{z}/{x}/{y} .png".parse::<BasemapUrl>(),
+            Err(BasemapUrlError::Characters)
+        );
     }
 
     #[test]

@@ -225,22 +225,19 @@ both_backends!(
     }
 );
 
-both_backends!(
-    a_closed_praise_offers_no_rating,
-    |backend| async move {
-        let app = TestApp::spawn(backend, &small_deployment()).await;
-        let dispatcher = app.token("dispatcher", None).await;
-        let (id, secret) = anonymous_report_of(&app, "90", "感谢环卫工人及时清扫").await;
-        act_ok(&app, &dispatcher, &id, json!({"action": "acknowledge"})).await;
-        let (status, view, _) = follow(&app, Some(&secret)).await;
-        assert_eq!(status, 200, "{view}");
-        assert_eq!(view["state"], "closed");
-        // A praise closes when acknowledged and is not rated: nothing to offer the reporter.
-        assert_eq!(view["can_rate"], false, "{view}");
-        assert_problem(
-            &rate(&app, &secret, json!({"score": 5})).await,
-            409,
-            "illegal_transition",
-        );
-    }
-);
+both_backends!(a_closed_praise_offers_no_rating, |backend| async move {
+    let app = TestApp::spawn(backend, &small_deployment()).await;
+    let dispatcher = app.token("dispatcher", None).await;
+    let (id, secret) = anonymous_report_of(&app, "90", "感谢环卫工人及时清扫").await;
+    act_ok(&app, &dispatcher, &id, json!({"action": "acknowledge"})).await;
+    let (status, view, _) = follow(&app, Some(&secret)).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["state"], "closed");
+    // A praise closes when acknowledged and is not rated: nothing to offer the reporter.
+    assert_eq!(view["can_rate"], false, "{view}");
+    assert_problem(
+        &rate(&app, &secret, json!({"score": 5})).await,
+        409,
+        "illegal_transition",
+    );
+});
