@@ -566,7 +566,12 @@ pub(super) async fn reporter_view(state: &AppState, case_id: &str) -> Result<Val
     };
     let mut body = view(&own);
     let handling = master.as_ref().unwrap_or(&own);
-    body["can_rate"] = json!(handling.case.state == crate::domain::case::State::Closed);
+    // Closed, and a kind that is rated: praise (acknowledged) and consultations (answered)
+    // close without a rating, so offering one would only earn a 409.
+    body["can_rate"] = json!(
+        handling.case.state == crate::domain::case::State::Closed
+            && ActionKind::Rate.applies_to(handling.case.kind)
+    );
     if let Some(m) = &master {
         body["master"] = view(m);
     }

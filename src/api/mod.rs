@@ -5,7 +5,7 @@ mod analytics;
 pub mod auth;
 mod cases;
 pub mod categories;
-mod console;
+pub mod console;
 pub mod deadlines;
 pub mod demo;
 pub mod error;
@@ -65,6 +65,8 @@ pub struct ApiSettings {
     pub demo_sign_in: demo::DemoSignIn,
     /// How many heavy analytics computations run and wait at once.
     pub analytics_gate: limits::GateSettings,
+    /// The raster basemap the web console draws under its maps, if any.
+    pub basemap: Option<console::Basemap>,
 }
 
 impl Default for ApiSettings {
@@ -79,6 +81,7 @@ impl Default for ApiSettings {
             tile_min_count: 3,
             demo_sign_in: demo::DemoSignIn::Off,
             analytics_gate: limits::GateSettings::default(),
+            basemap: None,
         }
     }
 }

@@ -77,6 +77,7 @@ pub const BEARER: &str = "bearer";
         super::ogc::collection,
         super::ogc::items,
         super::ogc::item,
+        super::console::config,
     ),
     components(schemas(Problem, super::events::Notice)),
     modifiers(&Security),
@@ -92,6 +93,7 @@ pub const BEARER: &str = "bearer";
         (name = "analytics", description = "Indicators, heat-maps and hotspots"),
         (name = "tiles", description = "Vector tiles (MVT, GeoJSON) and TileJSON"),
         (name = "ogc", description = "OGC API – Features, Part 1 Core: the jurisdiction and the reports for GIS tools"),
+        (name = "console", description = "Settings of the web console"),
     )
 )]
 pub struct ApiDoc;

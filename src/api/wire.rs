@@ -191,7 +191,8 @@ pub struct FollowUpBody {
     /// The public events of the case, oldest first.
     #[schema(value_type = Vec<Object>)]
     events: Vec<serde_json::Value>,
-    /// Whether the case handling the report is closed, so that the reporter may rate it.
+    /// Whether the case handling the report is closed and of a kind that is rated (not a
+    /// praise or a consultation), so that the reporter may rate it.
     can_rate: bool,
     /// A merged duplicate: the case it follows, in the same shape.
     #[schema(value_type = Option<Object>)]

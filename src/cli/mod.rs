@@ -102,6 +102,18 @@ pub enum Command {
         /// one more time limit.
         #[arg(long)]
         red_margin: Option<crate::domain::calendar::IsoDuration>,
+        /// A raster basemap for the web console: an XYZ tile URL template (`{z}`, `{x}`,
+        /// `{y}` or `{-y}`), e.g. an intranet tile server; default: none, the console draws
+        /// only the deployment's boundaries.
+        #[arg(long)]
+        basemap_url: Option<crate::api::console::BasemapUrl>,
+        /// The datum of the basemap's tiles: `gcj02` for AMap (高德) or Tencent tiles, which
+        /// the console then warps onto WGS-84.
+        #[arg(long, default_value = "wgs84", requires = "basemap_url")]
+        basemap_datum: crate::api::console::BasemapDatum,
+        /// The credit the tile provider requires, shown on the map.
+        #[arg(long, requires = "basemap_url")]
+        basemap_attribution: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -223,6 +235,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             snap_tolerance_m,
             calendar,
             red_margin,
+            basemap_url,
+            basemap_datum,
+            basemap_attribution,
             store,
         } => {
             let mut config = store.config();
@@ -234,6 +249,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("{} is not a working calendar", file.display()))?;
             }
             config.api.red_margin = red_margin;
+            config.api.basemap = basemap_url.map(|url| crate::api::console::Basemap {
+                url,
+                datum: basemap_datum,
+                attribution: basemap_attribution,
+            });
             config.sms_codes_in_log = demo;
             if demo {
                 config.api.demo_sign_in = if bind.ip().is_loopback() || demo_sign_in_anywhere {

@@ -279,6 +279,32 @@ mod tests {
         }
     }
 
+    /// The web console shifts a GCJ-02 basemap with its own port of these transforms
+    /// (`web/src/datum.ts`); both are checked against the same pairs.
+    #[test]
+    fn console_vectors_match() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../web/tests/datum-vectors.json")).unwrap();
+        let pairs = doc["pairs"].as_array().unwrap();
+        assert!(pairs.len() >= 5);
+        let lon_lat = |v: &serde_json::Value| (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
+        for p in pairs {
+            let (wgs, gcj) = (lon_lat(&p["wgs84"]), lon_lat(&p["gcj02"]));
+            let there = wgs84_to_gcj02(wgs.0, wgs.1);
+            assert!(
+                (there.0 - gcj.0).abs() < 1e-9 && (there.1 - gcj.1).abs() < 1e-9,
+                "{}: {there:?} vs {gcj:?}",
+                p["name"]
+            );
+            let back = gcj02_to_wgs84(gcj.0, gcj.1);
+            assert!(
+                (back.0 - wgs.0).abs() < 1e-9 && (back.1 - wgs.1).abs() < 1e-9,
+                "{}: {back:?} vs {wgs:?}",
+                p["name"]
+            );
+        }
+    }
+
     #[test]
     fn gcj02_is_the_identity_outside_china() {
         assert_eq!(wgs84_to_gcj02(-104.9903, 39.7392), (-104.9903, 39.7392)); // Denver

@@ -34,8 +34,13 @@ async fn rate(
 
 /// An anonymous report of graffiti at [`POINT`]: its case id and follow-up secret.
 async fn anonymous_report(app: &TestApp) -> (String, String) {
+    anonymous_report_of(app, "0106", "墙上有涂鸦").await
+}
+
+/// An anonymous report of `category` at [`POINT`]: its case id and follow-up secret.
+async fn anonymous_report_of(app: &TestApp, category: &str, description: &str) -> (String, String) {
     let (status, body, _) = app
-        .post_json("/v1/reports", &report_at("0106", "墙上有涂鸦", POINT))
+        .post_json("/v1/reports", &report_at(category, description, POINT))
         .await;
     assert_eq!(status, 201, "{body}");
     let secret = body["follow_up_secret"]
@@ -219,3 +224,20 @@ both_backends!(
         assert_eq!(actions(&view["master"]), ["submit", "dispatch"]);
     }
 );
+
+both_backends!(a_closed_praise_offers_no_rating, |backend| async move {
+    let app = TestApp::spawn(backend, &small_deployment()).await;
+    let dispatcher = app.token("dispatcher", None).await;
+    let (id, secret) = anonymous_report_of(&app, "90", "感谢环卫工人及时清扫").await;
+    act_ok(&app, &dispatcher, &id, json!({"action": "acknowledge"})).await;
+    let (status, view, _) = follow(&app, Some(&secret)).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["state"], "closed");
+    // A praise closes when acknowledged and is not rated: nothing to offer the reporter.
+    assert_eq!(view["can_rate"], false, "{view}");
+    assert_problem(
+        &rate(&app, &secret, json!({"score": 5})).await,
+        409,
+        "illegal_transition",
+    );
+});

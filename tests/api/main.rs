@@ -10,6 +10,7 @@ mod analytics;
 mod calendar;
 mod case_state;
 mod cases;
+mod console;
 mod contract;
 mod demo;
 mod exact;

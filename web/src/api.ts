@@ -38,7 +38,7 @@ export function authHeaders(): Record<string, string> {
   return tk ? { authorization: `Bearer ${tk}` } : {};
 }
 
-async function problemOf(r: Response): Promise<Problem> {
+export async function problemOf(r: Response): Promise<Problem> {
   try {
     const body = await r.json();
     return { status: r.status, code: body.code ?? "error", ...body };

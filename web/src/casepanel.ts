@@ -67,7 +67,8 @@ export function photoKeys(events: TimelineEvent[]): string[] {
 export function timelineList(events: TimelineEvent[]): HTMLElement {
   const list = el("ol", { class: "timeline" });
   for (const e of events) {
-    const p = (e.payload ?? {}) as Record<string, unknown>;
+    // Staff read the payload; the reporter's public timeline carries `details` instead.
+    const p = (e.payload ?? e.details ?? {}) as Record<string, unknown>;
     const detail = [
       e.reason,
       typeof p.note === "string" ? p.note : null,
@@ -76,6 +77,7 @@ export function timelineList(events: TimelineEvent[]): HTMLElement {
       typeof p.comment === "string" && p.comment ? p.comment : null,
       typeof p.score === "number" ? "★".repeat(p.score) : null,
       p.target && typeof p.target === "object" ? Object.values(p.target as object).join("") : null,
+      p.unit && typeof p.unit === "object" ? Object.values(p.unit as object).join("") : null,
     ]
       .filter(Boolean)
       .join(" · ");
@@ -170,7 +172,7 @@ export async function showCase(box: HTMLElement, me: Me, caseId: string, hooks: 
   if (c.duplicate_candidates?.length && actions.includes("merge")) {
     const dups = el("section", { class: "duplicates" }, el("h3", {}, t("duplicates")));
     for (const d of c.duplicate_candidates) {
-      const b = el("button", { type: "button" }, `${t("merge")} → ${d.case_id}`);
+      const b = el("button", { type: "button", "data-merge-into": d.case_id }, `${t("merge")} → ${d.case_id}`);
       b.onclick = () => act({ action: "merge", into: d.case_id });
       dups.append(b);
     }

@@ -1,5 +1,5 @@
-// The citysnap console: one page, three views by hash (#/dispatch, #/planner, #/report),
-// a language switch and sign-in. Everything it shows comes from the documented public API.
+// The citysnap console: one page, three views by hash (#/dispatch, #/planner, #/report,
+// with a report's progress at #/follow/fu_…), a language switch and sign-in. Everything it shows comes from the documented public API.
 
 import "ol/ol.css";
 import "./style.css";
@@ -10,9 +10,10 @@ import { dispatchPage } from "./dispatch";
 import { clear, el } from "./dom";
 import { type Key, currentLang, onLangChange, setLang, t } from "./i18n";
 import { plannerPage } from "./planner";
+import { followPage, parseSecret } from "./followup";
 import { residentPage } from "./resident";
 
-type View = "dispatch" | "planner" | "report";
+type View = "dispatch" | "planner" | "report" | "follow";
 
 declare global {
   interface Window {
@@ -27,13 +28,14 @@ let stop: (() => void) | null = null;
 
 function view(): View {
   const h = location.hash.replace(/^#\/?/, "");
+  if (h === "follow" || h.startsWith("follow/")) return "follow";
   return h === "planner" || h === "report" ? h : "dispatch";
 }
 
 function header(): HTMLElement {
   const nav = el("nav", { "aria-label": "citysnap" });
   for (const [v, key] of [["dispatch", "nav_dispatch"], ["planner", "nav_planner"], ["report", "nav_report"]] as const) {
-    nav.append(el("a", { href: `#/${v}`, ...(view() === v ? { "aria-current": "page" } : {}) }, t(key as Key)));
+    nav.append(el("a", { href: `#/${v}`, ...(view() === v || (v === "report" && view() === "follow") ? { "aria-current": "page" } : {}) }, t(key as Key)));
   }
   const lang = el("button", { type: "button", class: "lang", "data-testid": "lang" }, t("lang_switch"));
   lang.onclick = () => setLang(currentLang() === "zh" ? "en" : "zh");
@@ -66,7 +68,7 @@ async function render(): Promise<void> {
   stop = null;
   app.dataset.ready = "";
   clear(app);
-  document.title = `citysnap · ${t(`nav_${view()}` as Key)}`;
+  document.title = `citysnap · ${t(view() === "follow" ? "report_follow" : (`nav_${view()}` as Key))}`;
   const main = el("main", { id: "main" });
   app.append(header(), main);
   const v = view();
@@ -76,6 +78,9 @@ async function render(): Promise<void> {
     window.citysnap = { view: v, ...h };
   } else if (v === "planner") {
     window.citysnap = { view: v, ...(await plannerPage(main, who)) };
+  } else if (v === "follow") {
+    await followPage(main, parseSecret(location.hash));
+    window.citysnap = { view: v };
   } else {
     window.citysnap = { view: v, ...(await residentPage(main)) };
   }

@@ -1,6 +1,7 @@
 // The base map every page shares: the deployment's own boundaries (district, streets,
 // communities, grids) as vector tiles from `/tiles/{layer}/{z}/{x}/{y}.mvt`, drawn by
-// OpenLayers on a 2D canvas. No internet basemap is assumed.
+// OpenLayers on a 2D canvas. No internet basemap is assumed; a deployment may configure a
+// raster one (basemap.ts), drawn underneath.
 
 import Map from "ol/Map";
 import View from "ol/View";
@@ -11,6 +12,8 @@ import { Fill, Stroke, Style, Text } from "ol/style";
 import { fromLonLat, transformExtent } from "ol/proj";
 import { defaults as defaultControls, ScaleLine } from "ol/control";
 import type { FeatureLike } from "ol/Feature";
+
+import { basemapLayer, consoleConfig } from "./basemap";
 
 export interface BoundaryLayer {
   id: "districts" | "streets" | "communities" | "grids";
@@ -86,11 +89,12 @@ export async function deploymentBounds(): Promise<[number, number, number, numbe
 }
 
 export async function makeMap(target: HTMLElement, extra: import("ol/layer/Base").default[] = []): Promise<Map> {
+  const { basemap } = await consoleConfig();
   const map = new Map({
     target,
-    layers: [...boundaryLayers(), ...extra],
+    layers: [...(basemap ? [basemapLayer(basemap)] : []), ...boundaryLayers(), ...extra],
     view: new View({ center: fromLonLat([122.07, 41.12]), zoom: 11, maxZoom: 19, minZoom: 6 }),
-    controls: defaultControls({ attribution: false }).extend([new ScaleLine()]),
+    controls: defaultControls({ attribution: Boolean(basemap?.attribution), attributionOptions: { collapsible: false } }).extend([new ScaleLine()]),
   });
   const bounds = await deploymentBounds();
   map.getView().fit(transformExtent(bounds, "EPSG:4326", "EPSG:3857"), { padding: [20, 20, 20, 20] });

@@ -1,7 +1,8 @@
 // The resident's form, mobile first: pick the place on the map or use the phone's location,
 // choose the category from the tree, describe, attach a photo (resized here before upload),
-// send; then the progress timeline and the rating form. Out-of-area places and every other
-// refusal are said in plain words.
+// send; then the follow-up code and link (kept by this browser, see followup.ts), the progress
+// timeline and, once closed, the rating form. Out-of-area places and every other refusal are
+// said in plain words.
 
 import Feature from "ol/Feature";
 import Point from "ol/geom/Point";
@@ -11,9 +12,8 @@ import { Circle, Fill, Stroke, Style } from "ol/style";
 import { fromLonLat, toLonLat } from "ol/proj";
 import type Map from "ol/Map";
 
-import { ApiError, type Problem, categories, get, post, token } from "./api";
-import { ACTION_NAMES } from "./actions";
-import { type TimelineEvent, name2, timelineList } from "./casepanel";
+import { ApiError, type Problem, categories, get, token } from "./api";
+import { followLink, myReports, rememberFollowUp, showFollowUp } from "./followup";
 import { clear, el } from "./dom";
 import { currentLang, localName, t } from "./i18n";
 import { makeMap } from "./map";
@@ -56,7 +56,7 @@ export async function residentPage(root: HTMLElement): Promise<ResidentHandle> {
   const mapBox = el("div", { class: "map resident-map", id: "resident-map" });
   const form = el("form", { class: "report-form", novalidate: "" });
   const result = el("section", { class: "report-result", "aria-live": "polite" });
-  root.append(el("div", { class: "resident" }, el("h2", {}, t("report_title")), mapBox, form, result));
+  root.append(el("div", { class: "resident" }, el("h2", {}, t("report_title")), mapBox, form, result, myReports()));
 
   const pin = new VectorSource<Feature<Point>>();
   const pinLayer = new VectorLayer({
@@ -143,8 +143,8 @@ export async function residentPage(root: HTMLElement): Promise<ResidentHandle> {
     send.disabled = true;
     send.textContent = t("report_sending");
     try {
-      // Signed in as a resident, the reporter follows the case and rates it here; the phone
-      // number is only the contact the handling unit calls back.
+      // Anonymous or signed in, the reporter follows the case and rates it through the
+      // follow-up secret; the phone number is only the contact the handling unit calls back.
       const report: Record<string, unknown> = { description: description.value.trim(), category: category.value, location: place };
       if (phone.value.trim()) report.contact = { phone: phone.value.trim() };
       const body = new FormData();
@@ -154,7 +154,8 @@ export async function residentPage(root: HTMLElement): Promise<ResidentHandle> {
       const r = await fetch("/v1/reports", { method: "POST", body, headers });
       const answer = await r.json();
       if (!r.ok) throw new ApiError({ status: r.status, ...answer });
-      await showProgress(result, answer.case_id);
+      await showProgress(result, answer.case_id, answer.follow_up_secret);
+      form.parentElement?.querySelector(".my-reports")?.replaceWith(myReports());
     } catch (err) {
       refusalBox.textContent = err instanceof ApiError ? refusal(err.problem) : String(err);
     } finally {
@@ -165,30 +166,23 @@ export async function residentPage(root: HTMLElement): Promise<ResidentHandle> {
   return { map, pick };
 }
 
-async function showProgress(box: HTMLElement, caseId: string): Promise<void> {
+/// After intake: the case number, the follow-up code and link (shown once, kept by this
+/// browser), then the progress through the follow-up secret, for an anonymous reporter and
+/// a signed-in resident alike.
+async function showProgress(box: HTMLElement, caseId: string, secret: string | undefined): Promise<void> {
   clear(box);
-  box.dataset.caseId = caseId;
-  box.append(el("p", { class: "ok" }, `${t("report_ok")} `, el("strong", { "data-testid": "case-id" }, caseId)));
-  if (!token()) {
-    box.append(el("p", { class: "hint" }, t("report_sign_in")));
+  const head = el("div", { class: "report-ok" }, el("p", { class: "ok" }, `${t("report_ok")} `, el("strong", { "data-testid": "case-id" }, caseId)));
+  if (!secret) {
+    box.append(head);
     return;
   }
-  const { events } = await get<{ events: TimelineEvent[] }>(`/v1/cases/${caseId}/events`);
-  box.append(el("h3", {}, t("report_follow")), timelineList(events));
-  const last = events[events.length - 1];
-  const c = await get<{ state: string }>(`/v1/cases/${caseId}`);
-  if (c.state === "closed") {
-    const rate = el("form", { class: "rate" }, el("h3", {}, t("rate_title")));
-    const score = el("select", { name: "score" }) as HTMLSelectElement;
-    for (const n of [5, 4, 3, 2, 1]) score.append(el("option", { value: String(n) }, "★".repeat(n)));
-    const comment = el("input", { name: "comment" }) as HTMLInputElement;
-    rate.append(score, comment, el("button", { type: "submit" }, t("rate_submit")));
-    rate.onsubmit = async (e) => {
-      e.preventDefault();
-      await post(`/v1/cases/${caseId}/actions`, { action: "rate", score: Number(score.value), comment: comment.value });
-      rate.replaceWith(el("p", {}, t("rate_thanks")));
-    };
-    box.append(rate);
-  }
-  if (last) box.dataset.last = name2(ACTION_NAMES[last.action], last.action);
+  rememberFollowUp(secret, caseId);
+  const link = followLink(secret);
+  head.append(
+    el("p", { class: "hint" }, t("follow_keep")),
+    el("p", { class: "secret" }, `${t("follow_link")}: `, el("a", { href: link, "data-testid": "follow-link" }, link)),
+  );
+  const progress = el("div", { class: "progress" });
+  box.append(head, progress);
+  await showFollowUp(progress, secret);
 }
