@@ -23,49 +23,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-import venv
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_server import demo_server, ensure_venv  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / ".venv"
 REQUIREMENTS = ROOT / "scripts" / "requirements-contract.txt"
 SNAPSHOT = ROOT / "docs" / "openapi.json"
-PIP_TIMEOUT_S = 600
-START_TIMEOUT_S = 120
 # A spot in 兴隆台区 (WGS-84).
 HERE = (122.07, 41.12)
-
-
-def ensure_venv() -> None:
-    """Re-executes this script with `.venv`'s Python, installing what it needs."""
-    python = VENV / "bin" / "python"
-    if Path(sys.prefix).resolve() != VENV.resolve():
-        if not python.exists():
-            print(f"creating {VENV} …", file=sys.stderr)
-            venv.create(VENV, with_pip=True)
-        os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
-    try:
-        import openapi_spec_validator  # noqa: F401
-        import schemathesis  # noqa: F401
-    except ImportError:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)],
-            check=True,
-            timeout=PIP_TIMEOUT_S,
-        )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(base: str, method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
@@ -80,30 +53,6 @@ def request(base: str, method: str, path: str, body: dict | None = None, token: 
             return r.status, json.loads(r.read() or b"{}")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
-
-
-def start_server(binary: Path, data_dir: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [str(binary), "serve", "--demo", "--bind", f"127.0.0.1:{port}", "--data-dir", data_dir],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
-    )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"citysnap exited: {proc.stderr.read().decode(errors='replace')}")
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return proc, base
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise SystemExit(f"citysnap did not answer /readyz within {START_TIMEOUT_S} s")
 
 
 def validate_documents(base: str) -> list[str]:
@@ -165,7 +114,7 @@ def tokens(base: str, admin: str) -> dict[str, str]:
 
 
 def schemathesis(base: str, who: str, token: str | None, max_examples: int, max_time: int) -> bool:
-    st = VENV / "bin" / "st"
+    st = Path(sys.prefix) / "bin" / "st"
     cmd = [
         str(st),
         "--config-file",
@@ -207,7 +156,7 @@ def schemathesis(base: str, who: str, token: str | None, max_examples: int, max_
 
 
 def main() -> int:
-    ensure_venv()
+    ensure_venv(REQUIREMENTS, ["openapi_spec_validator", "schemathesis"], __file__)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     ap.add_argument("--binary", type=Path, default=target / "debug" / "citysnap")
@@ -235,8 +184,7 @@ def main() -> int:
             print(admin.stderr, file=sys.stderr)
             return 1
         admin_token = admin.stdout.strip().splitlines()[-1]
-        proc, base = start_server(args.binary, data_dir)
-        try:
+        with demo_server(args.binary, data_dir) as (_, base):
             document_failures = validate_documents(base)
             for f in document_failures:
                 print(f"check_contract: {f}", file=sys.stderr)
@@ -246,12 +194,6 @@ def main() -> int:
             for who in args.roles.split(","):
                 if not schemathesis(base, who, by_role[who], args.max_examples, args.max_time):
                     failures.append(f"schemathesis as {who}")
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
     for f in failures:
         print(f"FAILED: {f}", file=sys.stderr)
     elapsed = time.monotonic() - started

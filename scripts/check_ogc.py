@@ -23,56 +23,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import venv
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_server import Checks, demo_server, ensure_venv  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / ".venv"
 REQUIREMENTS = ROOT / "scripts" / "requirements-ogc.txt"
-START_TIMEOUT_S = 120
 # A box around a few streets of 兴隆台区 (WGS-84): some hundred grids, some reports.
 BBOX = (122.03, 41.10, 122.06, 41.13)
 DEMO_REPORTS = "600"
-
-
-def ensure_venv() -> None:
-    python = VENV / "bin" / "python"
-    if Path(sys.prefix).resolve() != VENV.resolve():
-        if not python.exists():
-            venv.create(VENV, with_pip=True)
-        os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
-    try:
-        import h3  # noqa: F401
-        import owslib  # noqa: F401
-        import shapely  # noqa: F401
-    except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True, timeout=600)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Checks:
-    def __init__(self) -> None:
-        self.passed = 0
-        self.failed: list[str] = []
-
-    def check(self, ok: bool, what: str) -> None:
-        if ok:
-            self.passed += 1
-        else:
-            self.failed.append(what)
-            print(f"FAILED: {what}", file=sys.stderr)
 
 
 def ogr(*args: str, token: str | None = None) -> subprocess.CompletedProcess:
@@ -100,9 +65,8 @@ def main() -> int:
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     ap.add_argument("--binary", type=Path, default=target / "debug" / "citysnap")
     args = ap.parse_args()
-    ensure_venv()
+    ensure_venv(REQUIREMENTS, ["h3", "owslib", "shapely"], __file__)
     import h3
-    import shapely
     from owslib.ogcapi.features import Features
     from shapely.geometry import box, shape
 
@@ -117,27 +81,7 @@ def main() -> int:
             print(token.stderr, file=sys.stderr)
             return 1
         dispatcher = token.stdout.strip().splitlines()[-1]
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(
-            [str(args.binary), "serve", "--demo", "--demo-reports", DEMO_REPORTS, "--bind", f"127.0.0.1:{port}", "--data-dir", data_dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env={**os.environ, "RUST_LOG": "warn"},
-        )
-        try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                try:
-                    with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    print(proc.stderr.read().decode(errors="replace") if proc.poll() is not None else "no /readyz", file=sys.stderr)
-                    return 1
-                time.sleep(0.3)
-
+        with demo_server(args.binary, data_dir, "--demo-reports", DEMO_REPORTS) as (_, base):
             # What the store holds, read from its SQLite file directly.
             db = sqlite3.connect(f"file:{data_dir}/citysnap.sqlite?mode=ro", uri=True)
             area = box(*BBOX)
@@ -201,14 +145,8 @@ def main() -> int:
             checks.check(len(exact) == 3 and all(f["id"] == f["properties"]["case_id"] for f in exact), f"staff get case ids: {exact[:1]}")
             one = staff.collection_item("reports", exact[0]["id"])
             checks.check(one["geometry"] == exact[0]["geometry"], "staff open a report by id")
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    print(f"check_ogc: {checks.passed} passed, {len(checks.failed)} failed ({time.monotonic() - started:.1f} s)")
-    return 1 if checks.failed else 0
+    print(f"check_ogc: {checks.passed} passed, {len(checks.failures)} failed ({time.monotonic() - started:.1f} s)")
+    return 1 if checks.failures else 0
 
 
 if __name__ == "__main__":

@@ -24,47 +24,25 @@ import argparse
 import json
 import math
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-import venv
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_server import Checks, demo_server, ensure_venv  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / ".venv"
 REQUIREMENTS = ROOT / "scripts" / "requirements-tiles.txt"
-PIP_TIMEOUT_S = 600
 HTTP_TIMEOUT_S = 30
-START_TIMEOUT_S = 120
 
 # A spot in 兴隆台区 (WGS-84) and the tiles around it the checks ask for.
 HERE = (122.07, 41.12)
 # Problems geojson-validator calls "problematic" that are fine here: district outlines have
 # holes and many vertices.
 ALLOWED_PROBLEMS = {"holes", "excessive_vertices"}
-
-
-def ensure_venv() -> None:
-    """Re-executes this script with `.venv`'s Python, installing what it needs."""
-    python = VENV / "bin" / "python"
-    if Path(sys.prefix).resolve() != VENV.resolve():
-        if not python.exists():
-            print(f"creating {VENV} …", file=sys.stderr)
-            venv.create(VENV, with_pip=True)
-        os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
-    try:
-        import geojson_validator  # noqa: F401
-        import mapbox_vector_tile  # noqa: F401
-    except ImportError:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)],
-            check=True,
-            timeout=PIP_TIMEOUT_S,
-        )
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
@@ -90,20 +68,6 @@ class Client:
                 return r.status, dict(r.headers), r.read()
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), e.read()
-
-
-class Checks:
-    def __init__(self) -> None:
-        self.failures: list[str] = []
-        self.passed = 0
-
-    def check(self, ok: bool, what: str) -> bool:
-        if ok:
-            self.passed += 1
-        else:
-            self.failures.append(what)
-            print(f"FAIL {what}", file=sys.stderr)
-        return ok
 
 
 def validate_geojson(checks: Checks, name: str, doc: dict) -> None:
@@ -213,40 +177,8 @@ def run_checks(client: Client) -> Checks:
     return checks
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(binary: Path, data_dir: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        # No synthetic history (--demo-reports 0): the checks' own reports decide which
-        # hexagons and hotspots the tiles at HERE hold.
-        [str(binary), "serve", "--demo", "--demo-reports", "0", "--bind", f"127.0.0.1:{port}", "--data-dir", data_dir],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
-    )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"citysnap exited: {proc.stderr.read().decode(errors='replace')}")
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return proc, base
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise SystemExit(f"citysnap did not answer /readyz within {START_TIMEOUT_S} s")
-
-
 def main() -> int:
-    ensure_venv()
+    ensure_venv(REQUIREMENTS, ["geojson_validator", "mapbox_vector_tile"], __file__)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", help="check this running server instead of starting one")
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
@@ -260,15 +192,10 @@ def main() -> int:
             print(f"{args.binary} is missing: run `cargo build` first", file=sys.stderr)
             return 1
         with tempfile.TemporaryDirectory(prefix="citysnap-check-tiles-") as data_dir:
-            proc, base = start_server(args.binary, data_dir)
-            try:
+            # No synthetic history (--demo-reports 0): the checks' own reports decide which
+            # hexagons and hotspots the tiles at HERE hold.
+            with demo_server(args.binary, data_dir, "--demo-reports", "0") as (_, base):
                 checks = run_checks(Client(base))
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
     elapsed = time.monotonic() - started
     print(f"check_tiles: {checks.passed} passed, {len(checks.failures)} failed ({elapsed:.1f} s)")
     return 1 if checks.failures else 0

@@ -54,7 +54,10 @@ async fn followed_case(state: &AppState, headers: &HeaderMap) -> Result<String, 
         (status = 404, description = "`follow_up_not_found`: malformed or unknown secret", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
-pub(super) async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub(super) async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     let case_id = followed_case(&state, &headers).await?;
     Ok(Json(super::cases::reporter_view(&state, &case_id).await?))
 }

@@ -180,10 +180,14 @@ fn base(headers: &HeaderMap) -> String {
         .filter(|h| {
             !h.is_empty()
                 && h.len() <= 255
-                && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         })
         .unwrap_or("localhost");
-    let proto = match headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {
+    let proto = match headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+    {
         Some("https") => "https",
         _ => "http",
     };
@@ -223,8 +227,18 @@ pub(super) async fn landing(State(state): State<AppState>, headers: HeaderMap) -
                 "application/vnd.oai.openapi+json;version=3.1",
                 "The API definition (OpenAPI 3.1)",
             ),
-            link(format!("{root}/docs"), "service-doc", "text/html", "The API documentation"),
-            link(format!("{b}/conformance"), "conformance", JSON, "Conformance classes"),
+            link(
+                format!("{root}/docs"),
+                "service-doc",
+                "text/html",
+                "The API documentation",
+            ),
+            link(
+                format!("{b}/conformance"),
+                "conformance",
+                JSON,
+                "Conformance classes",
+            ),
             link(format!("{b}/collections"), "data", JSON, "The collections"),
         ],
     })
@@ -270,7 +284,9 @@ fn describe(state: &AppState, c: Collection, b: &str) -> Result<CollectionBody, 
              and case ids within their scope. Filters: category (code or prefix), state, \
              unit (code), datetime (submission time)."
                 .to_owned(),
-            Some(json!({"interval": [[null, null]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"})),
+            Some(
+                json!({"interval": [[null, null]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}),
+            ),
         ),
     };
     let mut extent = json!({"spatial": {"bbox": [bbox.unwrap_or_default()], "crs": CRS84}});
@@ -286,7 +302,12 @@ fn describe(state: &AppState, c: Collection, b: &str) -> Result<CollectionBody, 
         item_type: "feature",
         crs: vec![CRS84],
         links: vec![
-            link(format!("{b}/collections/{id}"), "self", JSON, "This collection"),
+            link(
+                format!("{b}/collections/{id}"),
+                "self",
+                JSON,
+                "This collection",
+            ),
             link(
                 format!("{b}/collections/{id}/items"),
                 "items",
@@ -322,7 +343,12 @@ pub(super) async fn collections(
         .collect::<Result<_, _>>()?;
     Ok(Json(Collections {
         collections,
-        links: vec![link(format!("{b}/collections"), "self", JSON, "The collections")],
+        links: vec![link(
+            format!("{b}/collections"),
+            "self",
+            JSON,
+            "The collections",
+        )],
     }))
 }
 
@@ -396,7 +422,10 @@ fn invalid(name: &str, detail: impl std::fmt::Display) -> ApiError {
 }
 
 fn not_for(c: Collection, name: &str) -> ApiError {
-    invalid(name, format!("the {} collection has no such filter", c.id()))
+    invalid(
+        name,
+        format!("the {} collection has no such filter", c.id()),
+    )
 }
 
 impl Items {
@@ -469,7 +498,12 @@ fn page_links(b: &str, id: &str, q: &ItemsQuery, next: Option<String>) -> Vec<Li
     if let Some(n) = next {
         links.push(link(url(Some(&n)), "next", GEOJSON, "The next page"));
     }
-    links.push(link(format!("{b}/collections/{id}"), "collection", JSON, "The collection"));
+    links.push(link(
+        format!("{b}/collections/{id}"),
+        "collection",
+        JSON,
+        "The collection",
+    ));
     links
 }
 
@@ -527,7 +561,11 @@ fn unit_page(
     q: &ItemsQuery,
     items: &Items,
 ) -> Result<Page, ApiError> {
-    for (name, v) in [("category", &q.category), ("state", &q.state), ("unit", &q.unit)] {
+    for (name, v) in [
+        ("category", &q.category),
+        ("state", &q.state),
+        ("unit", &q.unit),
+    ] {
         if v.is_some() {
             return Err(not_for(c, name));
         }
@@ -568,11 +606,10 @@ fn unit_page(
         .collect();
     let more = page.len() > items.limit;
     let page = &page[..page.len().min(items.limit)];
-    let next = more.then(|| page.last().map(|u| u.code.to_string())).flatten();
-    let features = page
-        .iter()
-        .map(|u| unit_feature(u))
-        .collect();
+    let next = more
+        .then(|| page.last().map(|u| u.code.to_string()))
+        .flatten();
+    let features = page.iter().map(|u| unit_feature(u)).collect();
     Ok((features, next, Some(matched)))
 }
 
@@ -757,24 +794,35 @@ pub(super) async fn item(
     Path((collection_id, feature_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let c = existing(&state, &collection_id)?;
-    let not_found =
-        || ApiError::RouteNotFound(format!("/ogc/collections/{collection_id}/items/{feature_id}"));
+    let not_found = || {
+        ApiError::RouteNotFound(format!(
+            "/ogc/collections/{collection_id}/items/{feature_id}"
+        ))
+    };
     let b = base(&headers);
     let mut feature = match c {
         Collection::Units(level) => {
             let j = state.jurisdiction()?;
             let code = UnitCode::parse(&feature_id).map_err(|_| not_found())?;
-            let u = j.by_code(&code).map(|id| j.unit(id)).filter(|u| u.level == level);
+            let u = j
+                .by_code(&code)
+                .map(|id| j.unit(id))
+                .filter(|u| u.level == level);
             unit_feature(u.ok_or_else(not_found)?)
         }
         Collection::Reports => {
-            let p = caller.0.as_ref().filter(|_| report_scope(&caller).is_some());
+            let p = caller
+                .0
+                .as_ref()
+                .filter(|_| report_scope(&caller).is_some());
             let p = p.ok_or_else(not_found)?;
             if feature_id.len() > 40 {
                 return Err(not_found());
             }
             let r = state.store.indexed_case(&feature_id).await?;
-            let r = r.filter(|r| super::auth::sees(p, r)).ok_or_else(not_found)?;
+            let r = r
+                .filter(|r| super::auth::sees(p, r))
+                .ok_or_else(not_found)?;
             exact_feature(&r)
         }
     };
@@ -785,7 +833,12 @@ pub(super) async fn item(
             GEOJSON,
             "This feature",
         ),
-        link(format!("{b}/collections/{}", c.id()), "collection", JSON, "The collection"),
+        link(
+            format!("{b}/collections/{}", c.id()),
+            "collection",
+            JSON,
+            "The collection",
+        ),
     ];
     if let Value::Object(m) = &mut feature {
         m.insert("links".into(), json!(links));
@@ -828,7 +881,12 @@ fn seal_cursor(after: &str) -> String {
     }
     let sealed: Vec<u8> = plain.iter().zip(stream).map(|(p, k)| p ^ k).collect();
     let tag = keyed(b"tag", &[&nonce, &sealed]);
-    format!("{}{}{}", hex::encode(nonce), hex::encode(&tag[..8]), hex::encode(&sealed))
+    format!(
+        "{}{}{}",
+        hex::encode(nonce),
+        hex::encode(&tag[..8]),
+        hex::encode(&sealed)
+    )
 }
 
 /// The case id of a cursor this process sealed; `None` for anything else.
@@ -859,7 +917,11 @@ mod tests {
         let c = seal_cursor("XL-20261201-000042");
         assert!(!c.contains("XL-2026"));
         assert_eq!(open_cursor(&c).as_deref(), Some("XL-20261201-000042"));
-        assert_ne!(seal_cursor("XL-20261201-000042"), c, "a fresh nonce each time");
+        assert_ne!(
+            seal_cursor("XL-20261201-000042"),
+            c,
+            "a fresh nonce each time"
+        );
         let mut tampered = c.clone().into_bytes();
         let last = tampered.len() - 1;
         tampered[last] = if tampered[last] == b'0' { b'1' } else { b'0' };
@@ -875,11 +937,16 @@ mod tests {
             .unwrap()
             .to_cell(PUBLIC_RESOLUTION);
         assert_eq!(
-            h3o::LatLng::new(lat, lon).unwrap().to_cell(PUBLIC_RESOLUTION),
+            h3o::LatLng::new(lat, lon)
+                .unwrap()
+                .to_cell(PUBLIC_RESOLUTION),
             cell,
             "the centre lies in the report's own cell"
         );
         assert!((lon - 122.070_123).abs() > 1e-7 || (lat - 41.120_456).abs() > 1e-7);
-        assert_eq!(coarsened(122.070_2, 41.120_5), coarsened(122.070_21, 41.120_51));
+        assert_eq!(
+            coarsened(122.070_2, 41.120_5),
+            coarsened(122.070_21, 41.120_51)
+        );
     }
 }

@@ -419,10 +419,16 @@ fn point_features(body: &Value) -> Result<Vec<(&Map<String, Value>, f64, f64)>, 
             if f.get("type").and_then(Value::as_str) != Some("Feature") {
                 return Err(bad("type must be Feature"));
             }
-            if !matches!(f.get("id"), None | Some(Value::String(_) | Value::Number(_))) {
+            if !matches!(
+                f.get("id"),
+                None | Some(Value::String(_) | Value::Number(_))
+            ) {
                 return Err(bad("id must be a string or a number (RFC 7946 §3.2)"));
             }
-            if !matches!(f.get("properties"), None | Some(Value::Null | Value::Object(_))) {
+            if !matches!(
+                f.get("properties"),
+                None | Some(Value::Null | Value::Object(_))
+            ) {
                 return Err(bad("properties must be an object or null (RFC 7946 §3.2)"));
             }
             let g = f

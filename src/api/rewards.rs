@@ -62,7 +62,12 @@ pub(super) async fn credit_if_due(
             points: u32::try_from(points).unwrap_or(u32::MAX),
             cash_fen: u32::try_from(cash).unwrap_or(u32::MAX),
         };
-        match award(&category, ReportOutcome::Verified, today, DailyCap::default()) {
+        match award(
+            &category,
+            ReportOutcome::Verified,
+            today,
+            DailyCap::default(),
+        ) {
             Award::Earned { amount, .. } => Some((amount.points as i32, amount.cash_fen as i32)),
             Award::Nothing { .. } => None,
         }

@@ -74,7 +74,13 @@ mod tests {
     #[test]
     fn instants_and_closed_and_open_intervals() {
         let i = Interval::parse("2026-11-01T08:00:00+08:00").unwrap();
-        assert_eq!((i.start, i.end), (Some(at("2026-11-01T00:00:00Z")), Some(at("2026-11-01T00:00:00Z"))));
+        assert_eq!(
+            (i.start, i.end),
+            (
+                Some(at("2026-11-01T00:00:00Z")),
+                Some(at("2026-11-01T00:00:00Z"))
+            )
+        );
         let i = Interval::parse("2026-11-01T00:00:00Z/2026-11-30T23:59:59Z").unwrap();
         assert!(i.contains(at("2026-11-15T00:00:00Z")));
         assert!(i.contains(at("2026-11-30T23:59:59Z")));
@@ -89,8 +95,14 @@ mod tests {
 
     #[test]
     fn malformed_unbounded_and_inverted_intervals_are_refused() {
-        assert!(matches!(Interval::parse("yesterday"), Err(BadInterval::Instant(_))));
-        assert!(matches!(Interval::parse("2026-11-01"), Err(BadInterval::Instant(_))));
+        assert!(matches!(
+            Interval::parse("yesterday"),
+            Err(BadInterval::Instant(_))
+        ));
+        assert!(matches!(
+            Interval::parse("2026-11-01"),
+            Err(BadInterval::Instant(_))
+        ));
         assert_eq!(Interval::parse("../.."), Err(BadInterval::Unbounded));
         assert_eq!(Interval::parse(".."), Err(BadInterval::Unbounded));
         assert_eq!(Interval::parse("a/b/c"), Err(BadInterval::Shape));

@@ -23,9 +23,6 @@ pub struct LedgerRow {
 
 #[async_trait]
 pub trait RewardStore: Send + Sync {
-    /// Points and cash (fen) credited to `resident` on local day `day`.
-    async fn awarded_on(&self, resident: &str, day: NaiveDate) -> StoreResult<(i64, i64)>;
-
     /// Records the award for `row.case_id`: `decide` is given what `row.resident` has been
     /// credited on `row.day` already (points, cash in fen) and answers what this case earns
     /// (`None`: nothing); the answer replaces `row`'s amounts. The read and the insert are
@@ -66,14 +63,6 @@ macro_rules! impl_reward_store {
     ($store:ty, $begin:literal, $lock:expr) => {
         #[async_trait]
         impl RewardStore for $store {
-            async fn awarded_on(&self, resident: &str, day: NaiveDate) -> StoreResult<(i64, i64)> {
-                Ok(sqlx::query_as(SUM_DAY)
-                    .bind(resident)
-                    .bind(day)
-                    .fetch_one(self.pool())
-                    .await?)
-            }
-
             async fn record_award(
                 &self,
                 r: &LedgerRow,
@@ -81,7 +70,10 @@ macro_rules! impl_reward_store {
             ) -> StoreResult<Option<LedgerRow>> {
                 let mut tx = self.pool().begin_with($begin).await?;
                 if let Some(lock) = $lock {
-                    sqlx::query(lock).bind(&r.resident).execute(&mut *tx).await?;
+                    sqlx::query(lock)
+                        .bind(&r.resident)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 let (points, cash): (i64, i64) = sqlx::query_as(SUM_DAY)
                     .bind(&r.resident)

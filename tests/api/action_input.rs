@@ -38,9 +38,7 @@ both_backends!(
         let street = app.token("handler", Some(STREET)).await;
         let other = app.token("handler", Some(OTHER_STREET)).await;
         let id = street_light_case(&app).await;
-        let dispatch = |assignee: Value| {
-            json!({"action": "dispatch", "target": {"unit": STREET}, "assignee": assignee})
-        };
+        let dispatch = |assignee: Value| json!({"action": "dispatch", "target": {"unit": STREET}, "assignee": assignee});
         let long = "u".repeat(10_000);
         for assignee in [
             json!("u-nobody"),
@@ -69,7 +67,12 @@ both_backends!(
         let dispatcher = app.token("dispatcher", None).await;
         let cgj = app.token("handler", Some("CGJ")).await;
         let id = street_light_case(&app).await;
-        for bad in ["坏了\u{0}", "\u{1b}[31m红色\u{1b}[0m", "\u{7}", &"长".repeat(4_001)] {
+        for bad in [
+            "坏了\u{0}",
+            "\u{1b}[31m红色\u{1b}[0m",
+            "\u{7}",
+            &"长".repeat(4_001),
+        ] {
             let answer = act(
                 &app,
                 &dispatcher,
@@ -78,13 +81,7 @@ both_backends!(
             )
             .await;
             refused(&answer, "invalid_reason", "reason");
-            let answer = act(
-                &app,
-                &cgj,
-                &id,
-                json!({"action": "return", "reason": bad}),
-            )
-            .await;
+            let answer = act(&app, &cgj, &id, json!({"action": "return", "reason": bad})).await;
             refused(&answer, "invalid_reason", "reason");
         }
         act_ok(&app, &cgj, &id, json!({"action": "accept"})).await;
@@ -106,7 +103,9 @@ both_backends!(
         )
         .await;
         assert_eq!(c["state"], "in_progress");
-        let (_, log, _) = app.get_as(&format!("/v1/cases/{id}/events"), &dispatcher).await;
+        let (_, log, _) = app
+            .get_as(&format!("/v1/cases/{id}/events"), &dispatcher)
+            .await;
         assert!(!log.to_string().contains("\\u001b"), "{log}");
     }
 );
@@ -118,9 +117,7 @@ both_backends!(
         let leader = app.token("leader", None).await;
         app.staff(&["CGJ"]).await;
         let id = street_light_case(&app).await;
-        let supervise = |reply_by: &str| {
-            json!({"action": "supervise", "opinion": "请尽快处理", "reply_by": reply_by})
-        };
+        let supervise = |reply_by: &str| json!({"action": "supervise", "opinion": "请尽快处理", "reply_by": reply_by});
         let answer = act(&app, &leader, &id, supervise("1970-01-01T00:00:00Z")).await;
         let detail = refused(&answer, "invalid_reply_by", "reply_by");
         assert!(detail.contains("past"), "{detail}");
@@ -175,6 +172,10 @@ both_backends!(
         let answer = act(&app, &dispatcher, &id, json!({"action": "fix"})).await;
         assert_problem(&answer, 422, "invalid_action");
         assert_eq!(answer.1["field"], "action", "{}", answer.1);
-        assert!(answer.1["detail"].as_str().unwrap().contains("dispatch"), "{}", answer.1);
+        assert!(
+            answer.1["detail"].as_str().unwrap().contains("dispatch"),
+            "{}",
+            answer.1
+        );
     }
 );

@@ -60,14 +60,27 @@ both_backends!(
             .iter()
             .map(|c| c["id"].as_str().unwrap())
             .collect();
-        assert_eq!(ids, ["districts", "streets", "communities", "grids", "reports"]);
+        assert_eq!(
+            ids,
+            ["districts", "streets", "communities", "grids", "reports"]
+        );
         let (status, grids, _) = app.get("/ogc/collections/grids").await;
         assert_eq!(status, 200);
         let bbox = &grids["extent"]["spatial"]["bbox"][0];
-        assert!(bbox[0].as_f64().unwrap() < 122.07 && bbox[2].as_f64().unwrap() > 122.07, "{bbox}");
-        assert_eq!(grids["crs"][0], "http://www.opengis.net/def/crs/OGC/1.3/CRS84");
+        assert!(
+            bbox[0].as_f64().unwrap() < 122.07 && bbox[2].as_f64().unwrap() > 122.07,
+            "{bbox}"
+        );
+        assert_eq!(
+            grids["crs"][0],
+            "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+        );
         assert_problem(&app.get("/ogc/collections/parcels").await, 404, "not_found");
-        assert_problem(&app.get("/ogc/collections/parcels/items").await, 404, "not_found");
+        assert_problem(
+            &app.get("/ogc/collections/parcels/items").await,
+            404,
+            "not_found",
+        );
     }
 );
 
@@ -82,7 +95,13 @@ both_backends!(
             headers["content-crs"],
             "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"
         );
-        assert_eq!((page["numberReturned"].as_u64(), page["numberMatched"].as_u64()), (Some(1), Some(2)));
+        assert_eq!(
+            (
+                page["numberReturned"].as_u64(),
+                page["numberMatched"].as_u64()
+            ),
+            (Some(1), Some(2))
+        );
         assert_eq!(page["features"][0]["id"], GRID);
         assert_eq!(page["features"][0]["properties"]["level"], "grid");
         assert_eq!(page["features"][0]["geometry"]["type"], "MultiPolygon");
@@ -98,11 +117,31 @@ both_backends!(
         let (_, streets, _) = app
             .get("/ogc/collections/streets/items?parent=211103")
             .await;
-        assert!(streets["features"].as_array().unwrap().iter().any(|f| f["id"] == STREET));
-        let (status, one, _) = app.get(&format!("/ogc/collections/grids/items/{GRID}")).await;
-        assert_eq!((status, one["properties"]["code"].as_str()), (200, Some(GRID)));
-        assert_problem(&app.get(&format!("/ogc/collections/streets/items/{GRID}")).await, 404, "not_found");
-        assert_problem(&app.get("/ogc/collections/grids/items/nothing").await, 404, "not_found");
+        assert!(
+            streets["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["id"] == STREET)
+        );
+        let (status, one, _) = app
+            .get(&format!("/ogc/collections/grids/items/{GRID}"))
+            .await;
+        assert_eq!(
+            (status, one["properties"]["code"].as_str()),
+            (200, Some(GRID))
+        );
+        assert_problem(
+            &app.get(&format!("/ogc/collections/streets/items/{GRID}"))
+                .await,
+            404,
+            "not_found",
+        );
+        assert_problem(
+            &app.get("/ogc/collections/grids/items/nothing").await,
+            404,
+            "not_found",
+        );
     }
 );
 
@@ -124,14 +163,16 @@ both_backends!(
             "cursor=xyz",
         ] {
             assert_problem(
-                &app.get(&format!("/ogc/collections/grids/items?{query}")).await,
+                &app.get(&format!("/ogc/collections/grids/items?{query}"))
+                    .await,
                 400,
                 "invalid_query",
             );
         }
         for query in ["parent=211103", "state=nonsense", "cursor=00", "unit=abc"] {
             assert_problem(
-                &app.get(&format!("/ogc/collections/reports/items?{query}")).await,
+                &app.get(&format!("/ogc/collections/reports/items?{query}"))
+                    .await,
                 400,
                 "invalid_query",
             );
@@ -149,14 +190,25 @@ both_backends!(
         assert_eq!(status, 200, "{page}");
         let features = page["features"].as_array().unwrap();
         assert_eq!(features.len(), 2);
-        assert!(page.get("numberMatched").is_none(), "no count over reports: {page}");
+        assert!(
+            page.get("numberMatched").is_none(),
+            "no count over reports: {page}"
+        );
         for f in features {
             assert!(f.get("id").is_none(), "{f}");
             let keys: Vec<&String> = f["properties"].as_object().unwrap().keys().collect();
-            assert_eq!(keys, ["category", "community", "day", "grid", "state"], "{f}");
+            assert_eq!(
+                keys,
+                ["category", "community", "day", "grid", "state"],
+                "{f}"
+            );
             let c = &f["geometry"]["coordinates"];
             let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
-            assert_eq!(Some((lon, lat)), citysnap::api::ogc::coarsened(lon, lat), "a cell centre");
+            assert_eq!(
+                Some((lon, lat)),
+                citysnap::api::ogc::coarsened(lon, lat),
+                "a cell centre"
+            );
             assert!(!page.to_string().contains("13800138000"));
         }
         assert!(!page.to_string().contains("XL-"), "no case ids: {page}");
@@ -171,7 +223,10 @@ both_backends!(
         // Staff: exact points and case ids, within scope.
         let dispatcher = app.token("dispatcher", None).await;
         let (_, staff, _) = app
-            .get_as(&format!("/ogc/collections/reports/items?{tiny}"), &dispatcher)
+            .get_as(
+                &format!("/ogc/collections/reports/items?{tiny}"),
+                &dispatcher,
+            )
             .await;
         assert_eq!(staff["features"].as_array().unwrap().len(), 1, "{staff}");
         let f = &staff["features"][0];
@@ -181,12 +236,24 @@ both_backends!(
             .get_as(&format!("/ogc/collections/reports/items/{id}"), &dispatcher)
             .await;
         assert_eq!((status, &one["id"]), (200, &f["id"]));
-        assert_problem(&app.get(&format!("/ogc/collections/reports/items/{id}")).await, 404, "not_found");
-        let elsewhere = app.token("grid_worker", Some(OTHER_GRID)).await;
-        let (_, none, _) = app.get_as("/ogc/collections/reports/items", &elsewhere).await;
-        assert_eq!(none["features"], json!([]), "outside the grid worker's grid: {none}");
         assert_problem(
-            &app.get_as(&format!("/ogc/collections/reports/items/{id}"), &elsewhere).await,
+            &app.get(&format!("/ogc/collections/reports/items/{id}"))
+                .await,
+            404,
+            "not_found",
+        );
+        let elsewhere = app.token("grid_worker", Some(OTHER_GRID)).await;
+        let (_, none, _) = app
+            .get_as("/ogc/collections/reports/items", &elsewhere)
+            .await;
+        assert_eq!(
+            none["features"],
+            json!([]),
+            "outside the grid worker's grid: {none}"
+        );
+        assert_problem(
+            &app.get_as(&format!("/ogc/collections/reports/items/{id}"), &elsewhere)
+                .await,
             404,
             "not_found",
         );
@@ -196,7 +263,10 @@ both_backends!(
             .await;
         assert_eq!(lights["features"].as_array().unwrap().len(), 1);
         let (_, in_grid, _) = app
-            .get_as(&format!("/ogc/collections/reports/items?unit={GRID}&state=dispatched"), &dispatcher)
+            .get_as(
+                &format!("/ogc/collections/reports/items?unit={GRID}&state=dispatched"),
+                &dispatcher,
+            )
             .await;
         assert!(in_grid["features"].as_array().unwrap().len() <= 2);
     }
@@ -221,7 +291,10 @@ both_backends!(
             .map(|f| f["id"].as_str().unwrap().to_owned())
             .collect();
         let mut next = next_link(&first);
-        assert!(next.as_ref().is_some_and(|n| !n.contains("XL-")), "an opaque cursor: {next:?}");
+        assert!(
+            next.as_ref().is_some_and(|n| !n.contains("XL-")),
+            "an opaque cursor: {next:?}"
+        );
         // Two more reports arrive while the client pages.
         report(&app, POINT, "0301").await;
         report(&app, POINT, "0301").await;
@@ -241,14 +314,25 @@ both_backends!(
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted, seen, "in case-id order, none twice");
-        assert_eq!(seen.len(), 7, "the reports that arrived are on the last pages: {seen:?}");
-        let at = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        assert_eq!(
+            seen.len(),
+            7,
+            "the reports that arrived are on the last pages: {seen:?}"
+        );
+        let at =
+            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let (_, all, _) = app
-            .get_as(&format!("/ogc/collections/reports/items?datetime={}/..", at(before)), &dispatcher)
+            .get_as(
+                &format!("/ogc/collections/reports/items?datetime={}/..", at(before)),
+                &dispatcher,
+            )
             .await;
         assert_eq!(all["features"].as_array().unwrap().len(), 7);
         let (_, none, _) = app
-            .get_as(&format!("/ogc/collections/reports/items?datetime=../{}", at(before)), &dispatcher)
+            .get_as(
+                &format!("/ogc/collections/reports/items?datetime=../{}", at(before)),
+                &dispatcher,
+            )
             .await;
         assert_eq!(none["features"], json!([]), "{none}");
     }

@@ -169,7 +169,11 @@ both_backends!(
             json!({"type": "Feature", "properties": [null, null], "geometry": {"type": "Point", "coordinates": [122.07, 41.12]}}),
         ] {
             let body = json!({"type": "FeatureCollection", "features": [bad]});
-            assert_problem(&app.post_json("/v1/resolve", &body).await, 422, "invalid_geojson");
+            assert_problem(
+                &app.post_json("/v1/resolve", &body).await,
+                422,
+                "invalid_geojson",
+            );
         }
         let point = json!({"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [122.07, 41.12]}});
         let many = json!({"type": "FeatureCollection", "features": vec![point; 10_001]});

@@ -55,8 +55,8 @@ both_backends!(
             )
             .expect("the shipped categories")
             .into_iter()
-                .find(|c| c.code.as_str() == "0301")
-                .expect("0301 ships")
+            .find(|c| c.code.as_str() == "0301")
+            .expect("0301 ships")
         };
         let day = chrono::Utc::now().date_naive();
         let awards = cases.iter().map(|case_id| {
@@ -73,8 +73,16 @@ both_backends!(
             };
             tokio::spawn(async move {
                 let decide = move |points: i64, cash: i64| {
-                    let today = Amount { points: points as u32, cash_fen: cash as u32 };
-                    match award(&category, ReportOutcome::Verified, today, DailyCap::default()) {
+                    let today = Amount {
+                        points: points as u32,
+                        cash_fen: cash as u32,
+                    };
+                    match award(
+                        &category,
+                        ReportOutcome::Verified,
+                        today,
+                        DailyCap::default(),
+                    ) {
                         Award::Earned { amount, .. } => {
                             Some((amount.points as i32, amount.cash_fen as i32))
                         }
@@ -85,7 +93,10 @@ both_backends!(
             })
         });
         let results = futures::future::join_all(awards).await;
-        let earned: Vec<LedgerRow> = results.into_iter().filter_map(|r| r.expect("task")).collect();
+        let earned: Vec<LedgerRow> = results
+            .into_iter()
+            .filter_map(|r| r.expect("task"))
+            .collect();
         let points: i32 = earned.iter().map(|r| r.points).sum();
         let cash: i32 = earned.iter().map(|r| r.cash_fen).sum();
         assert_eq!((earned.len(), points, cash), (10, 100, 5000), "{earned:?}");
