@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from demo_server import Checks, demo_server, ensure_venv  # noqa: E402
+from demo_server import Checks, cli_token, demo_server, ensure_venv  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "scripts" / "requirements-ogc.txt"
@@ -73,14 +73,7 @@ def main() -> int:
     checks = Checks()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="citysnap-check-ogc-") as data_dir:
-        token = subprocess.run(
-            [str(args.binary), "token", "create", "--role", "dispatcher", "--data-dir", data_dir],
-            capture_output=True, text=True, timeout=300,
-        )
-        if token.returncode != 0:
-            print(token.stderr, file=sys.stderr)
-            return 1
-        dispatcher = token.stdout.strip().splitlines()[-1]
+        dispatcher = cli_token(args.binary, data_dir, "dispatcher")
         with demo_server(args.binary, data_dir, "--demo-reports", DEMO_REPORTS) as (_, base):
             # What the store holds, read from its SQLite file directly.
             db = sqlite3.connect(f"file:{data_dir}/citysnap.sqlite?mode=ro", uri=True)
@@ -107,8 +100,8 @@ def main() -> int:
             # 1. GDAL
             info = ogr("ogrinfo", "-ro", "-so", f"OAPIF:{base}/ogc")
             listing = info.stdout
-            for layer, kind in [("districts", "Multi Polygon"), ("streets", "Multi Polygon"), ("communities", "Multi Polygon"), ("grids", "Multi Polygon"), ("reports", "Point")]:
-                checks.check(info.returncode == 0 and f"{layer} (" in listing and kind in listing, f"ogrinfo lists {layer} as {kind}: {listing[-400:]} {info.stderr[-400:]}")
+            for layer, kind in [("districts", "Multi Polygon"), ("streets", "Multi Polygon"), ("communities", "Multi Polygon"), ("grids", "Multi Polygon"), ("reports", "Point"), ("hotspots", "Polygon")]:
+                checks.check(info.returncode == 0 and f"{layer} ({kind})" in listing, f"ogrinfo lists {layer} as {kind}: {listing[-400:]} {info.stderr[-400:]}")
             with tempfile.TemporaryDirectory() as out_dir:
                 n = ogr2ogr_count(base, "grids", BBOX, None, out_dir)
                 checks.check(n == grids_in_box, f"ogr2ogr PAGE_SIZE=7 over the box: {n} grids, the store {grids_in_box}")
@@ -122,7 +115,7 @@ def main() -> int:
             conformance = w.conformance()["conformsTo"]
             checks.check("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in conformance, f"conformance: {conformance}")
             ids = [c["id"] for c in w.collections()["collections"]]
-            checks.check(ids == ["districts", "streets", "communities", "grids", "reports"], f"collections: {ids}")
+            checks.check(ids == ["districts", "streets", "communities", "grids", "reports", "hotspots"], f"collections: {ids}")
             page = w.collection_items("grids", bbox=list(BBOX), limit=5)
             checks.check(len(page["features"]) == 5 and page["numberMatched"] == grids_in_box and page["numberReturned"] == 5, f"owslib grids page: {page.get('numberMatched')} matched")
             first = page["features"][0]

@@ -1,6 +1,5 @@
 """What the check scripts share: a `.venv/` with their requirements, a citysnap demo server
-on a free loopback port, and a tally of checks. Imported by check_tiles.py, check_contract.py
-and check_ogc.py (run from the repository root or anywhere: they add this folder to the path).
+on a free loopback port, and a tally of checks. Imported by the check scripts (run from the repository root or anywhere: they add this folder to the path).
 """
 
 from __future__ import annotations
@@ -82,6 +81,17 @@ def demo_server(binary: Path, data_dir: str, *args: str) -> Iterator[tuple[subpr
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def cli_token(binary: Path, data_dir: str, role: str) -> str:
+    """A new principal's bearer token, from `citysnap token create` against `data_dir`."""
+    run = subprocess.run(
+        [str(binary), "token", "create", "--role", role, "--data-dir", data_dir],
+        capture_output=True, text=True, timeout=300,
+    )
+    if run.returncode != 0:
+        raise SystemExit(f"citysnap token create: {run.stderr}")
+    return run.stdout.strip().splitlines()[-1]
 
 
 class Checks:

@@ -1,7 +1,7 @@
 //! HTTP: axum handlers, one module per feature, merged in [`router`]. Handlers parse and
 //! shape; the domain decides; the store keeps.
 
-mod analytics;
+pub mod analytics;
 pub mod auth;
 mod cases;
 pub mod categories;
@@ -10,6 +10,7 @@ pub mod deadlines;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod export;
 mod follow_up;
 pub mod health;
 pub mod limits;
@@ -164,6 +165,7 @@ pub fn router(state: AppState) -> Router {
         .merge(demo::router())
         .merge(photos::router())
         .merge(ogc::router())
+        .merge(export::router())
         .merge(console::router())
         .merge(openapi::router())
         .fallback(

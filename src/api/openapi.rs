@@ -77,6 +77,8 @@ pub const BEARER: &str = "bearer";
         super::ogc::collection,
         super::ogc::items,
         super::ogc::item,
+        super::export::parquet,
+        super::export::arrow,
         super::console::config,
     ),
     components(schemas(Problem, super::events::Notice)),
@@ -93,6 +95,7 @@ pub const BEARER: &str = "bearer";
         (name = "analytics", description = "Indicators, heat-maps and hotspots"),
         (name = "tiles", description = "Vector tiles (MVT, GeoJSON) and TileJSON"),
         (name = "ogc", description = "OGC API – Features, Part 1 Core: the jurisdiction and the reports for GIS tools"),
+        (name = "export", description = "The reports as GeoParquet and Arrow for geopandas, DuckDB and QGIS"),
         (name = "console", description = "Settings of the web console"),
     )
 )]

@@ -151,6 +151,34 @@ pub enum Command {
     },
     /// Print the OpenAPI 3.1 document of the HTTP API (the one `GET /openapi.json` serves).
     Openapi,
+    /// Write the reports as GeoParquet 1.1 or an Arrow IPC stream, offline against the
+    /// store: what `GET /v1/export/reports.{parquet,arrow}` serves to staff of the whole
+    /// deployment (or, with --public, to everybody).
+    Export {
+        /// The file to write: `.parquet` for GeoParquet, `.arrow` for an Arrow IPC stream.
+        #[arg(long)]
+        out: PathBuf,
+        /// The public's view: no case ids, points coarsened to resolution-10 cell centres.
+        #[arg(long)]
+        public: bool,
+        /// First local day, YYYY-MM-DD.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last local day, inclusive.
+        #[arg(long)]
+        to: Option<String>,
+        /// A category or major category code.
+        #[arg(long)]
+        category: Option<String>,
+        /// A unit code of any level.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Case states, comma-separated.
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -374,6 +402,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(rows, "resolved");
             Ok(())
         }
+        Command::Export {
+            out,
+            public,
+            from,
+            to,
+            category,
+            unit,
+            status,
+            store,
+        } => {
+            export_command(
+                &out,
+                public,
+                crate::api::analytics::RawFilter {
+                    from: from.as_deref(),
+                    to: to.as_deref(),
+                    category: category.as_deref(),
+                    unit: unit.as_deref(),
+                    status: status.as_deref(),
+                },
+                &store,
+            )
+            .await
+        }
         Command::Openapi => {
             println!("{}", crate::api::openapi::document().to_pretty_json()?);
             Ok(())
@@ -415,5 +467,42 @@ async fn category_command(what: CategoryCommand) -> anyhow::Result<()> {
             println!("retired category {} {}", c.code, c.name);
         }
     }
+    Ok(())
+}
+
+/// `citysnap export`: the same stream as the HTTP export, into a file.
+async fn export_command(
+    out: &std::path::Path,
+    public: bool,
+    raw: crate::api::analytics::RawFilter<'_>,
+    store: &StoreArgs,
+) -> anyhow::Result<()> {
+    use crate::domain::export::ExportFormat;
+    use tokio::io::AsyncWriteExt;
+    use tokio_stream::StreamExt;
+
+    let format = match out.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => ExportFormat::GeoParquet,
+        Some("arrow") => ExportFormat::ArrowStream,
+        _ => anyhow::bail!("--out must end in .parquet (GeoParquet) or .arrow (Arrow IPC stream)"),
+    };
+    let f = crate::api::analytics::CountFilter::parse(raw).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let query = crate::service::export::ExportQuery {
+        scope: (!public).then_some(crate::store::CaseScope::All),
+        from: f.from,
+        to: f.to,
+        category: f.category.map(|c| c.as_str().to_owned()),
+        unit: f.unit.map(|u| u.as_str().to_owned()),
+        states: f.states.iter().map(|s| s.as_str().to_owned()).collect(),
+        timezone: crate::api::ApiSettings::default().timezone,
+    };
+    let db = store.config().open_store().await?;
+    let mut file = tokio::fs::File::create(out).await?;
+    let mut chunks = crate::service::export::stream(db, query, format);
+    while let Some(chunk) = chunks.next().await {
+        file.write_all(&chunk?).await?;
+    }
+    file.flush().await?;
+    tracing::info!(out = %out.display(), "export written");
     Ok(())
 }

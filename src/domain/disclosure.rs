@@ -15,6 +15,18 @@
 
 use crate::domain::case::Role;
 
+/// Report points the public sees (OGC `reports`, exports, Open311) are the centres of their
+/// cells at this resolution (~66 m edge), never the reported point (issue 12).
+pub const PUBLIC_RESOLUTION: h3o::Resolution = h3o::Resolution::Ten;
+
+/// The centre of the resolution-10 H3 cell holding the point, rounded to 6 decimals.
+pub fn coarsened(lon: f64, lat: f64) -> Option<(f64, f64)> {
+    let cell = h3o::LatLng::new(lat, lon).ok()?.to_cell(PUBLIC_RESOLUTION);
+    let centre = h3o::LatLng::from(cell);
+    let round = |x: f64| (x * 1e6).round() / 1e6;
+    Some((round(centre.lng()), round(centre.lat())))
+}
+
 /// The view a caller gets of the analytics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Viewer {

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod departments;
 pub mod disclosure;
 pub mod dispatch;
+pub mod export;
 pub mod hotspots;
 pub mod indicators;
 pub mod interval;

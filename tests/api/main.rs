@@ -14,6 +14,7 @@ mod console;
 mod contract;
 mod demo;
 mod exact;
+mod export;
 mod follow_up;
 mod hotspots;
 mod idempotency;

@@ -62,7 +62,14 @@ both_backends!(
             .collect();
         assert_eq!(
             ids,
-            ["districts", "streets", "communities", "grids", "reports"]
+            [
+                "districts",
+                "streets",
+                "communities",
+                "grids",
+                "reports",
+                "hotspots"
+            ]
         );
         let (status, grids, _) = app.get("/ogc/collections/grids").await;
         assert_eq!(status, 200);
@@ -335,5 +342,109 @@ both_backends!(
             )
             .await;
         assert_eq!(none["features"], json!([]), "{none}");
+    }
+);
+
+both_backends!(
+    the_hotspots_collection_serves_the_gi_star_cells_of_the_analytics,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &small_deployment()).await;
+        for i in 0..10 {
+            let f = f64::from(i);
+            report(
+                &app,
+                (POINT.0 - 0.004 + f * 0.0009, POINT.1 + f * 0.0002),
+                "0301",
+            )
+            .await;
+        }
+        let planner = app.token("planner", None).await;
+        let (status, described, _) = app.get("/ogc/collections/hotspots").await;
+        assert_eq!(status, 200, "{described}");
+        assert!(
+            described["description"]
+                .as_str()
+                .unwrap()
+                .contains("k-ring 1"),
+            "{described}"
+        );
+        let (_, analytics, _) = app.get_as("/v1/analytics/hotspots?res=9", &planner).await;
+        let want: Vec<(String, Value, Value)> = analytics["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let p = &f["properties"];
+                (
+                    p["cell"].as_str().unwrap().to_owned(),
+                    p["z"].clone(),
+                    p["significance"].clone(),
+                )
+            })
+            .collect();
+        assert!(want.len() > 2, "{analytics}");
+        // Page through, as GDAL does with PAGE_SIZE.
+        let mut got = Vec::new();
+        let per_page = want.len().div_ceil(3);
+        let mut next = Some(format!(
+            "/ogc/collections/hotspots/items?resolution=9&limit={per_page}"
+        ));
+        let mut pages = 0;
+        let mut matched = None;
+        while let Some(path) = next {
+            let (status, page, _) = app.get_as(&path, &planner).await;
+            assert_eq!(status, 200, "{page}");
+            matched = page["numberMatched"].as_u64();
+            for f in page["features"].as_array().unwrap() {
+                let p = &f["properties"];
+                assert_eq!(f["id"], p["cell"]);
+                assert_eq!(p["resolution"], 9);
+                got.push((
+                    p["cell"].as_str().unwrap().to_owned(),
+                    p["z"].clone(),
+                    p["significance"].clone(),
+                ));
+            }
+            next = next_link(&page).map(|h| path_of(&h));
+            pages += 1;
+        }
+        assert!(pages > 1, "several pages of {} cells", want.len());
+        assert_eq!(matched, Some(want.len() as u64));
+        let mut want_sorted = want.clone();
+        want_sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got, want_sorted, "the same cells, z and significance");
+        // One cell by its id; the public sees no z.
+        let cell = &want[0].0;
+        let (status, one, _) = app
+            .get(&format!("/ogc/collections/hotspots/items/{cell}"))
+            .await;
+        assert_eq!(status, 200, "{one}");
+        assert_eq!(one["properties"]["cell"], json!(cell));
+        assert!(one["properties"].get("z").is_none(), "{one}");
+        assert_problem(
+            &app.get("/ogc/collections/hotspots/items/8a2a1072b59ffff")
+                .await,
+            404,
+            "not_found",
+        );
+        for query in [
+            "resolution=11",
+            "resolution=x",
+            "parent=211103",
+            "cursor=zz",
+        ] {
+            assert_problem(
+                &app.get(&format!("/ogc/collections/hotspots/items?{query}"))
+                    .await,
+                400,
+                "invalid_query",
+            );
+        }
+        assert_problem(
+            &app.get("/ogc/collections/grids/items?resolution=9").await,
+            400,
+            "invalid_query",
+        );
     }
 );

@@ -4,7 +4,7 @@
 import "ol/ol.css";
 import "./style.css";
 
-import { type Me, me, setToken } from "./api";
+import { type Me, get, me, post, setToken, token } from "./api";
 import { signInDialog } from "./auth";
 import { dispatchPage } from "./dispatch";
 import { clear, el } from "./dom";
@@ -41,7 +41,7 @@ function header(): HTMLElement {
   lang.onclick = () => setLang(currentLang() === "zh" ? "en" : "zh");
   const account = el("div", { class: "account" });
   if (who) {
-    const out = el("button", { type: "button", class: "link" }, t("sign_out"));
+    const out = el("button", { type: "button", class: "link", "data-testid": "sign-out" }, t("sign_out"));
     out.onclick = () => {
       setToken(null);
       who = null;
@@ -90,7 +90,31 @@ async function render(): Promise<void> {
 window.addEventListener("hashchange", () => void render());
 onLangChange(() => void render());
 document.documentElement.lang = currentLang() === "zh" ? "zh-CN" : "en";
-me()
+const DEMO_AUTO_KEY = "citysnap.demo-auto-sign-in";
+
+/// A newcomer who runs `serve --demo` and opens `/` should see the dispatcher console with
+/// the demo's cases, not an empty map behind a sign-in button (issue 11). So with the demo's
+/// sign-in on offer (`GET /v1/demo/principals` answers only under `--demo`, and only on
+/// loopback unless allowed) and no token yet, the dispatcher view signs in as the demo's
+/// dispatcher once per browser; whoever signs out afterwards stays signed out.
+async function demoDispatcher(): Promise<Me | null> {
+  if (token() || view() !== "dispatch" || localStorage.getItem(DEMO_AUTO_KEY)) return null;
+  localStorage.setItem(DEMO_AUTO_KEY, "done");
+  let principals: { id: string }[] | undefined;
+  try {
+    principals = (await get<{ roles: Record<string, { id: string }[]> }>("/v1/demo/principals")).roles.dispatcher;
+  } catch {
+    return null; // not a demo deployment
+  }
+  const first = principals?.[0];
+  if (!first) return null;
+  const r = await post<{ token: string }>("/v1/demo/sign-in", { principal: first.id });
+  setToken(r.token);
+  return me();
+}
+
+demoDispatcher()
+  .then((m) => m ?? me())
   .then((m) => (who = m))
   .catch(() => (who = null))
   .finally(() => void render());

@@ -135,6 +135,9 @@ async function tapMapCentre(page, lon, lat) {
 }
 
 async function signInAs(page, principal) {
+  // A fresh browser on the dispatcher view of a demo is signed in as the demo's dispatcher.
+  await page.getByTestId("sign-in").or(page.getByTestId("sign-out")).first().waitFor();
+  if (await page.getByTestId("sign-out").isVisible()) await page.getByTestId("sign-out").click();
   await page.getByTestId("sign-in").click();
   await page.locator(`[data-principal="${principal}"]`).click();
   await page.getByTestId("who").waitFor();
@@ -211,8 +214,10 @@ async function main() {
   watchErrors(dpage, errors);
   let demoCase;
   await step("dispatcher console shows the demo's cases on the map, live", async () => {
+    // What a newcomer sees on opening `/`: no sign-in step, the demo's dispatcher.
     await dpage.goto(`${base}/`);
-    await signInAs(dpage, "u-demo-dispatcher");
+    const who = await dpage.getByTestId("who").textContent({ timeout: 30_000 });
+    if (!/调度员/.test(who)) fail(`opening / signed in as ${who}, not the demo's dispatcher`);
     await dpage.waitForFunction(() => document.querySelector("main")?.dataset.live === "true", null, { timeout: 60_000 });
     const n = await dpage.evaluate(() => window.citysnap.cases.getFeatures().length);
     const least = Math.max(1, Math.floor(Number(process.env.CITYSNAP_DEMO_REPORTS ?? 20000) / 400));

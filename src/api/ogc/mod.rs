@@ -48,8 +48,9 @@ const JSON: &str = "application/json";
 /// Page size when `limit` is absent, and the most one page holds.
 const LIMIT_DEFAULT: usize = 100;
 const LIMIT_MAX: usize = 10_000;
-/// Public report points are the centres of their cells at this resolution (~66 m edge).
-const PUBLIC_RESOLUTION: h3o::Resolution = h3o::Resolution::Ten;
+pub use crate::domain::disclosure::{PUBLIC_RESOLUTION, coarsened};
+
+mod hotspots;
 /// How far a public bbox is widened before the coarsened points are filtered (degrees):
 /// more than a resolution-10 cell's radius at these latitudes.
 const PUBLIC_BBOX_MARGIN: f64 = 0.002;
@@ -146,6 +147,7 @@ pub struct FeaturePage {
 enum Collection {
     Units(UnitLevel),
     Reports,
+    Hotspots,
 }
 
 impl Collection {
@@ -156,6 +158,7 @@ impl Collection {
             "communities" => Self::Units(UnitLevel::Community),
             "grids" => Self::Units(UnitLevel::Grid),
             "reports" => Self::Reports,
+            "hotspots" => Self::Hotspots,
             _ => return Err(ApiError::RouteNotFound(format!("/ogc/collections/{id}"))),
         })
     }
@@ -167,6 +170,7 @@ impl Collection {
             Self::Units(UnitLevel::Community) => "communities",
             Self::Units(UnitLevel::Grid) => "grids",
             Self::Reports => "reports",
+            Self::Hotspots => "hotspots",
         }
     }
 }
@@ -288,6 +292,13 @@ fn describe(state: &AppState, c: Collection, b: &str) -> Result<CollectionBody, 
                 json!({"interval": [[null, null]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}),
             ),
         ),
+        Collection::Hotspots => (
+            format!("Hotspots in {}", j.service_area()),
+            hotspots::DESCRIPTION.to_owned(),
+            Some(
+                json!({"interval": [[null, null]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}),
+            ),
+        ),
     };
     let mut extent = json!({"spatial": {"bbox": [bbox.unwrap_or_default()], "crs": CRS84}});
     if let Some(t) = temporal {
@@ -323,6 +334,7 @@ fn present(state: &AppState) -> Result<Vec<Collection>, ApiError> {
     let j = state.jurisdiction()?;
     let mut out: Vec<Collection> = j.levels().map(Collection::Units).collect();
     out.push(Collection::Reports);
+    out.push(Collection::Hotspots);
     Ok(out)
 }
 
@@ -403,6 +415,9 @@ pub(super) struct ItemsQuery {
     /// Reports: a unit code the report lies in.
     #[param(pattern = "^[0-9]{6,15}$")]
     unit: Option<String>,
+    /// Hotspots: the H3 resolution of the hexagons, 7 to 10.
+    #[param(value_type = Option<u8>, minimum = 7, maximum = 10, default = 9)]
+    resolution: Option<String>,
     /// The `next` link's cursor.
     cursor: Option<String>,
     /// `json` (the only format served), as some clients send it.
@@ -473,6 +488,7 @@ fn page_links(b: &str, id: &str, q: &ItemsQuery, next: Option<String>) -> Vec<Li
         ("category", &q.category),
         ("state", &q.state),
         ("unit", &q.unit),
+        ("resolution", &q.resolution),
     ] {
         if let Some(v) = v {
             params.push((k, v));
@@ -541,6 +557,7 @@ pub(super) async fn items(
     let (features, next, matched) = match c {
         Collection::Units(level) => unit_page(&state, c, level, &q, &items)?,
         Collection::Reports => report_page(&state, &caller, c, &q, &items).await?,
+        Collection::Hotspots => hotspots::page(&state, &caller, &q, &items).await?,
     };
     Ok(geojson_response(FeaturePage {
         kind: "FeatureCollection",
@@ -565,6 +582,7 @@ fn unit_page(
         ("category", &q.category),
         ("state", &q.state),
         ("unit", &q.unit),
+        ("resolution", &q.resolution),
     ] {
         if v.is_some() {
             return Err(not_for(c, name));
@@ -630,7 +648,7 @@ fn unit_feature(u: &crate::domain::units::Unit) -> Value {
 }
 
 /// How the caller sees reports: staff within their scope, exactly; everybody else coarsened.
-fn report_scope(caller: &Caller) -> Option<CaseScope> {
+pub(crate) fn report_scope(caller: &Caller) -> Option<CaseScope> {
     let p = caller.0.as_ref()?;
     match p.role {
         Role::Dispatcher | Role::Leader | Role::Admin | Role::Handler | Role::GridWorker => {
@@ -649,6 +667,9 @@ async fn report_page(
 ) -> Result<Page, ApiError> {
     if q.parent.is_some() {
         return Err(not_for(c, "parent"));
+    }
+    if q.resolution.is_some() {
+        return Err(not_for(c, "resolution"));
     }
     let code_like =
         |s: &str| !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphanumeric());
@@ -772,14 +793,6 @@ fn public_feature(r: &IndexedCase, bbox: Option<Bbox>) -> Option<Value> {
     }))
 }
 
-/// The centre of the resolution-10 H3 cell holding the point, rounded to 6 decimals.
-pub fn coarsened(lon: f64, lat: f64) -> Option<(f64, f64)> {
-    let cell = h3o::LatLng::new(lat, lon).ok()?.to_cell(PUBLIC_RESOLUTION);
-    let centre = h3o::LatLng::from(cell);
-    let round = |x: f64| (x * 1e6).round() / 1e6;
-    Some((round(centre.lng()), round(centre.lat())))
-}
-
 /// `GET /ogc/collections/{collection_id}/items/{feature_id}`.
 #[utoipa::path(get, path = "/ogc/collections/{collection_id}/items/{feature_id}", tag = "ogc",
     params(("collection_id" = String, Path, example = "grids"), ("feature_id" = String, Path, example = "211103001")),
@@ -825,6 +838,9 @@ pub(super) async fn item(
                 .ok_or_else(not_found)?;
             exact_feature(&r)
         }
+        Collection::Hotspots => hotspots::item(&state, &caller, &feature_id)
+            .await?
+            .ok_or_else(not_found)?,
     };
     let links = vec![
         link(
