@@ -130,7 +130,7 @@ def main() -> int:
             first = today - dt.timedelta(days=89)
             filtered = out / "filtered.parquet"
             download(f"{base}/v1/export/reports.parquet?category=01&from={first}&to={today}", filtered, dispatcher)
-            n = duckdb.sql(f"select count(*) from read_parquet('{filtered}')").fetchone()[0]
+            n = duckdb.sql(f"select count(*) from read_parquet('{filtered}')").fetchall()[0][0]
 
             def local_day(t: str) -> dt.date:
                 return dt.datetime.fromisoformat(t.replace("Z", "+00:00")).astimezone(TZ).date()

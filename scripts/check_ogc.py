@@ -7,7 +7,9 @@ directory, a free loopback port):
 1. GDAL's OAPIF driver (Debian's gdal-bin): `ogrinfo` lists the collections with their
    geometry types; `ogr2ogr -oo PAGE_SIZE=7` over a bbox pages through the grids and, with
    a dispatcher's token, through the reports; each count equals what the SQLite store holds
-   in that box (grids: exact intersection with shapely; reports: points in the box).
+   in that box (grids: exact intersection with shapely; reports: points in the box);
+   `ogr2ogr` pages through the hotspots and gets the cells and significance of
+   `/v1/analytics/hotspots`.
 2. owslib's OGC API Features client: landing page, conformance, collections, items with
    bbox and limit, one item by id; the public sees reports without ids, each point the
    centre of its resolution-10 H3 cell (checked with the `h3` package), nothing personal.
@@ -23,11 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -101,12 +105,20 @@ def main() -> int:
             info = ogr("ogrinfo", "-ro", "-so", f"OAPIF:{base}/ogc")
             listing = info.stdout
             for layer, kind in [("districts", "Multi Polygon"), ("streets", "Multi Polygon"), ("communities", "Multi Polygon"), ("grids", "Multi Polygon"), ("reports", "Point"), ("hotspots", "Polygon")]:
-                checks.check(info.returncode == 0 and f"{layer} ({kind})" in listing, f"ogrinfo lists {layer} as {kind}: {listing[-400:]} {info.stderr[-400:]}")
+                listed = re.search(rf"^\d+: {layer} .*\({kind}\)$", listing, re.M)
+                checks.check(info.returncode == 0 and listed is not None, f"ogrinfo lists {layer} as {kind}: {listing[-400:]} {info.stderr[-400:]}")
             with tempfile.TemporaryDirectory() as out_dir:
                 n = ogr2ogr_count(base, "grids", BBOX, None, out_dir)
                 checks.check(n == grids_in_box, f"ogr2ogr PAGE_SIZE=7 over the box: {n} grids, the store {grids_in_box}")
                 n = ogr2ogr_count(base, "reports", report_box, dispatcher, out_dir)
                 checks.check(n == reports_in_box, f"ogr2ogr PAGE_SIZE=7 as a dispatcher: {n} reports, the store {reports_in_box}")
+                # The hotspots layer: the same cells as the analytics endpoint's Gi* answer.
+                with urllib.request.urlopen(f"{base}/v1/analytics/hotspots?res=9", timeout=300) as r:
+                    want = {f["properties"]["cell"]: f["properties"]["significance"] for f in json.load(r)["features"]}
+                hot_file = Path(out_dir) / "hotspots.geojson"
+                run = ogr("ogr2ogr", "-f", "GeoJSON", str(hot_file), f"OAPIF:{base}/ogc", "hotspots", "-oo", "PAGE_SIZE=1000")
+                got = {} if run.returncode else {f["properties"]["cell"]: f["properties"]["significance"] for f in json.loads(hot_file.read_text())["features"]}
+                checks.check(len(want) > 1000 and got == want, f"ogr2ogr pages through the hotspots: {len(got)} cells, the analytics {len(want)}; {run.stderr[-300:]}")
                 summary = ogr("ogrinfo", "-ro", "-al", "-so", f"OAPIF:{base}/ogc", "grids")
                 checks.check("code: String" in summary.stdout and "synthetic" in summary.stdout, f"ogrinfo reads the grids' fields: {summary.stdout[-600:]}")
 
