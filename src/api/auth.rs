@@ -27,7 +27,7 @@ use crate::domain::access::{
     new_token, normalise_phone, token_digest, unit_need,
 };
 use crate::domain::case::Role;
-use crate::domain::departments::{DepartmentCode, SHIPPED_DEPARTMENTS, parse_department_file};
+use crate::domain::departments::DepartmentCode;
 use crate::domain::units::UnitLevel;
 use crate::store::{CaseScope, Created, IndexedCase, NewPrincipal, Principal, Store};
 
@@ -304,9 +304,10 @@ pub async fn issue_token(
 }
 
 fn shipped_departments() -> Vec<DepartmentCode> {
-    parse_department_file(SHIPPED_DEPARTMENTS)
-        .map(|ds| ds.into_iter().map(|d| d.code).collect())
-        .unwrap_or_default()
+    crate::domain::departments::shipped()
+        .iter()
+        .map(|d| d.code.clone())
+        .collect()
 }
 
 fn principal_json(p: &Principal) -> Value {

@@ -32,7 +32,7 @@ use crate::domain::case::{
     UnknownAction, fold, may,
 };
 use crate::domain::categories::Category;
-use crate::domain::departments::{DepartmentCode, SHIPPED_DEPARTMENTS, parse_department_file};
+use crate::domain::departments::DepartmentCode;
 use crate::domain::dispatch::{
     Candidate, DispatchDecision, DispatchInput, Target, assign, choose_target,
 };
@@ -65,10 +65,9 @@ struct Plan {
 fn plan() -> Result<&'static Plan, ApiError> {
     static PLAN: OnceLock<Result<Plan, String>> = OnceLock::new();
     PLAN.get_or_init(|| {
-        let departments = parse_department_file(SHIPPED_DEPARTMENTS)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|d| d.code)
+        let departments = crate::domain::departments::shipped()
+            .iter()
+            .map(|d| d.code.clone())
             .collect();
         Ok(Plan { departments })
     })

@@ -15,7 +15,6 @@ use super::error::Problem;
 use super::{ApiError, ApiJson, ApiQuery, AppState};
 use crate::domain::case::Role;
 use crate::domain::categories::{Category, Handler};
-use crate::domain::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
 use crate::store::Store;
 
 pub fn router() -> Router<AppState> {
@@ -100,9 +99,8 @@ pub async fn check_category(store: &dyn Store, c: &Category) -> Result<(), ApiEr
             .map_err(|_| invalid(format!("parent {parent} does not exist")))?;
     }
     if let Some(Handler::Department(d)) = &c.handler {
-        let known = parse_department_file(SHIPPED_DEPARTMENTS)
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .into_iter()
+        let known = crate::domain::departments::shipped()
+            .iter()
             .any(|k| k.code == *d);
         if !known {
             return Err(invalid(format!("department {d} does not exist")));

@@ -25,34 +25,12 @@ const SWEEP_BATCH: i64 = 500;
 /// One pass: escalates every due case. Returns how many events were recorded, or `None`
 /// when another replica holds the sweep lock.
 pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<Option<usize>, ApiError> {
-    let lock = match state.store.postgres_pool() {
-        Some(pool) => {
-            let mut conn = pool.acquire().await.map_err(store_err)?;
-            let got: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
-                .bind(SWEEP_LOCK)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(store_err)?;
-            if !got {
-                return Ok(None);
-            }
-            Some(conn)
-        }
-        None => None,
+    let Some(lock) = state.store.try_job_lock(SWEEP_LOCK).await? else {
+        return Ok(None);
     };
     let result = escalate_due(state, now).await;
-    if let Some(mut conn) = lock {
-        sqlx::query("select pg_advisory_unlock($1)")
-            .bind(SWEEP_LOCK)
-            .execute(&mut *conn)
-            .await
-            .map_err(store_err)?;
-    }
+    lock.release().await?;
     result.map(Some)
-}
-
-fn store_err(e: sqlx::Error) -> ApiError {
-    ApiError::Internal(format!("deadline job: {e}"))
 }
 
 async fn escalate_due(state: &AppState, now: DateTime<Utc>) -> Result<usize, ApiError> {

@@ -24,9 +24,6 @@ use super::{ApiError, AppState};
 use crate::domain::case::fold;
 use crate::store::IndexedCase;
 
-/// The channel PostgreSQL notifications travel on.
-pub const PG_CHANNEL: &str = "citysnap_case_events";
-
 /// One change of a case, as consoles receive it (the data of an `event: case` message).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Notice {
@@ -115,15 +112,10 @@ pub(super) async fn published(
     seqs: std::ops::RangeInclusive<i32>,
 ) {
     for seq in seqs {
-        let outcome = match state.store.postgres_pool() {
-            Some(pool) => sqlx::query("select pg_notify($1, $2)")
-                .bind(PG_CHANNEL)
-                .bind(format!("{case_id}:{seq}"))
-                .execute(&pool)
-                .await
-                .map(drop)
-                .map_err(|e| ApiError::Internal(e.to_string())),
-            None => announce(state, case_id, seq).await,
+        let outcome = match state.store.notify_case_event(case_id, seq).await {
+            Ok(true) => Ok(()),
+            Ok(false) => announce(state, case_id, seq).await,
+            Err(e) => Err(ApiError::from(e)),
         };
         if let Err(e) = outcome {
             tracing::warn!(case_id, seq, error = %e, "could not announce a case event");
@@ -131,29 +123,23 @@ pub(super) async fn published(
     }
 }
 
-/// On PostGIS, listens for `NOTIFY citysnap_case_events` (payload `case_id:seq`) and
-/// announces each; reconnects after a lost connection.
+/// On PostGIS, listens for the store's case-event notices and announces each; listens
+/// again a second after a lost connection. Nothing to do on the embedded store.
 pub fn spawn_pg_listener(state: AppState) {
-    let Some(pool) = state.store.postgres_pool() else {
+    if state.store.postgres_pool().is_none() {
         return;
-    };
+    }
     tokio::spawn(async move {
         loop {
-            match sqlx::postgres::PgListener::connect_with(&pool).await {
-                Ok(mut listener) => {
-                    if let Err(e) = listener.listen(PG_CHANNEL).await {
-                        tracing::warn!(error = %e, "LISTEN failed");
-                    } else {
-                        while let Ok(n) = listener.recv().await {
-                            if let Some((case_id, seq)) = n.payload().rsplit_once(':')
-                                && let Ok(seq) = seq.parse()
-                                && let Err(e) = announce(&state, case_id, seq).await
-                            {
-                                tracing::warn!(case_id, error = %e, "could not announce");
-                            }
+            match state.store.listen_case_events().await {
+                Ok(Some(mut listener)) => {
+                    while let Ok((case_id, seq)) = listener.recv().await {
+                        if let Err(e) = announce(&state, &case_id, seq).await {
+                            tracing::warn!(case_id, error = %e, "could not announce");
                         }
                     }
                 }
+                Ok(None) => return,
                 Err(e) => tracing::warn!(error = %e, "cannot connect the event listener"),
             }
             tokio::time::sleep(Duration::from_secs(1)).await;

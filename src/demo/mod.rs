@@ -28,7 +28,6 @@ use crate::domain::case::{
     Role, Score, State, Submission, Supervision, Text,
 };
 use crate::domain::categories::{Category, CategoryKind};
-use crate::domain::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
 use crate::domain::dispatch::{
     DispatchDecision, DispatchInput, DispatchRule, Target, choose_target,
 };
@@ -641,10 +640,7 @@ impl Staff {
                 handler.insert(u.code.to_string(), id);
             }
         }
-        let departments: Vec<_> = parse_department_file(SHIPPED_DEPARTMENTS)
-            .map(|ds| ds.into_iter().collect::<Vec<_>>())
-            .unwrap_or_default();
-        for d in &departments {
+        for d in crate::domain::departments::shipped() {
             let id = add(
                 format!("u-demo-h-{}", d.code.as_str().to_lowercase()),
                 Role::Handler,
@@ -682,7 +678,10 @@ impl Staff {
         }
         Self {
             principals,
-            departments: departments.into_iter().map(|d| d.code).collect(),
+            departments: crate::domain::departments::shipped()
+                .iter()
+                .map(|d| d.code.clone())
+                .collect(),
             handler,
             grid_worker,
             dispatcher,

@@ -82,6 +82,16 @@ pub enum DepartmentFileError {
     Duplicate(DepartmentCode),
 }
 
+/// The shipped departments (`data/departments.json`), parsed once. The file is part of
+/// the binary and a unit test parses it, so a bad file never reaches a running service.
+pub fn shipped() -> &'static [Department] {
+    static SHIPPED: std::sync::OnceLock<Vec<Department>> = std::sync::OnceLock::new();
+    SHIPPED.get_or_init(|| {
+        parse_department_file(SHIPPED_DEPARTMENTS)
+            .expect("data/departments.json parses (the unit tests check it)")
+    })
+}
+
 /// Parses and checks a department file: unique codes.
 pub fn parse_department_file(text: &str) -> Result<Vec<Department>, DepartmentFileError> {
     let departments: Vec<Department> = serde_json::from_str(text)?;
@@ -100,7 +110,7 @@ mod tests {
 
     #[test]
     fn shipped_departments_include_those_the_issue_names() {
-        let deps = parse_department_file(SHIPPED_DEPARTMENTS).unwrap();
+        let deps = shipped();
         for short in ["城管局", "住建局", "交警大队", "市场监管局", "供电公司"] {
             assert!(
                 deps.iter().any(|d| d.short_name.as_deref() == Some(short)),

@@ -12,6 +12,7 @@ mod plan;
 mod postgres;
 mod registrations;
 mod rewards;
+pub mod signals;
 mod sqlite;
 
 use std::path::Path;
@@ -220,9 +221,27 @@ pub trait Store:
     /// Which backend this is, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 
-    /// The PostgreSQL pool, on PostGIS: for LISTEN/NOTIFY and advisory locks.
+    /// The PostgreSQL pool, on PostGIS (tests look at its sessions).
     fn postgres_pool(&self) -> Option<sqlx::PgPool> {
         None
+    }
+
+    /// Tells every replica that event `seq` of `case_id` is committed (PostGIS: `NOTIFY`,
+    /// which each replica's listener, this one's included, announces). `false` on the
+    /// one-process embedded store, where the caller announces it itself.
+    async fn notify_case_event(&self, _case_id: &str, _seq: i32) -> StoreResult<bool> {
+        Ok(false)
+    }
+
+    /// Listens for [`Store::notify_case_event`]s; `None` on the embedded store.
+    async fn listen_case_events(&self) -> StoreResult<Option<signals::CaseEventListener>> {
+        Ok(None)
+    }
+
+    /// The job lock `key` if no other replica holds it (PostGIS: a session advisory lock);
+    /// always granted on the embedded store.
+    async fn try_job_lock(&self, _key: i64) -> StoreResult<Option<signals::JobLock>> {
+        Ok(Some(signals::JobLock::local()))
     }
 
     /// Answers when the database does.

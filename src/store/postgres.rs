@@ -43,6 +43,32 @@ impl Store for PgStore {
         Some(self.pool.clone())
     }
 
+    async fn notify_case_event(&self, case_id: &str, seq: i32) -> StoreResult<bool> {
+        sqlx::query("select pg_notify($1, $2)")
+            .bind(super::signals::CASE_EVENTS_CHANNEL)
+            .bind(format!("{case_id}:{seq}"))
+            .execute(&self.pool)
+            .await?;
+        Ok(true)
+    }
+
+    async fn listen_case_events(&self) -> StoreResult<Option<super::signals::CaseEventListener>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(super::signals::CASE_EVENTS_CHANNEL).await?;
+        Ok(Some(super::signals::CaseEventListener(listener)))
+    }
+
+    async fn try_job_lock(&self, key: i64) -> StoreResult<Option<super::signals::JobLock>> {
+        let mut conn = self.pool.acquire().await?;
+        let got: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(got.then_some(super::signals::JobLock {
+            held: Some((conn, key)),
+        }))
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("select 1").execute(&self.pool).await?;
         Ok(())
