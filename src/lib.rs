@@ -7,5 +7,6 @@ pub mod cli;
 pub mod demo;
 pub mod domain;
 pub mod media;
+pub mod service;
 pub mod sms;
 pub mod store;

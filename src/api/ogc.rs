@@ -52,7 +52,7 @@ const LIMIT_MAX: usize = 10_000;
 const PUBLIC_RESOLUTION: h3o::Resolution = h3o::Resolution::Ten;
 /// How far a public bbox is widened before the coarsened points are filtered (degrees):
 /// more than a resolution-10 cell's radius at these latitudes.
-const PUBLIC_BBOX_MARGIN: f64 = 0.002;
+pub(super) const PUBLIC_BBOX_MARGIN: f64 = 0.002;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -173,7 +173,7 @@ impl Collection {
 
 /// The scheme and host the caller reached, for absolute links (a `Host` that is not a
 /// plain host name and port is not echoed).
-fn base(headers: &HeaderMap) -> String {
+pub(super) fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -191,7 +191,12 @@ fn base(headers: &HeaderMap) -> String {
         Some("https") => "https",
         _ => "http",
     };
-    format!("{proto}://{host}/ogc")
+    format!("{proto}://{host}")
+}
+
+/// The absolute base of `/ogc` links.
+fn base(headers: &HeaderMap) -> String {
+    format!("{}/ogc", origin(headers))
 }
 
 fn geojson_response<T: Serialize>(body: T) -> Response {
@@ -630,7 +635,7 @@ fn unit_feature(u: &crate::domain::units::Unit) -> Value {
 }
 
 /// How the caller sees reports: staff within their scope, exactly; everybody else coarsened.
-fn report_scope(caller: &Caller) -> Option<CaseScope> {
+pub(super) fn report_scope(caller: &Caller) -> Option<CaseScope> {
     let p = caller.0.as_ref()?;
     match p.role {
         Role::Dispatcher | Role::Leader | Role::Admin | Role::Handler | Role::GridWorker => {

@@ -78,6 +78,19 @@ pub const BEARER: &str = "bearer";
         super::ogc::items,
         super::ogc::item,
         super::console::config,
+        super::open311::discovery_json,
+        super::open311::discovery_xml,
+        super::open311::services_json,
+        super::open311::services_xml,
+        super::open311::service_definition,
+        super::open311::requests_json,
+        super::open311::requests_xml,
+        super::open311::create_json,
+        super::open311::create_xml,
+        super::open311::service_request,
+        super::open311::token,
+        super::open311::keys::create,
+        super::open311::keys::revoke,
     ),
     components(schemas(Problem, super::events::Notice)),
     modifiers(&Security),
@@ -94,6 +107,7 @@ pub const BEARER: &str = "bearer";
         (name = "tiles", description = "Vector tiles (MVT, GeoJSON) and TileJSON"),
         (name = "ogc", description = "OGC API – Features, Part 1 Core: the jurisdiction and the reports for GIS tools"),
         (name = "console", description = "Settings of the web console"),
+        (name = "open311", description = "Open311 GeoReport v2: the categories as services, the cases as service requests, intake for Open311 clients (JSON and XML); API keys"),
     )
 )]
 pub struct ApiDoc;

@@ -103,6 +103,31 @@ pub fn new_principal_id() -> String {
     format!("u-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Prefix of an Open311 API key: recognisable, and never mistaken for a bearer token.
+pub const API_KEY_PREFIX: &str = "o311_";
+
+/// A new Open311 API key (GeoReport v2 `api_key`): made and stored like a token (244
+/// random bits, kept as [`token_digest`] only); it lets an integration post service
+/// requests and nothing else.
+pub fn new_api_key() -> String {
+    format!(
+        "{API_KEY_PREFIX}{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Whether `s` has the shape of an API key (checked before any store lookup).
+pub fn is_api_key_shaped(s: &str) -> bool {
+    s.strip_prefix(API_KEY_PREFIX)
+        .is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The id of a new API key (`k-…`), what revocation names.
+pub fn new_api_key_id() -> String {
+    format!("k-{}", uuid::Uuid::new_v4().simple())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a mainland China mobile number (11 digits starting with 1, optionally +86)")]
 pub struct BadPhone(pub String);
@@ -178,6 +203,9 @@ mod tests {
 
     #[test]
     fn follow_up_secrets_are_random_and_not_tokens() {
+        let key = new_api_key();
+        assert!(is_api_key_shaped(&key) && !is_token_shaped(&key), "{key}");
+        assert!(!is_api_key_shaped(&new_token()));
         let a = new_follow_up_secret();
         assert!(is_follow_up_shaped(&a), "{a}");
         assert!(!is_token_shaped(&a));

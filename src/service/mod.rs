@@ -1,0 +1,5 @@
+//! Use cases that span the domain and the store (issue 9, "service layer"): each is one
+//! function that every protocol adapter (`/v1`, `/ogc`, `/open311`) calls, and that a test
+//! can call without HTTP. Adapters only parse their wire format and shape the answer.
+
+pub mod intake;
