@@ -32,8 +32,7 @@ const INSERT_KEY: &str =
     "insert into api_keys (id, name, key_sha256, created_at) values ($1, $2, $3, $4)";
 const SELECT_BY_DIGEST: &str =
     "select id, name, created_at from api_keys where key_sha256 = $1 and revoked_at is null";
-const REVOKE_KEY: &str =
-    "update api_keys set revoked_at = $2 where id = $1 and revoked_at is null";
+const REVOKE_KEY: &str = "update api_keys set revoked_at = $2 where id = $1 and revoked_at is null";
 
 macro_rules! impl_api_key_store {
     ($store:ty) => {

@@ -68,7 +68,10 @@ pub fn router() -> Router<AppState> {
         .route("/open311/v2/discovery.xml", get(discovery_xml))
         .route("/open311/v2/services.json", get(services_json))
         .route("/open311/v2/services.xml", get(services_xml))
-        .route("/open311/v2/services/{service_code}", get(service_definition))
+        .route(
+            "/open311/v2/services/{service_code}",
+            get(service_definition),
+        )
         .route(
             "/open311/v2/requests.json",
             get(requests_json).post(create_json),
@@ -104,21 +107,18 @@ impl Format {
 
     /// A document in this format; `root` names the XML root element.
     fn answer<T: Serialize>(self, status: StatusCode, root: &str, body: &T) -> Response {
-        let value = match serde_json::to_value(body) {
-            Ok(v) => v,
-            Err(e) => {
-                return Open311Error::new(self, ApiError::Internal(format!("{root}: {e}")))
-                    .into_response();
-            }
-        };
         match self {
-            Format::Json => (status, Json(value)).into_response(),
-            Format::Xml => (
-                status,
-                [(header::CONTENT_TYPE, HeaderValue::from_static(XML))],
-                xml::document(root, &value),
-            )
-                .into_response(),
+            Format::Json => (status, Json(body)).into_response(),
+            Format::Xml => match xml::document(root, body) {
+                Ok(doc) => (
+                    status,
+                    [(header::CONTENT_TYPE, HeaderValue::from_static(XML))],
+                    doc,
+                )
+                    .into_response(),
+                Err(e) => Open311Error::new(self, ApiError::Internal(format!("{root}: {e}")))
+                    .into_response(),
+            },
         }
     }
 }
@@ -179,7 +179,9 @@ fn not_found(format: Format, what: impl Into<String>) -> Open311Error {
 
 /// ISO 8601 with the deployment's offset, as the spec's examples (`2010-04-14T06:37:38-08:00`).
 fn datetime(t: DateTime<Utc>, tz: &FixedOffset) -> String {
-    t.with_timezone(tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    t.with_timezone(tz)
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
 }
 
 // --- Service discovery ---------------------------------------------------------------------
@@ -328,9 +330,8 @@ pub(crate) async fn service_definition(
     State(state): State<AppState>,
     Path(file): Path<String>,
 ) -> Answer {
-    let (code, format) = Format::split(&file).ok_or_else(|| {
-        not_found(Format::Json, format!("/open311/v2/services/{file}"))
-    })?;
+    let (code, format) = Format::split(&file)
+        .ok_or_else(|| not_found(Format::Json, format!("/open311/v2/services/{file}")))?;
     let categories = state
         .store
         .categories()
@@ -339,7 +340,12 @@ pub(crate) async fn service_definition(
     let service = services_of(&categories)
         .into_iter()
         .find(|s| s.service_code == code)
-        .ok_or_else(|| not_found(format, format!("service_code {code} is not a service of this endpoint")))?;
+        .ok_or_else(|| {
+            not_found(
+                format,
+                format!("service_code {code} is not a service of this endpoint"),
+            )
+        })?;
     let body = ServiceDefinition {
         service_code: service.service_code,
         attributes: Vec::new(),
@@ -390,21 +396,33 @@ struct Search {
     near: Option<(f64, f64, f64)>,
 }
 
-fn number(name: &str, v: Option<&str>, range: std::ops::RangeInclusive<f64>) -> Result<Option<f64>, String> {
+fn number(
+    name: &str,
+    v: Option<&str>,
+    range: std::ops::RangeInclusive<f64>,
+) -> Result<Option<f64>, String> {
     let Some(v) = v else { return Ok(None) };
     v.trim()
         .parse::<f64>()
         .ok()
         .filter(|x| x.is_finite() && range.contains(x))
         .map(Some)
-        .ok_or_else(|| format!("{name} must be a number from {} to {}", range.start(), range.end()))
+        .ok_or_else(|| {
+            format!(
+                "{name} must be a number from {} to {}",
+                range.start(),
+                range.end()
+            )
+        })
 }
 
 fn instant(name: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, String> {
     v.map(|s| {
         DateTime::parse_from_rfc3339(s.trim())
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| format!("{name} must be ISO 8601 with an offset, e.g. 2026-12-01T00:00:00+08:00"))
+            .map_err(|_| {
+                format!("{name} must be ISO 8601 with an offset, e.g. 2026-12-01T00:00:00+08:00")
+            })
     })
     .transpose()
 }
@@ -639,7 +657,10 @@ impl View {
 
     /// A case as a service request for this viewer.
     async fn request(&self, state: &AppState, r: &IndexedCase) -> Result<ServiceRequest, ApiError> {
-        let category = self.categories.iter().find(|c| c.code.as_str() == r.category);
+        let category = self
+            .categories
+            .iter()
+            .find(|c| c.code.as_str() == r.category);
         let events = state.store.case_events(&r.case_id).await?;
         let status_notes = events.last().map(|e| {
             format!(
@@ -874,9 +895,8 @@ impl Posted {
 
     /// The report the form describes, as `/v1/reports` takes it.
     fn report(&self) -> Result<ReportRequest, String> {
-        let required = |v: &Option<String>, name: &str| {
-            v.clone().ok_or_else(|| format!("{name} is required"))
-        };
+        let required =
+            |v: &Option<String>, name: &str| v.clone().ok_or_else(|| format!("{name} is required"));
         let coordinate = |v: &Option<String>, name: &str| -> Result<f64, String> {
             required(v, name)?
                 .parse::<f64>()
@@ -973,7 +993,9 @@ async fn create(
     })?;
     let form = Posted::read(pairs).map_err(|e| fail(ApiError::InvalidBody(e)))?;
     // GeoReport v2: "api_key … required" for POST Service Request; 403 without a valid one.
-    let key = api_key(state, form.api_key.as_deref()).await.map_err(fail)?;
+    let key = api_key(state, form.api_key.as_deref())
+        .await
+        .map_err(fail)?;
     // A signed-in caller reports as themselves, if their role reports at all.
     if let Some(p) = &caller.0
         && !may(p.role, ActionKind::Submit)
@@ -1045,13 +1067,10 @@ fn idempotency_key(
                 })?
                 .to_owned(),
         ),
-        None => form
-            .device_id
-            .as_ref()
-            .map(|d| {
-                let digest = Sha256::digest(format!("{d}\n{request_hash}").as_bytes());
-                format!("device:{}", hex::encode(digest))
-            }),
+        None => form.device_id.as_ref().map(|d| {
+            let digest = Sha256::digest(format!("{d}\n{request_hash}").as_bytes());
+            format!("device:{}", hex::encode(digest))
+        }),
     };
     let Some(given) = given else { return Ok(None) };
     Ok(Some(IdempotencyKey {
@@ -1066,7 +1085,9 @@ mod tests {
     use super::*;
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        p.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -1116,7 +1137,12 @@ mod tests {
             status: Some("open".into()),
             ..Default::default()
         };
-        assert!(Search::parse(&open, now).unwrap().states.contains(&"dispatched".to_owned()));
+        assert!(
+            Search::parse(&open, now)
+                .unwrap()
+                .states
+                .contains(&"dispatched".to_owned())
+        );
     }
 
     #[test]
