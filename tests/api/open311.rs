@@ -295,7 +295,10 @@ both_backends!(
         .await;
         assert_eq!(status, 201, "{body}");
         let created: Value = serde_json::from_str(&body).unwrap();
-        let id = created[0]["service_request_id"].as_str().unwrap().to_owned();
+        let id = created[0]["service_request_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         assert!(id.starts_with("XL-"), "{id}");
         assert_eq!(created[0]["account_id"], Value::Null);
         assert_eq!(
@@ -321,19 +324,30 @@ both_backends!(
         assert_eq!(r["service_name"], "暴露垃圾");
         assert_eq!(r["agency_responsible"], format!("测试{COMMUNITY}"));
         assert!(r["expected_datetime"].as_str().unwrap().ends_with("+08:00"));
-        assert!(r["requested_datetime"].as_str().unwrap().ends_with("+08:00"));
+        assert!(
+            r["requested_datetime"]
+                .as_str()
+                .unwrap()
+                .ends_with("+08:00")
+        );
         assert!(
             r["status_notes"].as_str().unwrap().starts_with("dispatch"),
             "{r}"
         );
         let coarse = citysnap::api::ogc::coarsened(POINT.0, POINT.1).unwrap();
-        assert_eq!((r["long"].as_f64(), r["lat"].as_f64()), (Some(coarse.0), Some(coarse.1)));
+        assert_eq!(
+            (r["long"].as_f64(), r["lat"].as_f64()),
+            (Some(coarse.0), Some(coarse.1))
+        );
         for personal in ["description", "address"] {
             assert_eq!(r[personal], Value::Null, "{personal}: {r}");
         }
         let text = public.to_string();
         for secret in ["13912345678", "李", "example.org", "3号楼", "垃圾堆在路边"] {
-            assert!(!text.contains(secret), "{secret} shown to the public: {text}");
+            assert!(
+                !text.contains(secret),
+                "{secret} shown to the public: {text}"
+            );
         }
         assert_xml_is_json(
             &app,
@@ -350,7 +364,10 @@ both_backends!(
             Some(&dispatcher),
         )
         .await;
-        assert_eq!((exact[0]["long"].as_f64(), exact[0]["lat"].as_f64()), (Some(POINT.0), Some(POINT.1)));
+        assert_eq!(
+            (exact[0]["long"].as_f64(), exact[0]["lat"].as_f64()),
+            (Some(POINT.0), Some(POINT.1))
+        );
         assert_eq!(exact[0]["description"], "垃圾堆在路边");
         assert_eq!(exact[0]["address"], "兴隆台街道某小区3号楼");
         assert!(!exact.to_string().contains("13912345678"));
@@ -399,14 +416,21 @@ both_backends!(
         // Revoked through the admin API, which issued it.
         let admin = app.token("admin", None).await;
         let (status, issued, _) = app
-            .post_as("/v1/open311-keys", &admin, &serde_json::json!({"name": "FixMyStreet"}))
+            .post_as(
+                "/v1/open311-keys",
+                &admin,
+                &serde_json::json!({"name": "FixMyStreet"}),
+            )
             .await;
         assert_eq!(status, 201, "{issued}");
         let key = issued["api_key"].as_str().unwrap().to_owned();
         posted(&app, &key, POINT, "有效的钥匙").await;
         let r = app
             .client
-            .delete(app.url(&format!("/v1/open311-keys/{}", issued["id"].as_str().unwrap())))
+            .delete(app.url(&format!(
+                "/v1/open311-keys/{}",
+                issued["id"].as_str().unwrap()
+            )))
             .bearer_auth(&admin)
             .send()
             .await
@@ -435,7 +459,11 @@ both_backends!(
         );
         let resident = app.resident("13800000001").await;
         let (status, _, _) = app
-            .post_as("/v1/open311-keys", &resident, &serde_json::json!({"name": "x"}))
+            .post_as(
+                "/v1/open311-keys",
+                &resident,
+                &serde_json::json!({"name": "x"}),
+            )
             .await;
         assert_eq!(status, 403, "only admins issue keys");
 
@@ -455,44 +483,40 @@ both_backends!(
         assert_open311_error(status, &body, 400, "9999");
         let mut no_point = form(&live, POINT, "x");
         no_point.retain(|(k, _)| *k != "lat");
-        let (status, body, _) =
-            post_form(&app, "/open311/v2/requests.json", &no_point, None).await;
+        let (status, body, _) = post_form(&app, "/open311/v2/requests.json", &no_point, None).await;
         assert_open311_error(status, &body, 400, "lat is required");
     }
 );
 
-both_backends!(
-    a_retried_request_is_the_same_case,
-    |backend| async move {
-        let app = TestApp::spawn(backend, &small_deployment()).await;
-        let key = api_key(&app).await;
-        let first = form(&key, POINT, "重试");
-        let (s1, b1, _) = post_form(&app, "/open311/v2/requests.json", &first, Some("r-1")).await;
-        let (s2, b2, _) = post_form(&app, "/open311/v2/requests.json", &first, Some("r-1")).await;
-        assert_eq!((s1, s2), (201, 201), "{b1} {b2}");
-        let id = |b: &str| serde_json::from_str::<Value>(b).unwrap()[0]["service_request_id"].clone();
-        assert_eq!(id(&b1), id(&b2));
-        let (status, body, _) = post_form(
-            &app,
-            "/open311/v2/requests.json",
-            &form(&key, POINT, "另一件事"),
-            Some("r-1"),
-        )
-        .await;
-        assert_open311_error(status, &body, 400, "Idempotency-Key");
+both_backends!(a_retried_request_is_the_same_case, |backend| async move {
+    let app = TestApp::spawn(backend, &small_deployment()).await;
+    let key = api_key(&app).await;
+    let first = form(&key, POINT, "重试");
+    let (s1, b1, _) = post_form(&app, "/open311/v2/requests.json", &first, Some("r-1")).await;
+    let (s2, b2, _) = post_form(&app, "/open311/v2/requests.json", &first, Some("r-1")).await;
+    assert_eq!((s1, s2), (201, 201), "{b1} {b2}");
+    let id = |b: &str| serde_json::from_str::<Value>(b).unwrap()[0]["service_request_id"].clone();
+    assert_eq!(id(&b1), id(&b2));
+    let (status, body, _) = post_form(
+        &app,
+        "/open311/v2/requests.json",
+        &form(&key, POINT, "另一件事"),
+        Some("r-1"),
+    )
+    .await;
+    assert_open311_error(status, &body, 400, "Idempotency-Key");
 
-        // Without the header, the device id and the form make the key.
-        let mut device = form(&key, POINT, "从手机发的");
-        device.push(("device_id", "phone-42".into()));
-        let (_, d1, _) = post_form(&app, "/open311/v2/requests.json", &device, None).await;
-        let (_, d2, _) = post_form(&app, "/open311/v2/requests.json", &device, None).await;
-        assert_eq!(id(&d1), id(&d2));
-        let mut other = form(&key, POINT, "从手机发的第二件");
-        other.push(("device_id", "phone-42".into()));
-        let (_, d3, _) = post_form(&app, "/open311/v2/requests.json", &other, None).await;
-        assert_ne!(id(&d1), id(&d3));
-    }
-);
+    // Without the header, the device id and the form make the key.
+    let mut device = form(&key, POINT, "从手机发的");
+    device.push(("device_id", "phone-42".into()));
+    let (_, d1, _) = post_form(&app, "/open311/v2/requests.json", &device, None).await;
+    let (_, d2, _) = post_form(&app, "/open311/v2/requests.json", &device, None).await;
+    assert_eq!(id(&d1), id(&d2));
+    let mut other = form(&key, POINT, "从手机发的第二件");
+    other.push(("device_id", "phone-42".into()));
+    let (_, d3, _) = post_form(&app, "/open311/v2/requests.json", &other, None).await;
+    assert_ne!(id(&d1), id(&d3));
+});
 
 both_backends!(
     requests_filter_by_id_date_status_service_and_place,
@@ -518,14 +542,25 @@ both_backends!(
             }
         };
         assert_eq!(list(String::new()).await, [a.clone(), b.clone()]);
-        assert_eq!(list(format!("service_request_id={b},{a}")).await, [b.clone(), a.clone()]);
+        assert_eq!(
+            list(format!("service_request_id={b},{a}")).await,
+            [b.clone(), a.clone()]
+        );
         assert_eq!(list("status=open".into()).await.len(), 2);
         assert!(list("status=closed".into()).await.is_empty());
         assert_eq!(list("status=open,closed".into()).await.len(), 2);
         assert_eq!(list("service_code=01".into()).await.len(), 2, "a group");
         assert!(list("service_code=0102".into()).await.is_empty());
-        assert!(list("start_date=2099-01-01T00:00:00%2B08:00".into()).await.is_empty());
-        assert!(list("end_date=2020-01-01T00:00:00Z".into()).await.is_empty());
+        assert!(
+            list("start_date=2099-01-01T00:00:00%2B08:00".into())
+                .await
+                .is_empty()
+        );
+        assert!(
+            list("end_date=2020-01-01T00:00:00Z".into())
+                .await
+                .is_empty()
+        );
         let today = chrono::Utc::now();
         let window = format!(
             "start_date={}&end_date={}",
@@ -538,10 +573,16 @@ both_backends!(
         let near = list(format!("lat={}&long={}&radius=100", POINT.1, POINT.0)).await;
         assert_eq!(near, [a.clone()]);
         assert_eq!(
-            list(format!("lat={}&long={}&radius=5000", POINT.1, POINT.0)).await.len(),
+            list(format!("lat={}&long={}&radius=5000", POINT.1, POINT.0))
+                .await
+                .len(),
             2
         );
-        assert!(list("lat=41.5&long=122.5&radius=1000".into()).await.is_empty());
+        assert!(
+            list("lat=41.5&long=122.5&radius=1000".into())
+                .await
+                .is_empty()
+        );
 
         for (query, says) in [
             ("status=pending", "status"),
