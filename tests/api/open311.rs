@@ -129,7 +129,7 @@ fn xml_leaves(xml: &str) -> (String, Vec<(String, String)>) {
     loop {
         match reader.read_event().expect("well-formed XML") {
             Event::Start(e) => {
-                let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+                let name = e.name().as_ref().to_owned();
                 if stack.is_empty() {
                     root = name.clone();
                 }
@@ -140,17 +140,17 @@ fn xml_leaves(xml: &str) -> (String, Vec<(String, String)>) {
                 text.clear();
             }
             Event::Empty(e) => {
-                let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+                let name = e.name().as_ref().to_owned();
                 let n = counts.last_mut().unwrap().entry(name.clone()).or_insert(0);
                 stack.push((name, *n));
                 *n += 1;
                 out.push((path(&stack), String::new()));
                 stack.pop();
             }
-            Event::Text(t) => text.push_str(&t.xml_content().expect("text")),
+            Event::Text(t) => text.push_str(&t.xml10_content()),
             Event::GeneralRef(r) => {
-                let entity = String::from_utf8(r.as_ref().to_vec()).unwrap();
-                text.push_str(match entity.as_str() {
+                let entity: &str = r.as_ref();
+                text.push_str(match entity {
                     "lt" => "<",
                     "gt" => ">",
                     "amp" => "&",
