@@ -104,14 +104,8 @@ pub struct LocationRequest {
     pub address: Option<String>,
 }
 
-/// `Idempotency-Key`: 1 to 255 visible ASCII characters, in the caller's own namespace
-/// ([`idempotency_scope`]), with the digest of the canonical request.
-fn idempotency_key(
-    headers: &HeaderMap,
-    caller: &Caller,
-    peer: Option<IpAddr>,
-    request_hash: String,
-) -> Result<Option<IdempotencyKey>, ApiError> {
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+pub(crate) fn idempotency_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -124,9 +118,23 @@ fn idempotency_key(
                 "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
             )
         })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// `Idempotency-Key` in the caller's own namespace ([`idempotency_scope`]), with the
+/// digest of the canonical request.
+fn idempotency_key(
+    headers: &HeaderMap,
+    caller: &Caller,
+    peer: Option<IpAddr>,
+    request_hash: String,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(key) = idempotency_header(headers)? else {
+        return Ok(None);
+    };
     Ok(Some(IdempotencyKey {
         scope: idempotency_scope(caller.0.as_ref(), peer)?,
-        key: key.to_owned(),
+        key,
         request_hash,
     }))
 }

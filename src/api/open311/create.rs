@@ -7,9 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{Answer, CreatedRequest, Format, Open311Error, service_notice};
+use super::{Answer, CreatedRequest, Format, Open311Error, Open311ErrorBody, service_notice};
 use crate::api::auth::Caller;
-use crate::api::reports::{LocationRequest, ReportRequest};
+use crate::api::reports::{LocationRequest, ReportRequest, idempotency_header};
 use crate::api::{ApiError, AppState};
 use crate::domain::access::{is_api_key_shaped, token_digest};
 use crate::domain::case::{ActionKind, may};
@@ -262,23 +262,12 @@ fn idempotency_key(
     request: &ReportRequest,
 ) -> Result<Option<IdempotencyKey>, ApiError> {
     let request_hash = intake::request_hash(request, &[])?;
-    let given = match headers.get("idempotency-key") {
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-                .ok_or_else(|| {
-                    ApiError::InvalidIdempotencyKey(
-                        "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
-                    )
-                })?
-                .to_owned(),
-        ),
-        None => form.device_id.as_ref().map(|d| {
+    let given = idempotency_header(headers)?.or_else(|| {
+        form.device_id.as_ref().map(|d| {
             let digest = Sha256::digest(format!("{d}\n{request_hash}").as_bytes());
             format!("device:{}", hex::encode(digest))
-        }),
-    };
+        })
+    });
     let Some(given) = given else { return Ok(None) };
     Ok(Some(IdempotencyKey {
         scope: format!("api_key:{}", key.id),

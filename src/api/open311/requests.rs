@@ -2,6 +2,8 @@
 //! may see them (see the module above for the rule), searched by id, service, dates,
 //! status and place.
 
+use std::sync::OnceLock;
+
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -10,8 +12,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{
-    Answer, Format, JurisdictionQuery, Open311Error, ServiceRequest, Status, bad_request, datetime,
-    not_found, service_notice,
+    Answer, Format, JurisdictionQuery, Open311Error, Open311ErrorBody, ServiceRequest, Status,
+    bad_request, datetime, not_found, service_notice,
 };
 use crate::api::auth::{Caller, sees};
 use crate::api::ogc::{PUBLIC_BBOX_MARGIN, coarsened, report_scope};
