@@ -189,6 +189,8 @@ fn json_leaves(v: &Value, item: &str) -> Vec<(String, String)> {
                     walk(v, join(&path, format!("{k}#0")), k, out);
                 }
             }
+            // An empty list is an empty element, as an empty string is.
+            Value::Array(items) if items.is_empty() => out.push((path, String::new())),
             Value::Array(items) => {
                 let singular = match name {
                     "attributes" => "attribute",

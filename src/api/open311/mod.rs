@@ -8,7 +8,10 @@
 //! get exact points, descriptions and addresses within their scope; everybody else (the
 //! public, residents, API keys) gets the point coarsened to the centre of its resolution-10
 //! H3 cell ([`super::ogc::coarsened`]), no description and no address, and a `lat`/`long`/
-//! `radius` search applies to the coarsened point. Contacts are never shown.
+//! `radius` search applies to the coarsened point. Contacts are never shown. Unlike the OGC
+//! collection, everybody sees case ids: GeoReport v2 is built on them (`requests/{id}`, the
+//! `service_request_id` a client posted and follows), and an id says only the day and the
+//! number of a report.
 //!
 //! Errors have the spec's shape (GeoReport v2 "Errors"): `[{"code": 400, "description":
 //! "…"}]` or `<errors><error><code>400</code><description>…</description></error></errors>`
