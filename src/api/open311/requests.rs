@@ -50,10 +50,11 @@ pub struct RequestsQuery {
     #[param(pattern = "^[A-Za-z0-9]{1,16}$", example = "0302")]
     service_code: Option<String>,
     /// Earliest `requested_datetime`, ISO 8601 with an offset (default: `end_date` less 90
-    /// days).
+    /// days, or now less 90 days).
     #[param(example = "2026-12-01T00:00:00+08:00")]
     start_date: Option<String>,
-    /// Latest `requested_datetime` (default: now); at most 90 days after `start_date`.
+    /// Latest `requested_datetime` (default: 90 days after `start_date`, or now); at most 90
+    /// days after `start_date`.
     #[param(example = "2026-12-31T00:00:00+08:00")]
     end_date: Option<String>,
     /// `open`, `closed` or both, comma-separated.
@@ -146,7 +147,7 @@ impl Search {
             instant("end_date", q.end_date.as_deref())?,
         ) {
             (Some(f), Some(u)) => (f, u),
-            (Some(f), None) => (f, now),
+            (Some(f), None) => (f, f + window),
             (None, Some(u)) => (u - window, u),
             (None, None) => (now - window, now),
         };
@@ -472,6 +473,16 @@ mod tests {
             ..Default::default()
         };
         assert!(Search::parse(&long, now).is_err());
+        let from = RequestsQuery {
+            start_date: Some("2026-01-01T00:00:00+08:00".into()),
+            ..Default::default()
+        };
+        let s = Search::parse(&from, now).unwrap();
+        assert_eq!(
+            (s.until - s.from).num_days(),
+            90,
+            "a start alone opens 90 days"
+        );
         let open = RequestsQuery {
             status: Some("open".into()),
             ..Default::default()
