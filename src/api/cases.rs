@@ -99,7 +99,7 @@ fn staffed<'a>(plan: &'a Plan, staff: &'a [String]) -> impl Fn(&DepartmentCode) 
 /// must verify it first, the `dispatch` the plan library chooses (actor `system`) with its
 /// deadline. When no target can be reached the case stays `submitted`, in the dispatchers'
 /// queue, and the `submit` event's reason says why.
-pub(super) async fn initial_events(
+pub(crate) async fn initial_events(
     state: &AppState,
     reporter: Option<&Principal>,
     category: &Category,
@@ -287,7 +287,7 @@ pub(super) async fn visible_to(
 }
 
 /// The current state of a stored case, for the intake response.
-pub(super) async fn current_state(state: &AppState, case_id: &str) -> Result<String, ApiError> {
+pub(crate) async fn current_state(state: &AppState, case_id: &str) -> Result<String, ApiError> {
     let index = state
         .store
         .indexed_case(case_id)

@@ -106,7 +106,7 @@ pub(super) async fn announce(state: &AppState, case_id: &str, seq: i32) -> Resul
 /// Called after events were committed: on PostGIS, `NOTIFY` every replica (this one
 /// included) and let their listeners announce; on the embedded store, announce here. A
 /// failure loses a live notice, never data: consoles re-read lists when they reconnect.
-pub(super) async fn published(
+pub(crate) async fn published(
     state: &AppState,
     case_id: &str,
     seqs: std::ops::RangeInclusive<i32>,

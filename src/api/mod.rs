@@ -3,7 +3,7 @@
 
 pub mod analytics;
 pub mod auth;
-mod cases;
+pub(crate) mod cases;
 pub mod categories;
 pub mod console;
 pub mod deadlines;
@@ -15,11 +15,12 @@ mod follow_up;
 pub mod health;
 pub mod limits;
 pub mod ogc;
+pub mod open311;
 pub mod openapi;
 mod photos;
 pub mod plan;
-mod reports;
-mod resolve;
+pub(crate) mod reports;
+pub(crate) mod resolve;
 mod rewards;
 mod stats;
 pub mod tiles;
@@ -166,6 +167,7 @@ pub fn router(state: AppState) -> Router {
         .merge(photos::router())
         .merge(ogc::router())
         .merge(export::router())
+        .merge(open311::router())
         .merge(console::router())
         .merge(openapi::router())
         .fallback(

@@ -80,6 +80,19 @@ pub const BEARER: &str = "bearer";
         super::export::parquet,
         super::export::arrow,
         super::console::config,
+        super::open311::discovery_json,
+        super::open311::discovery_xml,
+        super::open311::services_json,
+        super::open311::services_xml,
+        super::open311::service_definition,
+        super::open311::requests::requests_json,
+        super::open311::requests::requests_xml,
+        super::open311::create::create_json,
+        super::open311::create::create_xml,
+        super::open311::requests::service_request,
+        super::open311::token,
+        super::open311::keys::create,
+        super::open311::keys::revoke,
     ),
     components(schemas(Problem, super::events::Notice)),
     modifiers(&Security),
@@ -97,6 +110,7 @@ pub const BEARER: &str = "bearer";
         (name = "ogc", description = "OGC API – Features, Part 1 Core: the jurisdiction and the reports for GIS tools"),
         (name = "export", description = "The reports as GeoParquet and Arrow for geopandas, DuckDB and QGIS"),
         (name = "console", description = "Settings of the web console"),
+        (name = "open311", description = "Open311 GeoReport v2: the categories as services, the cases as service requests, intake for Open311 clients (JSON and XML); API keys"),
     )
 )]
 pub struct ApiDoc;

@@ -12,30 +12,20 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::auth::{Caller, signed_in};
 use super::error::Problem;
 use super::error::json_body_error;
-use super::resolve::{InputLocation, near_boundary_json, place, round1, round6};
+use super::resolve::{round1, round6};
 use super::{ApiError, AppState};
 use crate::domain::case::{ActionKind, may};
 use crate::domain::categories::Category;
 use crate::domain::datum::Datum;
-use crate::media::{Ingested, MediaKey, MediaKind, MediaLimits};
-use crate::store::{
-    ChainEntry, Contact, IdempotencyKey, Inserted, MediaRow, NewReport, Principal, StoredReport,
-};
-
-/// Limits on report text, in characters (not bytes: Chinese text is 3 bytes a character).
-const DESCRIPTION_MAX_CHARS: usize = 2_000;
-const ADDRESS_MAX_CHARS: usize = 500;
-const NAME_MAX_CHARS: usize = 100;
-/// Longest accepted GPS accuracy radius; anything worse says nothing about the place.
-const ACCURACY_MAX_M: f64 = 10_000.0;
+use crate::media::{Ingested, MediaKind, MediaLimits};
+use crate::service::intake::{self, CheckedReport, Submission, request_hash};
+use crate::store::{Contact, IdempotencyKey, Principal, StoredReport};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -69,7 +59,7 @@ async fn upload_photo(
         ));
     }
     let ingested = crate::media::ingest(MediaKind::Photo, 1, body, &state.settings.media_limits)?;
-    let row = store_media(&state, vec![(MediaKind::Photo, ingested)])
+    let row = intake::store_media(&state, vec![(MediaKind::Photo, ingested)])
         .await?
         .remove(0);
     Ok((
@@ -114,97 +104,8 @@ pub struct LocationRequest {
     pub address: Option<String>,
 }
 
-fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::InvalidField {
-        code,
-        detail: detail.into(),
-    }
-}
-
-fn check_text(
-    code: &'static str,
-    field: &str,
-    text: &str,
-    max: usize,
-    required: bool,
-) -> Result<(), ApiError> {
-    let chars = text.chars().count();
-    if required && text.trim().is_empty() {
-        return Err(invalid(code, format!("{field} must not be empty")));
-    }
-    if chars > max {
-        return Err(invalid(
-            code,
-            format!("{field} has {chars} characters; at most {max}"),
-        ));
-    }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err(invalid(
-            code,
-            format!("{field} contains control characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks the fields that do not need the store.
-fn check_request(r: &ReportRequest) -> Result<InputLocation, ApiError> {
-    check_text(
-        "invalid_description",
-        "description",
-        &r.description,
-        DESCRIPTION_MAX_CHARS,
-        true,
-    )?;
-    let loc = InputLocation::parse(r.location.lon, r.location.lat, r.location.datum)?;
-    if let Some(a) = r.location.accuracy_m
-        && !(a.is_finite() && (0.0..=ACCURACY_MAX_M).contains(&a))
-    {
-        return Err(invalid(
-            "invalid_accuracy",
-            format!("accuracy_m must be between 0 and {ACCURACY_MAX_M} metres, got {a}"),
-        ));
-    }
-    if let Some(addr) = &r.location.address {
-        check_text("invalid_address", "address", addr, ADDRESS_MAX_CHARS, false)?;
-    }
-    if let Some(c) = &r.contact {
-        if let Some(name) = &c.name {
-            check_text(
-                "invalid_contact",
-                "contact.name",
-                name,
-                NAME_MAX_CHARS,
-                false,
-            )?;
-        }
-        if let Some(phone) = &c.phone {
-            let digits = phone.chars().filter(char::is_ascii_digit).count();
-            let allowed = phone
-                .chars()
-                .all(|ch| ch.is_ascii_digit() || "+- ()".contains(ch));
-            if !allowed || !(5..=20).contains(&digits) {
-                return Err(invalid(
-                    "invalid_contact",
-                    "contact.phone must be 5 to 20 digits, optionally with + - ( ) and spaces",
-                ));
-            }
-        }
-    }
-    Ok(loc)
-}
-
-/// `Idempotency-Key`: 1 to 255 visible ASCII characters, in the caller's own namespace
-/// ([`idempotency_scope`]), with the digest of the canonical request.
-fn idempotency_key(
-    headers: &HeaderMap,
-    caller: &Caller,
-    peer: Option<IpAddr>,
-    canonical: &[u8],
-) -> Result<Option<IdempotencyKey>, ApiError> {
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+pub(crate) fn idempotency_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -217,10 +118,24 @@ fn idempotency_key(
                 "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
             )
         })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// `Idempotency-Key` in the caller's own namespace ([`idempotency_scope`]), with the
+/// digest of the canonical request.
+fn idempotency_key(
+    headers: &HeaderMap,
+    caller: &Caller,
+    peer: Option<IpAddr>,
+    request_hash: String,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(key) = idempotency_header(headers)? else {
+        return Ok(None);
+    };
     Ok(Some(IdempotencyKey {
         scope: idempotency_scope(caller.0.as_ref(), peer)?,
-        key: key.to_owned(),
-        request_hash: hex::encode(Sha256::digest(canonical)),
+        key,
+        request_hash,
     }))
 }
 
@@ -236,29 +151,6 @@ fn idempotency_scope(caller: Option<&Principal>, peer: Option<IpAddr>) -> Result
             "the client's address is unknown (serve with connect info)".into(),
         )),
     }
-}
-
-/// What identifies a submission for its idempotency key (issue 8, item 3): the parsed
-/// report and each medium's kind, stored digest and private location, as JSON with the
-/// structs' field order, shortest round-trip numbers and no whitespace. A retry of the same
-/// report encoded otherwise (re-indented, fields reordered, a default spelled out, `8` for
-/// `8.0`) is the same request; a different value or medium is not.
-fn canonical_request(
-    request: &ReportRequest,
-    media: &[(MediaKind, Ingested)],
-) -> Result<Vec<u8>, ApiError> {
-    let media: Vec<Value> = media
-        .iter()
-        .map(|(kind, m)| {
-            let exif = m
-                .exif_location
-                .as_ref()
-                .map(|l| json!([l.lon, l.lat, l.taken_at]));
-            json!([kind.as_str(), m.sha256, exif])
-        })
-        .collect();
-    serde_json::to_vec(&(request, media))
-        .map_err(|e| ApiError::Internal(format!("canonical request: {e}")))
 }
 
 /// The client's address, when the server was started with connect info.
@@ -326,7 +218,7 @@ async fn submit(
             }
         })?;
         let request: ReportRequest = serde_json::from_slice(&body).map_err(json_body_error)?;
-        let key = idempotency_key(&headers, &caller, peer, &canonical_request(&request, &[])?)?;
+        let key = idempotency_key(&headers, &caller, peer, request_hash(&request, &[])?)?;
         return intake(&state, caller.0.as_ref(), request, Vec::new(), key).await;
     }
     if content_type == "multipart/form-data" {
@@ -338,12 +230,7 @@ async fn submit(
             }
         })?;
         let (request, media) = read_multipart(multipart, &state.settings.media_limits).await?;
-        let key = idempotency_key(
-            &headers,
-            &caller,
-            peer,
-            &canonical_request(&request, &media)?,
-        )?;
+        let key = idempotency_key(&headers, &caller, peer, request_hash(&request, &media)?)?;
         return intake(&state, caller.0.as_ref(), request, media, key).await;
     }
     Err(ApiError::UnsupportedContentType(
@@ -397,37 +284,8 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
     }
 }
 
-/// Puts each medium into media storage under its content address and describes it for
-/// the store. Content addressing means a retried upload rewrites the same file.
-async fn store_media(
-    state: &AppState,
-    media: Vec<(MediaKind, Ingested)>,
-) -> Result<Vec<MediaRow>, ApiError> {
-    let mut rows = Vec::with_capacity(media.len());
-    for (i, (kind, m)) in media.into_iter().enumerate() {
-        let key = MediaKey::parse(&format!("media/{}.{}", m.sha256, m.media_type.extension()))
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let bytes = m.stored.len() as i64;
-        state
-            .media
-            .put(&key, m.stored)
-            .await
-            .map_err(|e| ApiError::Internal(format!("storing {key}: {e}")))?;
-        rows.push(MediaRow {
-            seq: i as i32 + 1,
-            kind: kind.as_str().to_owned(),
-            media_type: m.media_type.mime().to_owned(),
-            bytes,
-            sha256: m.sha256,
-            storage_key: key.as_str().to_owned(),
-            exif_lon: m.exif_location.as_ref().map(|l| l.lon),
-            exif_lat: m.exif_location.as_ref().map(|l| l.lat),
-            exif_taken_at: m.exif_location.and_then(|l| l.taken_at),
-        });
-    }
-    Ok(rows)
-}
-
+/// Takes the report in through the intake service and answers it as `POST /v1/reports`
+/// always has.
 async fn intake(
     state: &AppState,
     reporter: Option<&Principal>,
@@ -435,98 +293,29 @@ async fn intake(
     media: Vec<(MediaKind, Ingested)>,
     key: Option<IdempotencyKey>,
 ) -> Result<Response, ApiError> {
-    let loc = check_request(&request)?;
-    let categories = state.store.categories().await?;
-    let category = categories
-        .into_iter()
-        .find(|c| c.code.as_str() == request.category && !c.retired)
-        .ok_or_else(|| ApiError::UnknownCategory(request.category.clone()))?;
-    let j = state.jurisdiction()?;
-    let placement = place(&j, loc.wgs84)?;
-    let chain: Vec<ChainEntry> = j
-        .chain(placement.unit)
-        .into_iter()
-        .map(|id| {
-            let u = j.unit(id);
-            ChainEntry {
-                level: u.level,
-                code: u.code.to_string(),
-                name: u.name.clone(),
-            }
-        })
-        .collect();
-    let h3_r15 = h3o::LatLng::new(loc.wgs84.lat, loc.wgs84.lon)
-        .map_err(|e| ApiError::InvalidCoordinates(e.to_string()))?
-        .to_cell(h3o::Resolution::Fifteen);
-    let now = Utc::now();
-    let follow_up = crate::domain::access::new_follow_up_secret();
-    let (events, summary) = super::cases::initial_events(
+    let report = CheckedReport::parse(request)?;
+    let accepted = intake::submit(
         state,
-        reporter,
-        &category,
-        &chain,
-        &request.description,
-        now,
+        Submission {
+            reporter,
+            report,
+            media,
+            key,
+        },
     )
     .await?;
-    let new = NewReport {
-        created_at: now,
-        case_prefix: state.settings.case_prefix.clone(),
-        case_day: now
-            .with_timezone(&state.settings.timezone)
-            .format("%Y%m%d")
-            .to_string(),
-        description: request.description,
-        category: category.code.to_string(),
-        lon: loc.wgs84.lon,
-        lat: loc.wgs84.lat,
-        h3_r15: u64::from(h3_r15),
-        input_datum: loc.datum.to_string(),
-        input_lon: loc.input.lon,
-        input_lat: loc.input.lat,
-        accuracy_m: request.location.accuracy_m,
-        address: request.location.address,
-        contact: request.contact,
-        chain,
-        snapped_m: placement.snapped_m,
-        near_boundary: near_boundary_json(&j, &placement),
-        media: store_media(state, media).await?,
-        events,
-        summary,
-        follow_up_sha256: crate::domain::access::token_digest(&follow_up),
-    };
-    let (case_id, replayed) = match state.store.insert_report(&new, key.as_ref()).await? {
-        Inserted::Created(id) => {
-            super::events::published(state, &id, 1..=new.events.len() as i32).await;
-            (id, false)
-        }
-        Inserted::Replayed(id) => {
-            // The original secret is not kept: the same caller retrying the same report
-            // gets a new one for the same case (each of them works).
-            let digest = crate::domain::access::token_digest(&follow_up);
-            state.store.add_follow_up(&id, &digest, now).await?;
-            (id, true)
-        }
-        Inserted::KeyReused => return Err(ApiError::IdempotencyKeyReused),
-    };
-    let stored = state
-        .store
-        .get_report(&case_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(format!("case {case_id} vanished after insert")))?;
-    let mut body = public_report(&stored, Some(&category));
+    let mut body = public_report(&accepted.report, Some(&accepted.category));
     // `status` stays `submitted` for clients of the first intake API; `state` is the
     // case's state after auto-dispatch.
-    body["state"] = Value::String(super::cases::current_state(state, &case_id).await?);
-    // Shown once: what lets the reporter follow and rate the case without an account
-    // (`GET /v1/follow-up` with `Follow-Up-Secret`; issue 8, item 11).
-    body["follow_up_secret"] = Value::String(follow_up);
+    body["state"] = Value::String(accepted.state);
+    body["follow_up_secret"] = Value::String(accepted.follow_up_secret);
+    let case_id = accepted.case_id;
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     let headers = response.headers_mut();
     if let Ok(v) = format!("/v1/reports/{case_id}").parse() {
         headers.insert(header::LOCATION, v);
     }
-    if replayed {
+    if accepted.replayed {
         headers.insert(
             "idempotent-replayed",
             header::HeaderValue::from_static("true"),

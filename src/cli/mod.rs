@@ -137,6 +137,12 @@ pub enum Command {
         #[command(subcommand)]
         what: TokenCommand,
     },
+    /// Issue and revoke API keys of Open311 GeoReport v2 clients.
+    #[command(name = "open311-key")]
+    Open311Key {
+        #[command(subcommand)]
+        what: Open311KeyCommand,
+    },
     /// Resolve a CSV of points offline: `id,lon,lat` on stdin, `id,code` on stdout.
     Resolve {
         /// GeoJSON FeatureCollection of Polygon/MultiPolygon features.
@@ -217,6 +223,25 @@ pub enum TokenCommand {
         /// A name shown to colleagues (e.g. 张三 or 城管局值班).
         #[arg(long)]
         name: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Open311KeyCommand {
+    /// Issue a key and print it as the last line of output (shown this once; only its
+    /// digest is stored).
+    Create {
+        /// Who holds it, e.g. "FixMyStreet Panjin".
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key by its id (`k-…`); requests posted with it stay.
+    Revoke {
+        id: String,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -382,6 +407,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Open311Key { what } => open311_key_command(what).await,
         Command::Resolve {
             boundaries,
             datum,
@@ -504,5 +530,27 @@ async fn export_command(
     }
     file.flush().await?;
     tracing::info!(out = %out.display(), "export written");
+    Ok(())
+}
+
+async fn open311_key_command(what: Open311KeyCommand) -> anyhow::Result<()> {
+    match what {
+        Open311KeyCommand::Create { name, store } => {
+            let name = name.trim();
+            anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+            let db = store.config().open_store().await?;
+            let (key, secret) = crate::api::open311::keys::issue_api_key(db.as_ref(), name).await?;
+            println!("created Open311 API key {} for {}", key.id, key.name);
+            println!("{secret}");
+        }
+        Open311KeyCommand::Revoke { id, store } => {
+            let db = store.config().open_store().await?;
+            if db.revoke_api_key(&id, chrono::Utc::now()).await? {
+                println!("revoked {id}");
+            } else {
+                anyhow::bail!("{id} is not a live API key");
+            }
+        }
+    }
     Ok(())
 }

@@ -8,19 +8,29 @@ use crate::domain::case::Role;
 /// Prefix of every token, so that a leaked one is recognisable (secret scanners, logs).
 pub const TOKEN_PREFIX: &str = "cs_";
 
-/// A new bearer token: the prefix and 64 hex digits from two random UUIDs (244 random bits).
-pub fn new_token() -> String {
+/// A new secret: `prefix` and 64 hex digits from two random UUIDs (244 random bits).
+fn new_secret(prefix: &str) -> String {
     format!(
-        "{TOKEN_PREFIX}{}{}",
+        "{prefix}{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     )
 }
 
+/// Whether `s` has the shape of a [`new_secret`] with `prefix`.
+fn is_secret_shaped(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix)
+        .is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A new bearer token: the prefix and 64 hex digits (244 random bits).
+pub fn new_token() -> String {
+    new_secret(TOKEN_PREFIX)
+}
+
 /// Whether `s` has the shape of a token (checked before any store lookup).
 pub fn is_token_shaped(s: &str) -> bool {
-    s.strip_prefix(TOKEN_PREFIX)
-        .is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+    is_secret_shaped(s, TOKEN_PREFIX)
 }
 
 /// What the store keeps of a token: its SHA-256, hex. Tokens carry 244 random bits, so a
@@ -36,17 +46,12 @@ pub const FOLLOW_UP_PREFIX: &str = "fu_";
 /// rate its case without an account. Made and stored like a token (244 random bits, kept as
 /// [`token_digest`] only), but it opens one case's reporter view and nothing else.
 pub fn new_follow_up_secret() -> String {
-    format!(
-        "{FOLLOW_UP_PREFIX}{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
+    new_secret(FOLLOW_UP_PREFIX)
 }
 
 /// Whether `s` has the shape of a follow-up secret (checked before any store lookup).
 pub fn is_follow_up_shaped(s: &str) -> bool {
-    s.strip_prefix(FOLLOW_UP_PREFIX)
-        .is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+    is_secret_shaped(s, FOLLOW_UP_PREFIX)
 }
 
 /// A new registration id (`r-…`), the handle of a code on its way to a phone.
@@ -101,6 +106,26 @@ impl std::fmt::Display for PrincipalId {
 /// A new principal id, recorded as the actor of their events.
 pub fn new_principal_id() -> String {
     format!("u-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Prefix of an Open311 API key: recognisable, and never mistaken for a bearer token.
+pub const API_KEY_PREFIX: &str = "o311_";
+
+/// A new Open311 API key (GeoReport v2 `api_key`): made and stored like a token (244
+/// random bits, kept as [`token_digest`] only); it lets an integration post service
+/// requests and nothing else.
+pub fn new_api_key() -> String {
+    new_secret(API_KEY_PREFIX)
+}
+
+/// Whether `s` has the shape of an API key (checked before any store lookup).
+pub fn is_api_key_shaped(s: &str) -> bool {
+    is_secret_shaped(s, API_KEY_PREFIX)
+}
+
+/// The id of a new API key (`k-…`), what revocation names.
+pub fn new_api_key_id() -> String {
+    format!("k-{}", uuid::Uuid::new_v4().simple())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -178,6 +203,9 @@ mod tests {
 
     #[test]
     fn follow_up_secrets_are_random_and_not_tokens() {
+        let key = new_api_key();
+        assert!(is_api_key_shaped(&key) && !is_token_shaped(&key), "{key}");
+        assert!(!is_api_key_shaped(&new_token()));
         let a = new_follow_up_secret();
         assert!(is_follow_up_shaped(&a), "{a}");
         assert!(!is_token_shaped(&a));

@@ -1,4 +1,6 @@
-//! Services between the HTTP edge and the store: typed inputs, domain results, no axum types,
-//! so that several protocols (the JSON API, OGC API Features, Open311, the CLI) share them.
+//! Use cases that span the domain and the store (issue 9, "service layer"): each is one
+//! function that every protocol adapter (`/v1`, `/ogc`, `/open311`, the CLI) calls, and that
+//! a test can call without HTTP. Adapters only parse their wire format and shape the answer.
 
 pub mod export;
+pub mod intake;

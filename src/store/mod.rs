@@ -3,6 +3,7 @@
 //! same conformance suite; neither is a mock.
 
 pub mod analytics;
+mod api_keys;
 mod auth;
 mod cases;
 mod categories;
@@ -28,6 +29,7 @@ use crate::domain::case::Event;
 use crate::domain::categories::Category;
 use crate::domain::units::{Unit, UnitCode, UnitLevel};
 
+pub use api_keys::{ApiKey, ApiKeyStore};
 pub use auth::{AuthStore, Created, NewPrincipal, Principal};
 pub use cases::{
     Appended, CaseQuery, CaseScope, CaseStore, CaseSummary, IndexedCase, MergedCase, StoredEvent,
@@ -208,6 +210,7 @@ pub enum Inserted {
 pub trait Store:
     CaseStore
     + AuthStore
+    + ApiKeyStore
     + CategoryStore
     + FollowUpStore
     + PlanStore

@@ -26,6 +26,7 @@ mod living_demo;
 mod media;
 mod merge;
 mod ogc;
+mod open311;
 mod real_outlines;
 mod registration;
 mod resolve;

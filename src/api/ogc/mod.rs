@@ -53,7 +53,7 @@ pub use crate::domain::disclosure::{PUBLIC_RESOLUTION, coarsened};
 mod hotspots;
 /// How far a public bbox is widened before the coarsened points are filtered (degrees):
 /// more than a resolution-10 cell's radius at these latitudes.
-const PUBLIC_BBOX_MARGIN: f64 = 0.002;
+pub(super) const PUBLIC_BBOX_MARGIN: f64 = 0.002;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -177,7 +177,7 @@ impl Collection {
 
 /// The scheme and host the caller reached, for absolute links (a `Host` that is not a
 /// plain host name and port is not echoed).
-fn base(headers: &HeaderMap) -> String {
+pub(super) fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -195,7 +195,12 @@ fn base(headers: &HeaderMap) -> String {
         Some("https") => "https",
         _ => "http",
     };
-    format!("{proto}://{host}/ogc")
+    format!("{proto}://{host}")
+}
+
+/// The absolute base of `/ogc` links.
+fn base(headers: &HeaderMap) -> String {
+    format!("{}/ogc", origin(headers))
 }
 
 fn geojson_response<T: Serialize>(body: T) -> Response {
