@@ -550,9 +550,7 @@ fn specs(
             description: describe(rng, kind, name, &street),
             reporter: rng.usize(..RESIDENTS),
             duplicate_of: None,
-            // Few cases stall: an open case is mostly a recent one on its way, and red is the
-            // exception a leader supervises, as on a working platform.
-            stalls: rng.u32(..1000) < if recent { 12 } else { 1 },
+            stalls: rng.u32(..1000) < if recent { 40 } else { 2 },
         });
     }
     out

@@ -106,7 +106,7 @@ both_backends!(
         assert!(share(State::Rated) > 0.4, "{states:?}");
         assert!(share(State::Merged) > 0.01, "{states:?}");
         assert!(states.contains_key(&State::Invalid), "{states:?}");
-        assert!(open as f64 > 0.004 * n, "open {open} {states:?}");
+        assert!(open as f64 > 0.01 * n, "open {open} {states:?}");
         assert!(
             warnings.get("yellow").copied().unwrap_or(0) > 0,
             "{warnings:?}"
