@@ -42,10 +42,11 @@ function header(): HTMLElement {
   const account = el("div", { class: "account" });
   if (who) {
     const out = el("button", { type: "button", class: "link", "data-testid": "sign-out" }, t("sign_out"));
+    // A fresh page: requests the signed-in page still has in flight must not come back
+    // to a signed-out one (they would fail with 401 and nobody to show it to).
     out.onclick = () => {
       setToken(null);
-      who = null;
-      void render();
+      location.reload();
     };
     account.append(
       el("span", { "data-testid": "who" }, `${t(`role_${who.role}` as Key)} · ${who.name ?? who.id}`),
