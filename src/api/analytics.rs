@@ -35,8 +35,8 @@ use crate::store::analytics::{AGGREGATE_RESOLUTION, Bbox, CellCount, CellCountQu
 // For the `hotspots` tile layer, which runs the same computation.
 #[allow(unused_imports)]
 pub(crate) use hotspots::{
-    HotspotOutput, HotspotParams, HotspotProperties, blocking, compute_hotspots, parse_k,
-    parse_permutations,
+    HotspotOutput, HotspotParams, HotspotProperties, blocking, cached_hotspots, compute_hotspots,
+    parse_k, parse_permutations,
 };
 
 /// The analytics view of a caller: the role of its token, or the public's.

@@ -54,22 +54,22 @@ pub struct ExportParams {
     status: Option<String>,
 }
 
-/// The export query of a caller's filters (also what `citysnap export` builds).
+/// The export query of parsed analytics filters, seen with `scope` (`None`: the public).
+/// `citysnap export` builds its query here too.
 pub(crate) fn export_query(
-    state: &AppState,
-    caller: &Caller,
-    raw: RawFilter<'_>,
-) -> Result<ExportQuery, ApiError> {
-    let f = CountFilter::parse(raw)?;
-    Ok(ExportQuery {
-        scope: report_scope(caller),
+    f: CountFilter,
+    scope: Option<crate::store::CaseScope>,
+    timezone: chrono::FixedOffset,
+) -> ExportQuery {
+    ExportQuery {
+        scope,
         from: f.from,
         to: f.to,
         category: f.category.map(|c| c.as_str().to_owned()),
         unit: f.unit.map(|u| u.as_str().to_owned()),
         states: f.states.iter().map(|s| s.as_str().to_owned()).collect(),
-        timezone: state.settings.timezone,
-    })
+        timezone,
+    }
 }
 
 async fn export(
@@ -78,17 +78,14 @@ async fn export(
     q: ExportParams,
     format: ExportFormat,
 ) -> Result<Response, ApiError> {
-    let query = export_query(
-        &state,
-        &caller,
-        RawFilter {
-            from: q.from.as_deref(),
-            to: q.to.as_deref(),
-            category: q.category.as_deref(),
-            unit: q.unit.as_deref(),
-            status: q.status.as_deref(),
-        },
-    )?;
+    let filter = CountFilter::parse(RawFilter {
+        from: q.from.as_deref(),
+        to: q.to.as_deref(),
+        category: q.category.as_deref(),
+        unit: q.unit.as_deref(),
+        status: q.status.as_deref(),
+    })?;
+    let query = export_query(filter, report_scope(&caller), state.settings.timezone);
     let slot = state.analytics_gate.admit().await?;
     let body = stream(state.store.clone(), query, format).map(move |chunk| {
         let _held = &slot; // the gate's slot lasts as long as the stream

@@ -39,7 +39,7 @@ use tower_http::compression::CompressionLayer;
 use utoipa::{IntoParams, ToSchema};
 
 use super::analytics::{
-    CountFilter, HotspotOutput, HotspotParams, HotspotProperties, cell_hex, compute_hotspots,
+    CountFilter, HotspotOutput, HotspotParams, HotspotProperties, cached_hotspots, cell_hex,
     hexagon_geometry, invalid, parse_category, parse_days, parse_k, parse_resolution, viewer_of,
 };
 use super::auth::Caller;
@@ -523,10 +523,6 @@ async fn hotspots_for(
     res: Resolution,
     f: &TileFilters,
 ) -> Result<std::sync::Arc<HotspotOutput>, ApiError> {
-    let key = format!("{res}|{:?}|{:?}|{:?}", f.from, f.to, f.category);
-    if let Some(hit) = state.hotspot_cache.get(&key) {
-        return Ok(hit);
-    }
     let params = HotspotParams {
         res,
         filter: CountFilter {
@@ -538,9 +534,7 @@ async fn hotspots_for(
         k: parse_k(None)?,
         permutations: None,
     };
-    let out = std::sync::Arc::new(compute_hotspots(state, &params).await?);
-    state.hotspot_cache.put(key, out.clone());
-    Ok(out)
+    cached_hotspots(state, &params).await
 }
 
 /// The significant cells (hot or cold, after FDR) of the tile, as

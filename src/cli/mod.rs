@@ -513,15 +513,11 @@ async fn export_command(
         _ => anyhow::bail!("--out must end in .parquet (GeoParquet) or .arrow (Arrow IPC stream)"),
     };
     let f = crate::api::analytics::CountFilter::parse(raw).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let query = crate::service::export::ExportQuery {
-        scope: (!public).then_some(crate::store::CaseScope::All),
-        from: f.from,
-        to: f.to,
-        category: f.category.map(|c| c.as_str().to_owned()),
-        unit: f.unit.map(|u| u.as_str().to_owned()),
-        states: f.states.iter().map(|s| s.as_str().to_owned()).collect(),
-        timezone: crate::api::ApiSettings::default().timezone,
-    };
+    let query = crate::api::export::export_query(
+        f,
+        (!public).then_some(crate::store::CaseScope::All),
+        crate::api::ApiSettings::default().timezone,
+    );
     let db = store.config().open_store().await?;
     let mut file = tokio::fs::File::create(out).await?;
     let mut chunks = crate::service::export::stream(db, query, format);

@@ -417,6 +417,27 @@ pub(crate) async fn compute_hotspots(
     Ok(HotspotOutput { res, k, report })
 }
 
+/// [`compute_hotspots`] shared for a minute by every reader of the same map: the hotspot
+/// tiles of a view and the pages of the OGC `hotspots` collection.
+pub(crate) async fn cached_hotspots(
+    state: &AppState,
+    p: &HotspotParams,
+) -> Result<std::sync::Arc<HotspotOutput>, ApiError> {
+    let key = format!(
+        "{}|{}|{:?}|{:?}",
+        p.res,
+        p.k.get(),
+        p.permutations,
+        p.filter
+    );
+    if let Some(hit) = state.hotspot_cache.get(&key) {
+        return Ok(hit);
+    }
+    let out = std::sync::Arc::new(compute_hotspots(state, p).await?);
+    state.hotspot_cache.put(key, out.clone());
+    Ok(out)
+}
+
 /// A hotspot cell as the caller may see it ([`crate::domain::disclosure`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct HotspotProperties {

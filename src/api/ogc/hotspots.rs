@@ -6,16 +6,14 @@
 //! `GET /v1/analytics/hotspots`: the public sees counts of at least k and significance bins
 //! only; planners and staff also z, p and p_fdr.
 
-use std::sync::Arc;
-
 use chrono::NaiveDate;
 use h3o::{CellIndex, Resolution};
 use serde_json::{Value, json};
 
 use super::{Collection, Items, ItemsQuery, Page, invalid, not_for};
 use crate::api::analytics::{
-    CountFilter, HexFeature, HotspotOutput, HotspotParams, HotspotProperties, RawFilter, cell_hex,
-    compute_hotspots, parse_k, viewer_of,
+    CountFilter, HexFeature, HotspotParams, HotspotProperties, RawFilter, cached_hotspots,
+    cell_hex, parse_k, viewer_of,
 };
 use crate::api::auth::Caller;
 use crate::api::{ApiError, AppState};
@@ -80,19 +78,6 @@ fn params(
     })
 }
 
-/// The computation for `p`, shared for a minute with the other pages of the same listing
-/// (a client paging through 3,000 cells asks for the same map thirty times) and with the
-/// hotspot tiles' cache.
-async fn cached(state: &AppState, p: &HotspotParams) -> Result<Arc<HotspotOutput>, ApiError> {
-    let key = format!("ogc|{}|{:?}", p.res, p.filter);
-    if let Some(hit) = state.hotspot_cache.get(&key) {
-        return Ok(hit);
-    }
-    let out = Arc::new(compute_hotspots(state, p).await?);
-    state.hotspot_cache.put(key, out.clone());
-    Ok(out)
-}
-
 fn feature(cell: CellIndex, properties: HotspotProperties, res: Resolution) -> Value {
     let mut f = serde_json::to_value(HexFeature::new(cell, properties)).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut f {
@@ -121,7 +106,7 @@ pub(super) async fn page(
         })
         .transpose()?;
     let p = params(state, q, items, res)?;
-    let out = cached(state, &p).await?;
+    let out = cached_hotspots(state, &p).await?;
     let viewer = viewer_of(caller);
     let k_anon = state.settings.tile_min_count;
     let mut cells: Vec<_> = out
@@ -176,7 +161,7 @@ pub(super) async fn item(
         k: parse_k(None)?,
         permutations: None,
     };
-    let out = cached(state, &p).await?;
+    let out = cached_hotspots(state, &p).await?;
     let viewer = viewer_of(caller);
     Ok(out.report.cells.iter().find(|c| c.cell == cell).map(|c| {
         feature(
