@@ -525,6 +525,46 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::service::Error> for ApiError {
+    fn from(e: crate::service::Error) -> Self {
+        use crate::service::Error as S;
+        match e {
+            S::InvalidField { code, detail } => ApiError::InvalidField { code, detail },
+            S::InvalidBodyField {
+                code,
+                field,
+                detail,
+            } => ApiError::InvalidBodyField {
+                code,
+                field,
+                detail,
+            },
+            S::InvalidCoordinates(d) => ApiError::InvalidCoordinates(d),
+            S::UnknownCategory(c) => ApiError::UnknownCategory(c),
+            S::OutOfArea {
+                service_area,
+                nearest_unit,
+                distance_m,
+                distance_km,
+            } => ApiError::OutOfArea {
+                service_area,
+                nearest_unit,
+                distance_m,
+                distance_km,
+            },
+            S::NoBoundaries => ApiError::NoBoundaries,
+            S::Media(m) => ApiError::Media(m),
+            S::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
+            S::CaseNotFound(id) => ApiError::CaseNotFound(id),
+            S::Forbidden(d) => ApiError::Forbidden(d),
+            S::IllegalTransition { state, action } => ApiError::IllegalTransition { state, action },
+            S::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            S::Store(s) => ApiError::Internal(s.to_string()),
+            S::Internal(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::Internal(e.to_string())

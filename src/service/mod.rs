@@ -2,5 +2,8 @@
 //! function that every protocol adapter (`/v1`, `/ogc`, `/open311`, the CLI) calls, and that
 //! a test can call without HTTP. Adapters only parse their wire format and shape the answer.
 
+pub mod error;
 pub mod export;
 pub mod intake;
+
+pub use error::Error;
