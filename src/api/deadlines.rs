@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::cases::{SYSTEM, append_checked};
 use super::{ApiError, AppState};
 use crate::domain::calendar::WarningLevel;
 use crate::domain::case::{Action, Event, Role};
+use crate::service::workflow::{SYSTEM, append_checked};
 
 /// Advisory lock key of the sweep (any constant unique to this job).
 const SWEEP_LOCK: i64 = 0x6369_7479_736e_6170; // "citysnap"

@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::Value;
 
 use super::error::{Problem, json_body_error};
 use super::{ApiError, AppState};
@@ -49,7 +48,7 @@ async fn followed_case(state: &AppState, headers: &HeaderMap) -> Result<String, 
 #[utoipa::path(get, path = "/v1/follow-up", tag = "reports", operation_id = "follow_up",
     params(("Follow-Up-Secret" = String, Header, description = "The `follow_up` secret intake returned (`fu_…`)")),
     responses(
-        (status = 200, description = "The reporter's view of the case", body = super::wire::FollowUpBody),
+        (status = 200, description = "The reporter's view of the case", body = super::cases::FollowUpBody),
         (status = 401, description = "`follow_up_required`: no secret sent", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`follow_up_not_found`: malformed or unknown secret", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -57,7 +56,7 @@ async fn followed_case(state: &AppState, headers: &HeaderMap) -> Result<String, 
 pub(super) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<super::cases::FollowUpBody>, ApiError> {
     let case_id = followed_case(&state, &headers).await?;
     Ok(Json(super::cases::reporter_view(&state, &case_id).await?))
 }
@@ -68,7 +67,7 @@ pub(super) async fn show(
     params(("Follow-Up-Secret" = String, Header, description = "The `follow_up` secret intake returned (`fu_…`)")),
     request_body(content = super::wire::RatingBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "Rated: the reporter's view after it", body = super::wire::FollowUpBody),
+        (status = 200, description = "Rated: the reporter's view after it", body = super::cases::FollowUpBody),
         (status = 401, description = "`follow_up_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`follow_up_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`illegal_transition`: the case is not closed yet", body = Problem, content_type = "application/problem+json"),
@@ -79,7 +78,7 @@ pub(super) async fn rate(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<super::cases::FollowUpBody>, ApiError> {
     // The secret first: nobody learns the body's schema without one.
     let case_id = followed_case(&state, &headers).await?;
     let rating: Rating = serde_json::from_slice(&body).map_err(json_body_error)?;

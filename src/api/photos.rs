@@ -51,7 +51,7 @@ async fn bytes_of(state: &AppState, key: &str, media_type: &str) -> Result<Respo
 
 async fn check_visible(state: &AppState, caller: &Caller, case_id: &str) -> Result<(), ApiError> {
     let p = caller.principal()?;
-    if super::cases::visible_to(state, p, case_id).await? {
+    if crate::service::workflow::visible_to(state, p, case_id).await? {
         Ok(())
     } else {
         Err(ApiError::CaseNotFound(case_id.to_owned()))

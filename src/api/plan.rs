@@ -38,16 +38,20 @@ pub async fn seed(store: &dyn Store) -> anyhow::Result<()> {
 }
 
 /// The rules in force and their revision (0: the shipped file, in a store not yet seeded).
-pub async fn rules_in_force(state: &AppState) -> Result<(i32, Vec<DispatchRule>), ApiError> {
+pub async fn rules_in_force(
+    state: &AppState,
+) -> crate::service::error::Result<(i32, Vec<DispatchRule>)> {
     let (revision, rules) = match state.store.current_plan().await? {
         Some(r) => (r.revision, r.rules),
         None => (
             0,
-            serde_json::from_str(SHIPPED_RULES).map_err(|e| ApiError::Internal(e.to_string()))?,
+            serde_json::from_str(SHIPPED_RULES)
+                .map_err(|e| crate::service::Error::Internal(e.to_string()))?,
         ),
     };
-    let rules: Vec<DispatchRule> = serde_json::from_value(rules)
-        .map_err(|e| ApiError::Internal(format!("stored plan revision {revision}: {e}")))?;
+    let rules: Vec<DispatchRule> = serde_json::from_value(rules).map_err(|e| {
+        crate::service::Error::Internal(format!("stored plan revision {revision}: {e}"))
+    })?;
     Ok((revision, rules))
 }
 

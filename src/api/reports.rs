@@ -361,7 +361,7 @@ async fn show(
 ) -> Result<Json<Value>, ApiError> {
     // The same visibility as the case: nobody learns that a report they may not see exists.
     let p = caller.principal()?;
-    if !super::cases::visible_to(&state, p, &case_id).await? {
+    if !crate::service::workflow::visible_to(&state, p, &case_id).await? {
         return Err(ApiError::ReportNotFound(case_id));
     }
     let report = state

@@ -9,85 +9,20 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, signed_in};
 use super::error::Problem;
 use super::{ApiError, ApiQuery, AppState};
-use crate::domain::case::{ActionKind, CaseState, Role, State as CaseStateName};
-use crate::domain::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
-use crate::store::{IndexedCase, LedgerRow};
+use crate::domain::case::Role;
+use crate::store::LedgerRow;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/me/rewards", signed_in(get(mine)))
         .route("/v1/rewards/export", signed_in(get(export)))
-}
-
-/// Credits the reporter after `action` moved the case from `before` to `after`, if this is
-/// the moment the report proved real. The ledger's key makes a second credit impossible.
-pub(super) async fn credit_if_due(
-    state: &AppState,
-    index: &IndexedCase,
-    before: &CaseState,
-    after: &CaseState,
-    action: ActionKind,
-) -> Result<(), ApiError> {
-    let Some(category) = super::cases::category_of(state, &index.category).await? else {
-        return Ok(());
-    };
-    let proved = if category.verify_first {
-        action == ActionKind::Verify
-    } else {
-        after.state == CaseStateName::Closed && before.state != CaseStateName::Closed
-    };
-    // Only registered residents earn (staff reporting on patrol do not).
-    if !proved
-        || state
-            .store
-            .principal_phone(&index.reporter)
-            .await?
-            .is_none()
-    {
-        return Ok(());
-    }
-    let now = Utc::now();
-    let day = now.with_timezone(&state.settings.timezone).date_naive();
-    // What the case earns given what the resident has today, decided inside the store's
-    // transaction (issue 9: concurrent awards never pass the cap).
-    let decide = |points: i64, cash: i64| {
-        let today = Amount {
-            points: u32::try_from(points).unwrap_or(u32::MAX),
-            cash_fen: u32::try_from(cash).unwrap_or(u32::MAX),
-        };
-        match award(
-            &category,
-            ReportOutcome::Verified,
-            today,
-            DailyCap::default(),
-        ) {
-            Award::Earned { amount, .. } => Some((amount.points as i32, amount.cash_fen as i32)),
-            Award::Nothing { .. } => None,
-        }
-    };
-    state
-        .store
-        .record_award(
-            &LedgerRow {
-                case_id: index.case_id.clone(),
-                resident: index.reporter.clone(),
-                category: index.category.clone(),
-                at: now,
-                day,
-                points: 0,
-                cash_fen: 0,
-            },
-            &decide,
-        )
-        .await?;
-    Ok(())
 }
 
 /// Local days, inclusive; open ends are unbounded.
@@ -206,7 +141,7 @@ mod tests {
             case_id: "XL-20260315-000001".into(),
             resident: "u-1".into(),
             category: "0106".into(),
-            at: Utc::now(),
+            at: chrono::Utc::now(),
             day: NaiveDate::from_ymd_opt(2026, 3, 15).unwrap_or_default(),
             points: 3,
             cash_fen: 0,

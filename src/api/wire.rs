@@ -11,7 +11,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::resolve::NearBoundary;
-use crate::domain::calendar::WarningLevel;
 use crate::domain::case::Role;
 use crate::domain::categories::CategoryKind;
 use crate::domain::units::UnitRef;
@@ -103,102 +102,6 @@ pub struct UploadedMedium {
     bytes: i64,
 }
 
-/// The units of a case's location (codes), `null` where the deployment has no such level.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CaseUnits {
-    district: Option<String>,
-    street: Option<String>,
-    community: Option<String>,
-    grid: Option<String>,
-}
-
-/// A WGS-84 position.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CasePosition {
-    lon: f64,
-    lat: f64,
-}
-
-/// A case merged into this one.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DuplicateCase {
-    case_id: String,
-}
-
-/// An open case of the same category nearby: what a dispatcher may merge.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DuplicateCandidate {
-    case_id: String,
-    distance_m: f64,
-    state: String,
-}
-
-/// The reporter's contact, for the units that call them back.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReporterContact {
-    name: Option<String>,
-    phone: Option<String>,
-}
-
-/// A case: its state folded from its log, the warning level computed now.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CaseBody {
-    case_id: String,
-    /// The case's state (`submitted`, `pending_verification`, `verified`, `dispatched`,
-    /// `accepted`, `returned`, `in_progress`, `resolved`, `closed`, `rated`, `invalid`,
-    /// `merged`, `cancelled`, `parked` …).
-    state: String,
-    /// `problem`, `praise` or `consultation`.
-    kind: CategoryKind,
-    category: String,
-    submitted_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    warning_level: WarningLevel,
-    deadline: Option<DateTime<Utc>>,
-    /// The target: `{"unit": code}` or `{"department": code}`.
-    #[schema(value_type = Option<Object>)]
-    unit: Option<serde_json::Value>,
-    /// The principal the case is assigned to.
-    assignee: Option<String>,
-    /// The plan-library rule that chose the target: `{id, version}`.
-    #[schema(value_type = Option<Object>)]
-    rule: Option<serde_json::Value>,
-    /// Why the case waits in the dispatchers' queue.
-    queue: Option<String>,
-    open_supervisions: u32,
-    merged_into: Option<String>,
-    location: CasePosition,
-    units: CaseUnits,
-    /// `GET` only: how many residents reported it (merged duplicates included).
-    reporters: Option<u32>,
-    /// Staff only.
-    duplicates: Option<Vec<DuplicateCase>>,
-    /// Staff only.
-    duplicate_candidates: Option<Vec<DuplicateCandidate>>,
-    /// Staff only, after a return: the next candidate target.
-    #[schema(value_type = Option<Object>)]
-    suggested_target: Option<serde_json::Value>,
-    /// Handlers, grid workers and dispatchers only.
-    reporter_contact: Option<ReporterContact>,
-}
-
-/// The reporter's view of a case through its follow-up secret: the case as
-/// [`CaseBody`] shows it to its reporter, with the public timeline.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FollowUpBody {
-    #[serde(flatten)]
-    case: CaseBody,
-    /// The public events of the case, oldest first.
-    #[schema(value_type = Vec<Object>)]
-    events: Vec<serde_json::Value>,
-    /// Whether the case handling the report is closed and of a kind that is rated (not a
-    /// praise or a consultation), so that the reporter may rate it.
-    can_rate: bool,
-    /// A merged duplicate: the case it follows, in the same shape.
-    #[schema(value_type = Option<Object>)]
-    master: Option<serde_json::Value>,
-}
-
 /// The reporter's rating of a closed case (评价).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RatingBody {
@@ -209,42 +112,6 @@ pub struct RatingBody {
     comment: Option<String>,
     /// Whether the problem is really fixed.
     fixed: Option<bool>,
-}
-
-/// A case in a list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CaseListItem {
-    case_id: String,
-    state: String,
-    kind: CategoryKind,
-    category: String,
-    warning_level: WarningLevel,
-    deadline: Option<DateTime<Utc>>,
-    /// The code of the target unit or department.
-    unit: Option<String>,
-    assignee: Option<String>,
-    open_supervisions: u32,
-    submitted_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    location: CasePosition,
-    grid: Option<String>,
-}
-
-/// A page of cases, in case-id order.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CaseList {
-    cases: Vec<CaseListItem>,
-    /// Pass as `after` for the next page; `null` on the last.
-    next_after: Option<String>,
-}
-
-/// A case's log: residents see the public timeline (`seq`, `at`, `action`, `role`, and
-/// `details` of dispatches and ratings), staff every event with actor, reason and payload.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Timeline {
-    case_id: String,
-    #[schema(value_type = Vec<Object>)]
-    events: Vec<serde_json::Value>,
 }
 
 /// An action on a case: its name, an optional reason, and the action's own fields

@@ -222,7 +222,7 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted, Api
         .to_cell(h3o::Resolution::Fifteen);
     let now = Utc::now();
     let follow_up = crate::domain::access::new_follow_up_secret();
-    let (events, summary) = crate::api::cases::initial_events(
+    let (events, summary) = crate::service::workflow::initial_events(
         state,
         reporter,
         &category,
@@ -276,7 +276,7 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted, Api
         .get_report(&case_id)
         .await?
         .ok_or_else(|| ApiError::Internal(format!("case {case_id} vanished after insert")))?;
-    let current = crate::api::cases::current_state(state, &case_id).await?;
+    let current = crate::service::workflow::current_state(state, &case_id).await?;
     Ok(Accepted {
         case_id,
         replayed,

@@ -5,5 +5,6 @@
 pub mod error;
 pub mod export;
 pub mod intake;
+pub mod workflow;
 
 pub use error::Error;

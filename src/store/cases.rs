@@ -13,6 +13,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 
 use super::analytics::Bbox;
+use super::rewards::Earning;
 use super::{PgStore, SqliteStore, StoreError, StoreResult};
 use crate::domain::calendar::{IsoDuration, WarningLevel, WorkingCalendar};
 use crate::domain::case::{CaseState, Event};
@@ -193,6 +194,22 @@ pub trait CaseStore: Send + Sync {
         seq: i32,
         event: &Event,
         summary: &CaseSummary,
+    ) -> StoreResult<Appended> {
+        self.append_event_earning(case_id, seq, event, summary, None)
+            .await
+    }
+
+    /// [`append_event`](Self::append_event), and when `earning` is given the reporter's
+    /// credit in the same transaction (issue 9): a credit is never written without the
+    /// event that earns it, nor the event without its credit, and the daily cap holds under
+    /// concurrent awards (the resident's lock, as `RewardStore::record_award` takes it).
+    async fn append_event_earning(
+        &self,
+        case_id: &str,
+        seq: i32,
+        event: &Event,
+        summary: &CaseSummary,
+        earning: Option<&Earning>,
     ) -> StoreResult<Appended>;
 
     /// The case's index row, if there is such a case.
@@ -395,12 +412,13 @@ macro_rules! impl_case_store {
                 rows.into_iter().map(|r| r.decode(case_id)).collect()
             }
 
-            async fn append_event(
+            async fn append_event_earning(
                 &self,
                 case_id: &str,
                 seq: i32,
                 event: &Event,
                 summary: &CaseSummary,
+                earning: Option<&Earning>,
             ) -> StoreResult<Appended> {
                 let c = event_columns(event)?;
                 let mut tx = self.pool().begin_with($begin).await?;
@@ -440,6 +458,9 @@ macro_rules! impl_case_store {
                 bind_summary!(sqlx::query(UPDATE_CASE_INDEX), case_id, summary)
                     .execute(&mut *tx)
                     .await?;
+                if let Some(e) = earning {
+                    super::rewards::award_in_tx!($store, tx, &e.row, &e.decide).await?;
+                }
                 tx.commit().await?;
                 Ok(Appended::Stored)
             }

@@ -40,7 +40,7 @@ pub use follow_up::FollowUpStore;
 pub use plan::{PlanRevision, PlanStore};
 pub use postgres::PgStore;
 pub use registrations::{Registration, RegistrationStore};
-pub use rewards::{LedgerRow, RewardStore};
+pub use rewards::{Earning, LedgerRow, RewardStore};
 pub use sqlite::SqliteStore;
 
 /// Failures of the store. None of them carries user input back to a client: the API logs

@@ -104,3 +104,57 @@ both_backends!(
         assert_eq!(ledger.iter().map(|r| r.points).sum::<i32>(), 100);
     }
 );
+
+both_backends!(
+    parallel_verifications_credit_each_with_its_event_and_never_pass_the_daily_cap,
+    |backend| async move {
+        use crate::workflow::{GRID, POINT, act, report_at, small_deployment};
+        let app = TestApp::spawn(backend, &small_deployment()).await;
+        let resident = app.resident("13600000002").await;
+        let grid_worker = app.token("grid_worker", Some(GRID)).await;
+        // 私搭乱建 (0701) is verified on site first and earns 10 points; the cap is 100.
+        let mut cases = Vec::new();
+        for i in 0..14 {
+            let (status, body, _) = app
+                .post_as(
+                    "/v1/reports",
+                    &resident,
+                    &report_at("0701", &format!("楼下空地搭建铁皮房 {i}"), POINT),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+            cases.push(body["case_id"].as_str().unwrap().to_owned());
+        }
+        let verifications = cases.iter().map(|id| {
+            let (app, token) = (&app, &grid_worker);
+            async move { act(app, token, id, serde_json::json!({"action": "verify"})).await }
+        });
+        for (status, body, _) in futures::future::join_all(verifications).await {
+            assert_eq!(status, 200, "{body}");
+        }
+        let (_, r, _) = app.get_as("/v1/me/rewards", &resident).await;
+        assert_eq!(r["points"], 100, "{r}");
+        let entries = r["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 10, "{r}");
+        // Each credit carries the moment of the verification that earned it: they were
+        // written together.
+        for entry in entries {
+            let id = entry["case_id"].as_str().unwrap();
+            let (_, t, _) = app.get_as(&format!("/v1/cases/{id}/events"), &grid_worker).await;
+            let verified = t["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["action"] == "verify")
+                .unwrap_or_else(|| panic!("{t}"));
+            let at = |v: &serde_json::Value| {
+                chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap()
+            };
+            assert_eq!(
+                at(&entry["at"]).timestamp_millis(),
+                at(&verified["at"]).timestamp_millis(),
+                "{entry} / {verified}"
+            );
+        }
+    }
+);

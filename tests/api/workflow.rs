@@ -1058,6 +1058,11 @@ both_backends!(
         let c = act_ok(&app, &grid_worker, &id, json!({"action": "verify"})).await;
         assert_eq!(c["state"], "dispatched", "{c}");
         assert_eq!(c["unit"], json!({"department": "CGJ"}));
+        assert_eq!(
+            c["target"],
+            json!({"kind": "department", "code": "CGJ", "name": "城市管理综合行政执法局", "level": null}),
+            "{c}"
+        );
         assert!(c["deadline"].is_string(), "{c}");
         let (_, r, _) = app.get_as("/v1/me/rewards", &resident).await;
         assert_eq!(r["points"], 10, "{r}");
@@ -1314,16 +1319,26 @@ both_backends!(
         assert_eq!(c["state"], "returned");
         // 城管局 returned it: the next candidate is the street the report lies in.
         let (_, c, _) = app.get_as(&format!("/v1/cases/{id}"), &dispatcher).await;
-        assert_eq!(c["suggested_target"], json!({"unit": STREET}), "{c}");
+        assert_eq!(c["suggested_target"]["kind"], "unit", "{c}");
+        assert_eq!(c["suggested_target"]["code"], STREET, "{c}");
+        assert_eq!(c["suggested_target"]["level"], "street", "{c}");
         let c = act_ok(
             &app,
             &dispatcher,
             &id,
-            json!({"action": "dispatch", "target": c["suggested_target"].clone()}),
+            json!({"action": "dispatch", "target": {"unit": STREET}}),
         )
         .await;
         assert_eq!(c["state"], "dispatched");
         assert_eq!(c["unit"], json!({"unit": STREET}));
+        assert_eq!(
+            c["target"],
+            json!({"kind": "unit", "code": STREET, "name": format!("测试{STREET}"), "level": "street"}),
+            "{c}"
+        );
+        let (_, list, _) = app.get_as("/v1/cases?state=dispatched", &dispatcher).await;
+        let row = list["cases"].as_array().unwrap().iter().find(|r| r["case_id"] == id.as_str());
+        assert_eq!(row.map(|r| &r["target"]), Some(&c["target"]), "{list}");
         // The returning department no longer sees it; the street does.
         assert_eq!(app.get_as(&format!("/v1/cases/{id}"), &cgj).await.0, 404);
         let street = app.token("handler", Some(STREET)).await;

@@ -14,14 +14,23 @@ export interface CaseDetail {
   warning_level: string;
   deadline?: string | null;
   unit?: { unit?: string; department?: string } | null;
+  target?: Target | null;
   assignee?: string | null;
   open_supervisions: number;
   reporters?: number;
   location: { lon: number; lat: number };
   units: Record<string, string | null>;
   duplicate_candidates?: Array<{ case_id: string; distance_m?: number; state?: string }>;
-  dispatch_candidates?: Array<{ unit?: string; department?: string }>;
-  suggested_target?: { unit?: string; department?: string } | null;
+  dispatch_candidates?: Target[];
+  suggested_target?: Target | null;
+}
+
+/** Where a case is sent, as the API describes it. */
+export interface Target {
+  kind: "unit" | "department";
+  code: string;
+  name?: string | null;
+  level?: string | null;
 }
 
 export interface TimelineEvent {
@@ -39,6 +48,9 @@ export const name2 = (pair: [string, string] | undefined, fallback: string) =>
   pair ? pair[currentLang() === "zh" ? 0 : 1] : fallback;
 
 export const targetCode = (u: CaseDetail["unit"]) => (u ? u.unit ?? u.department ?? "" : "");
+
+/** A target as people read it: its name, with the code. */
+export const targetLabel = (t: Target | null | undefined) => (t ? (t.name ? `${t.name} ${t.code}` : t.code) : "");
 
 /// A photo the API serves only with the bearer token: fetched, shown from a blob URL.
 async function photo(path: string): Promise<HTMLElement> {
@@ -134,7 +146,7 @@ export async function showCase(box: HTMLElement, me: Me, caseId: string, hooks: 
     el("dt", {}, t("category")),
     el("dd", {}, `${c.category} ${report.category?.name ?? ""}`),
     el("dt", {}, t("target")),
-    el("dd", {}, targetCode(c.unit) || t("none")),
+    el("dd", { "data-testid": "target" }, targetLabel(c.target) || targetCode(c.unit) || t("none")),
     el("dt", {}, t("assignee")),
     el("dd", {}, c.assignee ?? t("none")),
     el("dt", {}, t("deadline")),
@@ -205,10 +217,10 @@ function actionControl(
       const list = el("div", { class: "candidates" }, el("span", {}, t("candidates")));
       const seen = new Set<string>();
       for (const cand of candidates) {
-        const code = targetCode(cand);
+        const code = cand.code;
         if (!code || seen.has(code)) continue;
         seen.add(code);
-        const b = el("button", { type: "button", "data-target": code }, `${t("dispatch_to")} ${code}`);
+        const b = el("button", { type: "button", "data-target": code }, `${t("dispatch_to")} ${targetLabel(cand)}`);
         b.onclick = () => act({ action: "dispatch", target: targetBody(code) });
         list.append(b);
       }

@@ -503,7 +503,8 @@ async function main() {
     await dpage.locator(`.case-panel[data-case-id="${first.id}"][data-state="returned"]`).waitFor({ timeout: 20_000 });
     const offered = await casePanel(dpage, first.id).locator(".candidates [data-target]").evaluateAll((bs) => bs.map((b) => b.dataset.target));
     const c = await api(base, `/v1/cases/${first.id}`, { token: dispatcherToken });
-    const suggested = c.suggested_target && (c.suggested_target.unit ?? c.suggested_target.department);
+    const suggested = c.suggested_target?.code;
+    if (!c.suggested_target?.name) fail(`the suggested target has no name: ${JSON.stringify(c.suggested_target)}`);
     if (!suggested || suggested === street(firstCase)) fail(`suggested target ${JSON.stringify(c.suggested_target)} after ${street(firstCase)} returned it`);
     if (offered[0] !== suggested) fail(`suggested ${suggested}, the panel offers ${offered} first`);
   });
