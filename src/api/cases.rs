@@ -25,18 +25,18 @@ use serde_json::{Value, json};
 use super::auth::{Caller, case_scope, sees, sees_contact, signed_in, within};
 use super::error::Problem;
 use super::{ApiError, ApiJson, ApiQuery, ApiSettings, AppState};
-use crate::domain::access::PrincipalId;
-use crate::domain::calendar::{IsoDuration, TimeLimit, WarningLevel};
-use crate::domain::case::{
+use crate::domain::spatial::units::UnitCode;
+use crate::domain::workflow::access::PrincipalId;
+use crate::domain::workflow::calendar::{IsoDuration, TimeLimit, WarningLevel};
+use crate::domain::workflow::case::{
     Action, ActionKind, CaseError, CaseState, Event, Role, Submission, Supervision, Text,
     UnknownAction, fold, may,
 };
-use crate::domain::categories::Category;
-use crate::domain::departments::DepartmentCode;
-use crate::domain::dispatch::{
+use crate::domain::workflow::categories::Category;
+use crate::domain::workflow::departments::DepartmentCode;
+use crate::domain::workflow::dispatch::{
     Candidate, DispatchDecision, DispatchInput, Target, assign, choose_target,
 };
-use crate::domain::units::UnitCode;
 use crate::store::analytics::Bbox;
 use crate::store::{
     Appended, CaseQuery, CaseSummary, ChainEntry, IndexedCase, Principal, StoredEvent,
@@ -65,7 +65,7 @@ struct Plan {
 fn plan() -> Result<&'static Plan, ApiError> {
     static PLAN: OnceLock<Result<Plan, String>> = OnceLock::new();
     PLAN.get_or_init(|| {
-        let departments = crate::domain::departments::shipped()
+        let departments = crate::domain::workflow::departments::shipped()
             .iter()
             .map(|d| d.code.clone())
             .collect();
@@ -121,7 +121,7 @@ pub(crate) async fn initial_events(
         reason: None,
     };
     let opened = CaseState::open(&submit).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if opened.state != crate::domain::case::State::Submitted {
+    if opened.state != crate::domain::workflow::case::State::Submitted {
         // Pending verification: dispatch waits for the grid worker's 核实.
         return summarised(state, vec![submit]);
     }
@@ -172,7 +172,7 @@ async fn auto_dispatch(
                 actor: SYSTEM.into(),
                 role: Role::System,
                 at: now,
-                action: Action::Dispatch(crate::domain::case::Dispatch {
+                action: Action::Dispatch(crate::domain::workflow::case::Dispatch {
                     target,
                     assignee,
                     rule,
@@ -316,7 +316,7 @@ fn warning_level(s: &ApiSettings, case: &CaseState, now: DateTime<Utc>) -> Warni
 fn case_json(s: &ApiSettings, v: &Visible, now: DateTime<Utc>) -> Value {
     let case = &v.case;
     let queue = match (case.state, v.events.first()) {
-        (crate::domain::case::State::Submitted, Some(first)) => {
+        (crate::domain::workflow::case::State::Submitted, Some(first)) => {
             first.event.reason.as_ref().map(|r| r.as_str().to_owned())
         }
         _ => None,
@@ -366,10 +366,10 @@ async fn show(
     let mut body = case_json(&state.settings, &v, Utc::now());
     let duplicates = state.store.merged_cases(&case_id).await?;
     body["reporters"] = json!(1 + duplicates.len());
-    if crate::domain::access::is_staff(p.role) {
+    if crate::domain::workflow::access::is_staff(p.role) {
         body["duplicates"] = json!(duplicates);
         body["duplicate_candidates"] = json!(duplicate_candidates(&state, &v).await?);
-        if v.case.state == crate::domain::case::State::Returned {
+        if v.case.state == crate::domain::workflow::case::State::Returned {
             body["suggested_target"] = json!(suggested_target(&state, &v).await?);
         }
         if may(p.role, ActionKind::Dispatch) && v.case.state.is_open() {
@@ -415,7 +415,7 @@ async fn plan_candidates(state: &AppState, v: &Visible) -> Result<Vec<Target>, A
     };
     let staff = state.store.staffed_departments().await?;
     let staffed = staffed(plan, &staff);
-    Ok(crate::domain::dispatch::candidates(
+    Ok(crate::domain::workflow::dispatch::candidates(
         &rules, &input, &staffed,
     ))
 }
@@ -476,12 +476,13 @@ async fn duplicate_candidates(state: &AppState, v: &Visible) -> Result<Vec<Value
         .filter(|c| c.case_id != v.index.case_id && c.category == v.index.category)
         .filter(|c| {
             c.state
-                .parse::<crate::domain::case::State>()
+                .parse::<crate::domain::workflow::case::State>()
                 .is_ok_and(|s| s.is_open())
         })
         .filter(|c| (c.submitted_at - v.index.submitted_at).abs() <= window)
         .map(|c| {
-            let d = crate::domain::coords::haversine_m(here, geo::coord! {x: c.lon, y: c.lat});
+            let d =
+                crate::domain::spatial::coords::haversine_m(here, geo::coord! {x: c.lon, y: c.lat});
             (d, c)
         })
         .filter(|(d, _)| *d <= radius)
@@ -568,7 +569,7 @@ pub(super) async fn reporter_view(state: &AppState, case_id: &str) -> Result<Val
     // Closed, and a kind that is rated: praise (acknowledged) and consultations (answered)
     // close without a rating, so offering one would only earn a 409.
     body["can_rate"] = json!(
-        handling.case.state == crate::domain::case::State::Closed
+        handling.case.state == crate::domain::workflow::case::State::Closed
             && ActionKind::Rate.applies_to(handling.case.kind)
     );
     if let Some(m) = &master {
@@ -582,7 +583,7 @@ pub(super) async fn reporter_view(state: &AppState, case_id: &str) -> Result<Val
 pub(super) async fn rate_as_reporter(
     state: &AppState,
     case_id: &str,
-    rating: crate::domain::case::Rating,
+    rating: crate::domain::workflow::case::Rating,
 ) -> Result<Value, ApiError> {
     let (own, master) = followed(state, case_id).await?;
     let handling = master.as_ref().unwrap_or(&own);
@@ -630,7 +631,7 @@ async fn timeline(
 ) -> Result<Json<Value>, ApiError> {
     let p = caller.principal()?;
     let v = load_visible(&state, p, &case_id).await?;
-    let shape = if crate::domain::access::is_staff(p.role) {
+    let shape = if crate::domain::workflow::access::is_staff(p.role) {
         staff_event
     } else {
         public_event
@@ -684,7 +685,7 @@ fn parse_list_query(q: ListQuery) -> Result<CaseQuery, ApiError> {
             .split(',')
             .map(|s| {
                 s.trim()
-                    .parse::<crate::domain::case::State>()
+                    .parse::<crate::domain::workflow::case::State>()
                     .map(|st| st.as_str().to_owned())
                     .map_err(|e| bad_query("invalid_state", e.to_string()))
             })
@@ -1016,7 +1017,7 @@ async fn dispatch_of(
     v: &Visible,
     d: DispatchRequest,
     now: DateTime<Utc>,
-) -> Result<crate::domain::case::Dispatch, ApiError> {
+) -> Result<crate::domain::workflow::case::Dispatch, ApiError> {
     let bad_target = |detail: String| refused_field("invalid_target", "target", detail);
     let target = match d.target {
         TargetRequest::Unit(u) => {
@@ -1048,7 +1049,7 @@ async fn dispatch_of(
         Some(a) => Some(known_assignee(state, &target, grid, &a).await?),
         None => assignee_for(state, &target, grid).await?,
     };
-    Ok(crate::domain::case::Dispatch {
+    Ok(crate::domain::workflow::case::Dispatch {
         target,
         assignee,
         rule: None,
@@ -1309,7 +1310,8 @@ async fn dispatch_after_verification(
         // Only if nobody dispatched it meanwhile.
         Ok(dispatch) => {
             append_checked(state, &index.case_id, |c| {
-                Ok((c.state == crate::domain::case::State::Verified).then(|| dispatch.clone()))
+                Ok((c.state == crate::domain::workflow::case::State::Verified)
+                    .then(|| dispatch.clone()))
             })
             .await
         }

@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 
 use super::cases::{SYSTEM, append_checked};
 use super::{ApiError, AppState};
-use crate::domain::calendar::WarningLevel;
-use crate::domain::case::{Action, Event, Role};
+use crate::domain::workflow::calendar::WarningLevel;
+use crate::domain::workflow::case::{Action, Event, Role};
 
 /// Advisory lock key of the sweep (any constant unique to this job).
 const SWEEP_LOCK: i64 = 0x6369_7479_736e_6170; // "citysnap"

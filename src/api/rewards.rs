@@ -16,8 +16,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Caller, signed_in};
 use super::error::Problem;
 use super::{ApiError, ApiQuery, AppState};
-use crate::domain::case::{ActionKind, CaseState, Role, State as CaseStateName};
-use crate::domain::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
+use crate::domain::workflow::case::{ActionKind, CaseState, Role, State as CaseStateName};
+use crate::domain::workflow::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
 use crate::store::{IndexedCase, LedgerRow};
 
 pub fn router() -> Router<AppState> {

@@ -22,9 +22,9 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::calendar::{Deadline, IsoDuration, WarningLevel, WorkingCalendar};
-use crate::domain::categories::CategoryKind;
-use crate::domain::dispatch::{RuleRef, Target};
+use crate::domain::workflow::calendar::{Deadline, IsoDuration, WarningLevel, WorkingCalendar};
+use crate::domain::workflow::categories::CategoryKind;
+use crate::domain::workflow::dispatch::{RuleRef, Target};
 
 /// Who performs an action. Scoping to a unit or grid is the API's job; this module only
 /// knows which role may perform which action ([`may`]).
@@ -967,9 +967,9 @@ pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<CaseState
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::calendar::{CalendarMode, TimeLimit};
-    use crate::domain::departments::DepartmentCode;
-    use crate::domain::units::UnitCode;
+    use crate::domain::spatial::units::UnitCode;
+    use crate::domain::workflow::calendar::{CalendarMode, TimeLimit};
+    use crate::domain::workflow::departments::DepartmentCode;
     use chrono::TimeZone;
     use proptest::prelude::*;
 

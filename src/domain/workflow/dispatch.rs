@@ -13,11 +13,11 @@ use std::fmt;
 use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::calendar::{TimeLimit, parse_time_range};
-use crate::domain::case::Role;
-use crate::domain::categories::{Category, CategoryCode, CategoryKind, Handler};
-use crate::domain::departments::DepartmentCode;
-use crate::domain::units::{UnitCode, UnitLevel};
+use crate::domain::spatial::units::{UnitCode, UnitLevel};
+use crate::domain::workflow::calendar::{TimeLimit, parse_time_range};
+use crate::domain::workflow::case::Role;
+use crate::domain::workflow::categories::{Category, CategoryCode, CategoryKind, Handler};
+use crate::domain::workflow::departments::DepartmentCode;
 
 /// Where a case is dispatched: a spatial unit (street, community, grid…) or a department.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -345,7 +345,7 @@ pub fn assign<'a>(candidates: &'a [Candidate], grid: Option<&UnitCode>) -> Optio
 }
 
 /// The plan library that ships with the service.
-pub const SHIPPED_RULES: &str = include_str!("../../data/dispatch_rules.json");
+pub const SHIPPED_RULES: &str = include_str!("../../../data/dispatch_rules.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -418,9 +418,9 @@ pub fn parse_rule_file(text: &str) -> Result<Vec<DispatchRule>, DispatchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::calendar::{CalendarMode, IsoDuration};
-    use crate::domain::categories::{SHIPPED_CATEGORIES, parse_category_file, shipped};
-    use crate::domain::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
+    use crate::domain::workflow::calendar::{CalendarMode, IsoDuration};
+    use crate::domain::workflow::categories::{SHIPPED_CATEGORIES, parse_category_file, shipped};
+    use crate::domain::workflow::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
 
     const XINGLONGTAI: [&str; 4] = ["211103", "211103001", "211103001002", "211103001002003"];
 

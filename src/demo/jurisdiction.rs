@@ -27,8 +27,8 @@ use geo::orient::{Direction, Orient};
 use geo::{BooleanOps, BoundingRect, Coord, CoordsIter, InteriorPoint, LineString};
 use geo::{MultiPolygon, Polygon};
 
-use super::datum::Datum;
-use super::units::{Unit, UnitCode, UnitLevel};
+use crate::domain::spatial::datum::Datum;
+use crate::domain::spatial::units::{Unit, UnitCode, UnitLevel};
 
 /// 兴隆台区, Panjin: the district of the demo.
 pub const DEMO_DISTRICT_CODE: &str = "211103";
@@ -757,7 +757,9 @@ mod tests {
     use geo::{Area, Contains, Winding};
 
     use super::*;
-    use crate::domain::resolver::{Jurisdiction, PolygonIndex, Resolution, ResolverSettings};
+    use crate::domain::spatial::resolver::{
+        Jurisdiction, PolygonIndex, Resolution, ResolverSettings,
+    };
 
     /// splitmix64 (Steele, Lea & Flood 2014): a fixed-seed source of test points.
     struct SplitMix(u64);

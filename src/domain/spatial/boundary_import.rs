@@ -1145,11 +1145,11 @@ fn report_orphans(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::coords::haversine_m;
+    use crate::domain::spatial::coords::haversine_m;
     use geo::Rect;
     use serde_json::json;
 
-    const PANJIN: &str = include_str!("../../data/boundaries/panjin_districts.gcj02.geojson");
+    const PANJIN: &str = include_str!("../../../data/boundaries/panjin_districts.gcj02.geojson");
 
     /// A closed, counter-clockwise rectangular ring.
     fn ring(x0: f64, y0: f64, x1: f64, y1: f64) -> Value {
