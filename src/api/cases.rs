@@ -35,8 +35,9 @@ use crate::domain::workflow::case::{
 use crate::domain::workflow::categories::Category;
 use crate::domain::workflow::departments::DepartmentCode;
 use crate::domain::workflow::dispatch::{
-    Candidate, DispatchDecision, DispatchInput, Target, assign, choose_target,
+    Candidate, DispatchDecision, DispatchInput, assign, choose_target,
 };
+use crate::domain::workflow::target::Target;
 use crate::store::analytics::Bbox;
 use crate::store::{
     Appended, CaseQuery, CaseSummary, ChainEntry, IndexedCase, Principal, StoredEvent,

@@ -37,8 +37,9 @@ use crate::domain::workflow::case::{
 };
 use crate::domain::workflow::categories::{Category, CategoryKind};
 use crate::domain::workflow::dispatch::{
-    DispatchDecision, DispatchInput, DispatchRule, Target, choose_target,
+    DispatchDecision, DispatchInput, DispatchRule, choose_target,
 };
+use crate::domain::workflow::target::{RuleRef, Target};
 use crate::media::{MediaKey, MediaStorage};
 use crate::store::{CaseSummary, ChainEntry, NewReport, Principal, Store};
 
@@ -1112,7 +1113,7 @@ impl<'a> Life<'a> {
         role: Role,
         target: Target,
         limit: Option<crate::domain::workflow::calendar::TimeLimit>,
-        rule: Option<crate::domain::workflow::dispatch::RuleRef>,
+        rule: Option<RuleRef>,
         grid: Option<&UnitCode>,
     ) -> Option<()> {
         let at = at.max(self.at());

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::workflow::case::{CaseState, State};
 use crate::domain::workflow::categories::CategoryCode;
-use crate::domain::workflow::dispatch::Target;
+use crate::domain::workflow::target::Target;
 
 /// What the indicators need to know about one case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::workflow::calendar::{Deadline, IsoDuration, WarningLevel, WorkingCalendar};
 use crate::domain::workflow::categories::CategoryKind;
-use crate::domain::workflow::dispatch::{RuleRef, Target};
+use crate::domain::workflow::target::{RuleRef, Target};
 
 /// Who performs an action. Scoping to a unit or grid is the API's job; this module only
 /// knows which role may perform which action ([`may`]).

@@ -18,40 +18,7 @@ use crate::domain::workflow::calendar::{TimeLimit, parse_time_range};
 use crate::domain::workflow::case::Role;
 use crate::domain::workflow::categories::{Category, CategoryCode, CategoryKind, Handler};
 use crate::domain::workflow::departments::DepartmentCode;
-
-/// Where a case is dispatched: a spatial unit (street, community, grid…) or a department.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    Unit(UnitCode),
-    Department(DepartmentCode),
-}
-
-impl Target {
-    /// The target's code: digits for a unit, capitals for a department, never both.
-    pub fn code(&self) -> &str {
-        match self {
-            Self::Unit(u) => u.as_str(),
-            Self::Department(d) => d.as_str(),
-        }
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unit(u) => write!(f, "unit {u}"),
-            Self::Department(d) => write!(f, "department {d}"),
-        }
-    }
-}
-
-/// The plan-library rule (and its version) that chose a dispatch target.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct RuleRef {
-    pub id: String,
-    pub version: u32,
-}
+use crate::domain::workflow::target::{RuleRef, Target};
 
 /// A local time-of-day window `HH:MM-HH:MM`; one that ends before it starts runs over
 /// midnight (`22:00-06:00`). The start is inside the window, the end is not.
