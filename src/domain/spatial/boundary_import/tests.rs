@@ -1,3 +1,4 @@
+use super::topology::Plane;
 use super::*;
 use crate::domain::spatial::coords::haversine_m;
 use geo::Rect;
