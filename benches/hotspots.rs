@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use citysnap::domain::hotspots::{
+use citysnap::domain::analytics::hotspots::{
     DEFAULT_TREND_ALPHA, KRing, Permutations, StudyArea, analyse, emerging_hotspots, gi_star,
     study_area_cells,
 };

@@ -10,7 +10,7 @@ mod support;
 use std::hint::black_box;
 use std::time::Duration;
 
-use citysnap::domain::resolver::Resolution;
+use citysnap::domain::spatial::resolver::Resolution;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use geo::Coord;
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use citysnap::api::tiles::{Format, Layer, TileFilters, TileRequest, Viewer, render};
 use citysnap::app::Config;
-use citysnap::domain::categories::{CategoryCode, CategoryKind};
+use citysnap::domain::workflow::categories::{CategoryCode, CategoryKind};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 #[allow(dead_code)]

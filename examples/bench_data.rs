@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use citysnap::domain::resolver::Resolution;
-use citysnap::domain::units::UnitLevel;
+use citysnap::domain::spatial::resolver::Resolution;
+use citysnap::domain::spatial::units::UnitLevel;
 use geo::{Coord, LineString, MultiPolygon};
 
 /// Runs per measurement; the best one counts (the least disturbed by other processes).

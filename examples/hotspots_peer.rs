@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use citysnap::domain::hotspots::{KRing, StudyArea, gi_star, study_area_cells};
+use citysnap::domain::analytics::hotspots::{KRing, StudyArea, gi_star, study_area_cells};
 use h3o::Resolution;
 
 #[path = "../benches/support/synthetic.rs"]

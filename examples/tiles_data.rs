@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use citysnap::app::{self, Config};
-use citysnap::domain::categories::CategoryKind;
+use citysnap::domain::workflow::categories::CategoryKind;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent expected values for the hotspot statistics tests (src/domain/hotspots).
+"""Independent expected values for the hotspot statistics tests (src/domain/analytics/hotspots).
 
 Nothing here uses citysnap: neighbours come from h3-py (the H3 C library), Gi* and
 Moran's I from the textbook formulas in numpy with a dense weight matrix, and each
@@ -9,7 +9,7 @@ is cross-checked against PySAL esda. Run from the repository root:
     .venv/bin/python scripts/hotspots_expected.py
 
 It prints the constants embedded in the tests and writes
-src/domain/hotspots/testdata/planted_cluster.csv.
+src/domain/analytics/hotspots/testdata/planted_cluster.csv.
 """
 
 import csv
@@ -154,7 +154,7 @@ def planted_cluster():
         print(f"k={k}: Moran I={i!r} E={ei!r} Var={vi!r} z={zi!r} p={2 * stats.norm.sf(abs(zi))!r}")
         print(f"k={k}: hot(p_fdr<=0.10,z>0)={int(((bh(p) <= 0.10) & (z > 0)).sum())}"
               f" cold={int(((bh(p) <= 0.10) & (z < 0)).sum())}")
-    path = os.path.join(ROOT, "src/domain/hotspots/testdata/planted_cluster.csv")
+    path = os.path.join(ROOT, "src/domain/analytics/hotspots/testdata/planted_cluster.csv")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     cols = ["cell", "count", "z_k1", "p_k1", "p_fdr_k1", "z_k2", "p_k2", "p_fdr_k2"]
     with open(path, "w", newline="") as f:

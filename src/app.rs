@@ -7,9 +7,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::api::{self, ApiSettings, AppState};
-use crate::domain::categories::{SHIPPED_CATEGORIES, parse_category_file};
-use crate::domain::demo;
-use crate::domain::resolver::{Jurisdiction, ResolverSettings};
+use crate::demo::jurisdiction;
+use crate::domain::spatial::resolver::{Jurisdiction, ResolverSettings};
+use crate::domain::workflow::categories::{SHIPPED_CATEGORIES, parse_category_file};
 use crate::media::ObjectStoreMedia;
 use crate::store::{self, Store};
 
@@ -139,7 +139,9 @@ pub async fn load_demo_if_empty(store: &dyn Store) -> anyhow::Result<bool> {
         return Ok(false);
     }
     let started = std::time::Instant::now();
-    let units = tokio::task::spawn_blocking(|| demo::build_demo(&demo::demo_district())).await?;
+    let units =
+        tokio::task::spawn_blocking(|| jurisdiction::build_demo(&jurisdiction::demo_district()))
+            .await?;
     store.replace_units(&units).await?;
     tracing::info!(
         units = units.len(),

@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use citysnap::cli::resolve::load_polygons;
-use citysnap::domain::datum::Datum;
-use citysnap::domain::demo::{build_demo, demo_district};
-use citysnap::domain::resolver::{Jurisdiction, PolygonIndex, ResolverSettings};
-use citysnap::domain::units::{Unit, UnitLevel};
+use citysnap::demo::jurisdiction::{build_demo, demo_district};
+use citysnap::domain::spatial::datum::Datum;
+use citysnap::domain::spatial::resolver::{Jurisdiction, PolygonIndex, ResolverSettings};
+use citysnap::domain::spatial::units::{Unit, UnitLevel};
 use geo::{BoundingRect, Coord, MultiPolygon, Rect};
 
 /// Number of points per run: large enough that one pass takes milliseconds.

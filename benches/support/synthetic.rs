@@ -3,8 +3,8 @@
 
 use std::f64::consts::TAU;
 
-use citysnap::domain::datum::Datum;
-use citysnap::domain::hotspots::StudyArea;
+use citysnap::domain::analytics::hotspots::StudyArea;
+use citysnap::domain::spatial::datum::Datum;
 use geo::{BoundingRect, Contains, Coord, MapCoords, MultiPolygon, Point};
 use h3o::LatLng;
 
@@ -126,11 +126,16 @@ pub fn aggregate_rows(
 /// The zoom-`z` tile holding the most of `reports`, and how many it holds: the heaviest
 /// heat-map tile a map of the district asks for at that zoom.
 #[allow(dead_code)]
-pub fn busiest_tile(reports: &[(f64, f64)], z: u8) -> (citysnap::domain::tiles::TileId, usize) {
+pub fn busiest_tile(
+    reports: &[(f64, f64)],
+    z: u8,
+) -> (citysnap::domain::spatial::tiles::TileId, usize) {
     let mut per_tile = std::collections::HashMap::new();
     for &(lon, lat) in reports {
         *per_tile
-            .entry(citysnap::domain::tiles::TileId::containing(lon, lat, z))
+            .entry(citysnap::domain::spatial::tiles::TileId::containing(
+                lon, lat, z,
+            ))
             .or_insert(0) += 1;
     }
     per_tile

@@ -4,7 +4,7 @@
 //! [`crate::store::analytics::cells_of`]).
 //!
 //! The public sees the hexagons of at least k reports only, and in `by=category` the
-//! categories of at least k; planners and staff see all ([`crate::domain::disclosure`]).
+//! categories of at least k; planners and staff see all ([`crate::domain::analytics::disclosure`]).
 //! Reading the aggregate takes a slot of the analytics gate ([`crate::api::limits`]).
 
 use std::collections::BTreeMap;
@@ -25,11 +25,11 @@ use super::auth::Caller;
 use super::error::Problem;
 use super::resolve::round6;
 use super::{ApiError, ApiQuery, AppState};
-use crate::domain::case::State as CaseState;
-use crate::domain::categories::CategoryCode;
-use crate::domain::day::Day;
-use crate::domain::disclosure::Viewer;
-use crate::domain::units::UnitCode;
+use crate::domain::analytics::day::Day;
+use crate::domain::analytics::disclosure::Viewer;
+use crate::domain::spatial::units::UnitCode;
+use crate::domain::workflow::case::State as CaseState;
+use crate::domain::workflow::categories::CategoryCode;
 use crate::store::analytics::{AGGREGATE_RESOLUTION, Bbox, CellCount, CellCountQuery};
 
 // For the `hotspots` tile layer, which runs the same computation.

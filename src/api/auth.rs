@@ -22,13 +22,13 @@ use serde_json::{Value, json};
 
 use super::error::Problem;
 use super::{ApiError, ApiJson, AppState};
-use crate::domain::access::{
+use crate::domain::spatial::units::UnitLevel;
+use crate::domain::workflow::access::{
     UnitNeed, code_digest, is_token_shaped, new_code, new_principal_id, new_registration_id,
     new_token, normalise_phone, token_digest, unit_need,
 };
-use crate::domain::case::Role;
-use crate::domain::departments::DepartmentCode;
-use crate::domain::units::UnitLevel;
+use crate::domain::workflow::case::Role;
+use crate::domain::workflow::departments::DepartmentCode;
 use crate::store::{CaseScope, Created, IndexedCase, NewPrincipal, Principal, Store};
 
 pub fn router() -> Router<AppState> {
@@ -154,7 +154,7 @@ impl Caller {
     pub fn is_staff(&self) -> bool {
         self.0
             .as_ref()
-            .is_some_and(|p| crate::domain::access::is_staff(p.role))
+            .is_some_and(|p| crate::domain::workflow::access::is_staff(p.role))
     }
 }
 
@@ -304,7 +304,7 @@ pub async fn issue_token(
 }
 
 fn shipped_departments() -> Vec<DepartmentCode> {
-    crate::domain::departments::shipped()
+    crate::domain::workflow::departments::shipped()
         .iter()
         .map(|d| d.code.clone())
         .collect()
@@ -521,9 +521,11 @@ async fn create_token(
     ApiJson(r): ApiJson<TokenRequest>,
 ) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
     caller.with_role(&[Role::Admin], "issue tokens")?;
-    let role: Role =
-        r.role.parse().map_err(
-            |e: crate::domain::case::UnknownRole| ApiError::InvalidField {
+    let role: Role = r
+        .role
+        .parse()
+        .map_err(
+            |e: crate::domain::workflow::case::UnknownRole| ApiError::InvalidField {
                 code: "invalid_role",
                 detail: e.to_string(),
             },

@@ -16,13 +16,15 @@ use utoipa::ToSchema;
 use super::auth::{Caller, case_scope, sees_contact, signed_in};
 use super::error::Problem;
 use super::{ApiError, ApiJson, ApiQuery, AppState};
-use crate::domain::access::PrincipalId;
-use crate::domain::calendar::{IsoDuration, WarningLevel};
-use crate::domain::case::{Action, ActionKind, Role, Supervision, Text, UnknownAction, may};
-use crate::domain::categories::CategoryKind;
-use crate::domain::departments::DepartmentCode;
-use crate::domain::dispatch::Target;
-use crate::domain::units::{UnitCode, UnitLevel};
+use crate::domain::spatial::units::{UnitCode, UnitLevel};
+use crate::domain::workflow::access::PrincipalId;
+use crate::domain::workflow::calendar::{IsoDuration, WarningLevel};
+use crate::domain::workflow::case::{
+    Action, ActionKind, Role, Supervision, Text, UnknownAction, may,
+};
+use crate::domain::workflow::categories::CategoryKind;
+use crate::domain::workflow::departments::DepartmentCode;
+use crate::domain::workflow::target::Target;
 use crate::service::workflow::{self, DispatchOrder, LIST_MAX, Requested, Visible};
 use crate::store::analytics::Bbox;
 use crate::store::{CaseQuery, IndexedCase, StoredEvent};
@@ -106,7 +108,7 @@ impl TargetBody {
             Target::Department(code) => TargetBody {
                 kind: TargetKind::Department,
                 code: code.to_string(),
-                name: crate::domain::departments::shipped()
+                name: crate::domain::workflow::departments::shipped()
                     .iter()
                     .find(|d| &d.code == code)
                     .map(|d| d.name.clone()),
@@ -232,7 +234,7 @@ impl CaseBody {
     fn of(state: &AppState, v: &Visible, now: DateTime<Utc>) -> Self {
         let case = &v.case;
         let queue = match (case.state, v.events.first()) {
-            (crate::domain::case::State::Submitted, Some(first)) => {
+            (crate::domain::workflow::case::State::Submitted, Some(first)) => {
                 first.event.reason.as_ref().map(|r| r.as_str().to_owned())
             }
             _ => None,
@@ -298,7 +300,7 @@ async fn show(
     let mut body = CaseBody::of(&state, &v, Utc::now());
     let duplicates = state.store.merged_cases(&case_id).await?;
     body.reporters = Some(1 + duplicates.len());
-    if crate::domain::access::is_staff(p.role) {
+    if crate::domain::workflow::access::is_staff(p.role) {
         body.duplicates = Some(
             duplicates
                 .into_iter()
@@ -319,7 +321,7 @@ async fn show(
                 })
                 .collect(),
         );
-        if v.case.state == crate::domain::case::State::Returned {
+        if v.case.state == crate::domain::workflow::case::State::Returned {
             let next = workflow::suggested_target(&state, &v).await?;
             body.suggested_target = Some(next.map(|t| TargetBody::of(&state, &t)));
         }
@@ -481,7 +483,7 @@ pub(super) async fn reporter_view(
     let handling = master.as_ref().unwrap_or(&own);
     // Closed, and a kind that is rated: praise (acknowledged) and consultations (answered)
     // close without a rating, so offering one would only earn a 409.
-    let can_rate = handling.case.state == crate::domain::case::State::Closed
+    let can_rate = handling.case.state == crate::domain::workflow::case::State::Closed
         && ActionKind::Rate.applies_to(handling.case.kind);
     Ok(FollowUpBody {
         can_rate: Some(can_rate),
@@ -494,7 +496,7 @@ pub(super) async fn reporter_view(
 pub(super) async fn rate_as_reporter(
     state: &AppState,
     case_id: &str,
-    rating: crate::domain::case::Rating,
+    rating: crate::domain::workflow::case::Rating,
 ) -> Result<FollowUpBody, ApiError> {
     workflow::rate_as_reporter(state, case_id, rating).await?;
     reporter_view(state, case_id).await
@@ -516,7 +518,7 @@ async fn timeline(
 ) -> Result<Json<Timeline>, ApiError> {
     let p = caller.principal()?;
     let v = workflow::load_visible(&state, p, &case_id).await?;
-    let staff = crate::domain::access::is_staff(p.role);
+    let staff = crate::domain::workflow::access::is_staff(p.role);
     let events = v
         .events
         .iter()
@@ -572,7 +574,7 @@ fn parse_list_query(q: ListQuery) -> Result<CaseQuery, ApiError> {
             .split(',')
             .map(|s| {
                 s.trim()
-                    .parse::<crate::domain::case::State>()
+                    .parse::<crate::domain::workflow::case::State>()
                     .map(|st| st.as_str().to_owned())
                     .map_err(|e| bad_query("invalid_state", e.to_string()))
             })

@@ -13,8 +13,8 @@ use utoipa::IntoParams;
 use super::auth::{Caller, signed_in};
 use super::error::Problem;
 use super::{ApiError, ApiJson, ApiQuery, AppState};
-use crate::domain::case::Role;
-use crate::domain::categories::{Category, Handler};
+use crate::domain::workflow::case::Role;
+use crate::domain::workflow::categories::{Category, Handler};
 use crate::store::Store;
 
 pub fn router() -> Router<AppState> {
@@ -99,7 +99,7 @@ pub async fn check_category(store: &dyn Store, c: &Category) -> Result<(), ApiEr
             .map_err(|_| invalid(format!("parent {parent} does not exist")))?;
     }
     if let Some(Handler::Department(d)) = &c.handler {
-        let known = crate::domain::departments::shipped()
+        let known = crate::domain::workflow::departments::shipped()
             .iter()
             .any(|k| k.code == *d);
         if !known {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{ApiError, AppState};
-use crate::domain::calendar::WarningLevel;
-use crate::domain::case::{Action, Event, Role};
+use crate::domain::workflow::calendar::WarningLevel;
+use crate::domain::workflow::case::{Action, Event, Role};
 use crate::service::workflow::{SYSTEM, append_checked};
 
 /// Advisory lock key of the sweep (any constant unique to this job).

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::error::Problem;
 use super::{ApiError, ApiJson, AppState};
-use crate::domain::access::{new_token, token_digest};
+use crate::domain::workflow::access::{new_token, token_digest};
 
 /// Whether the demo sign-in answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,7 +61,7 @@ async fn principals(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     let mut roles = serde_json::Map::new();
     for p in all {
         let unit_name = match (&j, &p.unit) {
-            (Some(j), Some(u)) => crate::domain::units::UnitCode::parse(u)
+            (Some(j), Some(u)) => crate::domain::spatial::units::UnitCode::parse(u)
                 .ok()
                 .and_then(|c| j.by_code(&c))
                 .map(|id| j.unit(id).name.clone()),

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::units::UnitRef;
+use crate::domain::spatial::units::UnitRef;
 use crate::media::MediaError;
 use crate::store::StoreError;
 

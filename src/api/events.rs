@@ -21,7 +21,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use super::auth::{Caller, sees, signed_in};
 use super::error::Problem;
 use super::{ApiError, AppState};
-use crate::domain::case::fold;
+use crate::domain::workflow::case::fold;
 use crate::store::IndexedCase;
 
 /// One change of a case, as consoles receive it (the data of an `event: case` message).

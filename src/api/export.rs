@@ -23,7 +23,7 @@ use super::auth::Caller;
 use super::error::Problem;
 use super::ogc::report_scope;
 use super::{ApiError, ApiQuery, AppState};
-use crate::domain::export::ExportFormat;
+use crate::domain::analytics::export::ExportFormat;
 use crate::service::export::{ExportQuery, stream};
 
 pub fn router() -> Router<AppState> {

@@ -14,8 +14,8 @@ use axum::{Json, Router};
 
 use super::error::{Problem, json_body_error};
 use super::{ApiError, AppState};
-use crate::domain::access::{is_follow_up_shaped, token_digest};
-use crate::domain::case::Rating;
+use crate::domain::workflow::access::{is_follow_up_shaped, token_digest};
+use crate::domain::workflow::case::Rating;
 
 /// The header that carries the secret.
 pub const FOLLOW_UP_HEADER: &str = "follow-up-secret";

@@ -40,7 +40,7 @@ use serde::de::DeserializeOwned;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::domain::resolver::Jurisdiction;
+use crate::domain::spatial::resolver::Jurisdiction;
 use crate::media::{MediaLimits, MediaStorage};
 use crate::store::Store;
 pub use error::ApiError;
@@ -57,11 +57,11 @@ pub struct ApiSettings {
     /// How many media of each kind a report may carry, and how large.
     pub media_limits: MediaLimits,
     /// Working days, hours and holidays that deadlines are counted on.
-    pub calendar: crate::domain::calendar::WorkingCalendar,
+    pub calendar: crate::domain::workflow::calendar::WorkingCalendar,
     /// How long past its deadline a case turns red; `None`: one more time limit.
-    pub red_margin: Option<crate::domain::calendar::IsoDuration>,
+    pub red_margin: Option<crate::domain::workflow::calendar::IsoDuration>,
     /// k of the public k-anonymity of every aggregate (tiles, heat-maps, hotspots):
-    /// counts of fewer reports are not shown to the public ([`crate::domain::disclosure`]).
+    /// counts of fewer reports are not shown to the public ([`crate::domain::analytics::disclosure`]).
     pub tile_min_count: u32,
     /// Whether `/v1/demo/…` hands out tokens for the demo's synthetic principals.
     pub demo_sign_in: demo::DemoSignIn,
@@ -78,7 +78,7 @@ impl Default for ApiSettings {
             timezone: FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset"),
             max_body_bytes: 128 * 1024 * 1024,
             media_limits: MediaLimits::default(),
-            calendar: crate::domain::calendar::WorkingCalendar::china(),
+            calendar: crate::domain::workflow::calendar::WorkingCalendar::china(),
             red_margin: None,
             tile_min_count: 3,
             demo_sign_in: demo::DemoSignIn::Off,

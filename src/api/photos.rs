@@ -105,8 +105,8 @@ async fn case_photo(
     check_visible(&state, &caller, &case_id).await?;
     let events = state.store.case_events(&case_id).await?;
     let named = events.iter().any(|e| {
-        use crate::domain::case::Action;
-        let photos: &[crate::domain::case::Text] = match &e.event.action {
+        use crate::domain::workflow::case::Action;
+        let photos: &[crate::domain::workflow::case::Text] = match &e.event.action {
             Action::Resolve(r) => r.after_photos.as_slice(),
             Action::Progress(n) | Action::Reinspect(n) => &n.photos,
             _ => &[],

@@ -13,8 +13,10 @@ use utoipa::ToSchema;
 use super::auth::{Caller, signed_in};
 use super::error::Problem;
 use super::{ApiError, ApiJson, AppState};
-use crate::domain::case::Role;
-use crate::domain::dispatch::{DispatchRule, SHIPPED_RULES, check_rules, parse_rule_file};
+use crate::domain::workflow::case::Role;
+use crate::domain::workflow::dispatch::{
+    DispatchRule, SHIPPED_RULES, check_rules, parse_rule_file,
+};
 use crate::store::{PlanRevision, Store};
 
 pub fn router() -> Router<AppState> {

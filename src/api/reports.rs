@@ -20,9 +20,9 @@ use super::error::Problem;
 use super::error::json_body_error;
 use super::resolve::{round1, round6};
 use super::{ApiError, AppState};
-use crate::domain::case::{ActionKind, may};
-use crate::domain::categories::Category;
-use crate::domain::datum::Datum;
+use crate::domain::spatial::datum::Datum;
+use crate::domain::workflow::case::{ActionKind, may};
+use crate::domain::workflow::categories::Category;
 use crate::media::{Ingested, MediaKind, MediaLimits};
 use crate::service::intake::{self, CheckedReport, Submission, request_hash};
 use crate::store::{Contact, IdempotencyKey, Principal, StoredReport};
@@ -53,7 +53,7 @@ async fn upload_photo(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let p = caller.principal()?;
-    if !crate::domain::access::is_staff(p.role) {
+    if !crate::domain::workflow::access::is_staff(p.role) {
         return Err(ApiError::Forbidden(
             "photos of a report are sent with it; only staff upload photos of their work".into(),
         ));

@@ -12,10 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::Problem;
 use super::{ApiError, ApiJson, ApiQuery, AppState};
-use crate::domain::coords::LonLat;
-use crate::domain::datum::Datum;
-use crate::domain::resolver::{Jurisdiction, Placement, Resolution};
-use crate::domain::units::{UnitLevel, UnitRef};
+use crate::domain::spatial::coords::LonLat;
+use crate::domain::spatial::datum::Datum;
+use crate::domain::spatial::resolver::{Jurisdiction, Placement, Resolution};
+use crate::domain::spatial::units::{UnitLevel, UnitRef};
 
 /// Most points one `POST /v1/resolve` takes.
 pub const MAX_POINTS: usize = 10_000;
@@ -103,7 +103,7 @@ pub struct UnitChain {
 
 impl UnitChain {
     /// The chain of `unit` in `j`.
-    pub fn of(j: &Jurisdiction, unit: crate::domain::resolver::UnitId) -> Self {
+    pub fn of(j: &Jurisdiction, unit: crate::domain::spatial::resolver::UnitId) -> Self {
         let mut chain = UnitChain::default();
         for id in j.chain(unit) {
             let u = j.unit(id);

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Caller, signed_in};
 use super::error::Problem;
 use super::{ApiError, ApiQuery, AppState};
-use crate::domain::case::Role;
+use crate::domain::workflow::case::Role;
 use crate::store::LedgerRow;
 
 pub fn router() -> Router<AppState> {

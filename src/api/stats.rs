@@ -2,7 +2,7 @@
 //! evaluation figures of the 数字城管 standards over the cases received from `from` to `to`
 //! (local days, inclusive), evaluated at the end of the period (or now, if earlier).
 //!
-//! Definitions (see `src/domain/indicators.rs`, each checked by tests on hand-computed cases):
+//! Definitions (see `src/domain/analytics/indicators.rs`, each checked by tests on hand-computed cases):
 //! - `received` 受理数: every case received in the period.
 //! - `filed` 立案数: verified, or dispatched without verification; not merged or cancelled.
 //! - `dispatched` 派遣数: filed cases dispatched at least once.
@@ -24,9 +24,9 @@ use super::analytics::day;
 use super::auth::{Caller, signed_in};
 use super::error::Problem;
 use super::{ApiError, ApiQuery, AppState};
-use crate::domain::case::{Role, fold};
-use crate::domain::categories::CategoryCode;
-use crate::domain::indicators::{CaseSummary, Indicators, indicators, indicators_by};
+use crate::domain::analytics::indicators::{CaseSummary, Indicators, indicators, indicators_by};
+use crate::domain::workflow::case::{Role, fold};
+use crate::domain::workflow::categories::CategoryCode;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/stats", signed_in(get(stats)))

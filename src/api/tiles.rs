@@ -6,14 +6,14 @@
 //! boundary layers `districts`, `streets`, `communities`, `grids` (from the in-memory
 //! jurisdiction). In GeoJSON tiles a hexagon or point appears in the one tile holding its
 //! centre, so adjacent tiles never count it twice; a boundary appears, whole, in every tile it
-//! touches. MVT tiles are clipped to the tile plus a buffer ([`crate::domain::tiles`]).
+//! touches. MVT tiles are clipped to the tile plus a buffer ([`crate::domain::spatial::tiles`]).
 //!
 //! Answers: an empty tile is 204; a zoom outside the layer's range 404 `zoom_out_of_range`;
 //! an unknown layer 404 `unknown_layer`; coordinates that are no tile 400 `invalid_tile`.
 //! Every tile carries a weak ETag (a hash of its body; `If-None-Match` → 304) and
 //! `Cache-Control`, and is gzipped when `Accept-Encoding` asks.
 //!
-//! Privacy ([`crate::domain::disclosure`]): public tiles leave out hexagons with fewer than
+//! Privacy ([`crate::domain::analytics::disclosure`]): public tiles leave out hexagons with fewer than
 //! `ApiSettings::tile_min_count` reports (k-anonymity, default 3) and show hotspot bins
 //! without z or p; planners see every aggregate; only dispatchers, leaders and admins read
 //! the `reports` layer (case ids and points).
@@ -47,10 +47,12 @@ use super::error::Problem;
 use super::limits::{ByteLru, HeapSize};
 use super::resolve::round6;
 use super::{ApiError, ApiQuery, ApiSettings, AppState};
-use crate::domain::categories::CategoryCode;
-use crate::domain::resolver::Jurisdiction;
-use crate::domain::tiles::{BUFFER, LonLatBox, MvtLayer, TileId, encode_tile, hexbin_resolution};
-use crate::domain::units::UnitLevel;
+use crate::domain::spatial::resolver::Jurisdiction;
+use crate::domain::spatial::tiles::{
+    BUFFER, LonLatBox, MvtLayer, TileId, encode_tile, hexbin_resolution,
+};
+use crate::domain::spatial::units::UnitLevel;
+use crate::domain::workflow::categories::CategoryCode;
 use crate::store::analytics::{Bbox, HexCountQuery, ReportPointQuery};
 
 pub fn router() -> Router<AppState> {
@@ -201,9 +203,9 @@ impl Format {
     }
 }
 
-/// Who is asking ([`crate::domain::disclosure`]): the public sees k-anonymous hexagons and
+/// Who is asking ([`crate::domain::analytics::disclosure`]): the public sees k-anonymous hexagons and
 /// hotspot bins, planners every aggregate, staff the report points too.
-pub use crate::domain::disclosure::Viewer;
+pub use crate::domain::analytics::disclosure::Viewer;
 
 /// The query string of a tile or TileJSON request (data layers; boundary layers ignore
 /// the filters).
@@ -509,7 +511,8 @@ pub(crate) fn hotspot_cache() -> HotspotCache {
 
 impl HeapSize for HotspotOutput {
     fn heap_bytes(&self) -> usize {
-        self.report.cells.capacity() * std::mem::size_of::<crate::domain::hotspots::CellHotspot>()
+        self.report.cells.capacity()
+            * std::mem::size_of::<crate::domain::analytics::hotspots::CellHotspot>()
     }
 }
 
@@ -898,9 +901,9 @@ fn cached(
 fn deployment_bounds(state: &AppState) -> [f64; 4] {
     let world = [
         -180.0,
-        -crate::domain::tiles::MAX_LAT,
+        -crate::domain::spatial::tiles::MAX_LAT,
         180.0,
-        crate::domain::tiles::MAX_LAT,
+        crate::domain::spatial::tiles::MAX_LAT,
     ];
     let Ok(j) = state.jurisdiction() else {
         return world;

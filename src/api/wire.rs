@@ -11,9 +11,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::resolve::NearBoundary;
-use crate::domain::case::Role;
-use crate::domain::categories::CategoryKind;
-use crate::domain::units::UnitRef;
+use crate::domain::spatial::units::UnitRef;
+use crate::domain::workflow::case::Role;
+use crate::domain::workflow::categories::CategoryKind;
 
 /// A report's category as the public sees it (`name` and `kind` unless the category was
 /// removed from the store).

@@ -9,9 +9,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{self, Config};
-use crate::domain::boundary_import::{self, ImportOptions, ImportReport};
-use crate::domain::datum::Datum;
-use crate::domain::units::UnitLevel;
+use crate::domain::spatial::boundary_import::{self, ImportOptions, ImportReport};
+use crate::domain::spatial::datum::Datum;
+use crate::domain::spatial::units::UnitLevel;
 
 /// Prints an import report on stdout: one line a finding, or the whole report as JSON.
 fn print_report(report: &ImportReport, json: bool) -> anyhow::Result<()> {
@@ -101,7 +101,7 @@ pub enum Command {
         /// How long past its deadline a case turns red (ISO 8601, e.g. `PT4H`); default:
         /// one more time limit.
         #[arg(long)]
-        red_margin: Option<crate::domain::calendar::IsoDuration>,
+        red_margin: Option<crate::domain::workflow::calendar::IsoDuration>,
         /// A raster basemap for the web console: an XYZ tile URL template (`{z}`, `{x}`,
         /// `{y}` or `{-y}`), e.g. an intranet tile server; default: none, the console draws
         /// only the deployment's boundaries.
@@ -216,7 +216,7 @@ pub enum TokenCommand {
     Create {
         /// resident, grid_worker, handler, dispatcher, leader, planner or admin.
         #[arg(long)]
-        role: crate::domain::case::Role,
+        role: crate::domain::workflow::case::Role,
         /// The unit (handler, grid worker) or department code (handler) the principal works for.
         #[arg(long)]
         unit: Option<String>,
@@ -460,7 +460,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn category_command(what: CategoryCommand) -> anyhow::Result<()> {
-    use crate::domain::categories::Category;
+    use crate::domain::workflow::categories::Category;
     match what {
         CategoryCommand::List { store } => {
             let db = store.config().open_store().await?;
@@ -503,7 +503,7 @@ async fn export_command(
     raw: crate::api::analytics::RawFilter<'_>,
     store: &StoreArgs,
 ) -> anyhow::Result<()> {
-    use crate::domain::export::ExportFormat;
+    use crate::domain::analytics::export::ExportFormat;
     use tokio::io::AsyncWriteExt;
     use tokio_stream::StreamExt;
 

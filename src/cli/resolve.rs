@@ -8,9 +8,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use geo::MultiPolygon;
 
-use crate::domain::coords::LonLat;
-use crate::domain::datum::Datum;
-use crate::domain::resolver::PolygonIndex;
+use crate::domain::spatial::coords::LonLat;
+use crate::domain::spatial::datum::Datum;
+use crate::domain::spatial::resolver::PolygonIndex;
 
 /// Reads polygons and their codes from a GeoJSON FeatureCollection, converted to WGS-84.
 pub fn load_polygons(
@@ -50,7 +50,7 @@ pub fn load_polygons(
         items.push((code, mp));
     }
     // Rank by code so that a point on a shared edge goes to the smaller code, as in the
-    // service (see domain::resolver).
+    // service (see domain::spatial::resolver).
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by(|&a, &b| items[a].0.cmp(&items[b].0));
     let mut rank = vec![0u32; items.len()];

@@ -14,6 +14,12 @@
 //! exactly as a live one would, and the deadline job finds nothing left to escalate.
 //! Nothing happens after `now`: a case whose next step would lie in the future simply
 //! waits there, which is what makes recent cases open.
+//!
+//! The place it happens in is [`jurisdiction`]: the real outline of 兴隆台区 cut into
+//! synthetic streets, communities and grids. It is demo data, not a rule of the domain, so
+//! it lives here beside the history rather than in `crate::domain`.
+
+pub mod jurisdiction;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -22,17 +28,18 @@ use chrono::{DateTime, Duration, Timelike, Utc};
 use geo::{Coord, InteriorPoint};
 
 use crate::api::ApiSettings;
-use crate::domain::calendar::Deadline;
-use crate::domain::case::{
+use crate::domain::spatial::resolver::Jurisdiction;
+use crate::domain::spatial::units::{UnitCode, UnitLevel};
+use crate::domain::workflow::calendar::Deadline;
+use crate::domain::workflow::case::{
     Action, CaseError, CaseState, Comment, Dispatch, Event, Merge, Note, Rating, Reply, Resolution,
     Role, Score, State, Submission, Supervision, Text,
 };
-use crate::domain::categories::{Category, CategoryKind};
-use crate::domain::dispatch::{
-    DispatchDecision, DispatchInput, DispatchRule, Target, choose_target,
+use crate::domain::workflow::categories::{Category, CategoryKind};
+use crate::domain::workflow::dispatch::{
+    DispatchDecision, DispatchInput, DispatchRule, choose_target,
 };
-use crate::domain::resolver::Jurisdiction;
-use crate::domain::units::{UnitCode, UnitLevel};
+use crate::domain::workflow::target::{RuleRef, Target};
 use crate::media::{MediaKey, MediaStorage};
 use crate::store::{CaseSummary, ChainEntry, NewReport, Principal, Store};
 
@@ -81,7 +88,9 @@ pub async fn populate(
     let categories = store.categories().await?;
     let rules: Vec<DispatchRule> = match store.current_plan().await? {
         Some(r) => serde_json::from_value(r.rules).context("the stored plan library")?,
-        None => crate::domain::dispatch::parse_rule_file(crate::domain::dispatch::SHIPPED_RULES)?,
+        None => crate::domain::workflow::dispatch::parse_rule_file(
+            crate::domain::workflow::dispatch::SHIPPED_RULES,
+        )?,
     };
     // A store that took reports before keeps them as they are: the demo then brings its
     // staff only, so that no synthetic case id collides with a real one.
@@ -146,7 +155,8 @@ pub fn build(
 
     let staff = Staff::new(j, &specs);
     let departments = staff.departments.clone();
-    let staffed = move |d: &crate::domain::departments::DepartmentCode| departments.contains(d);
+    let staffed =
+        move |d: &crate::domain::workflow::departments::DepartmentCode| departments.contains(d);
 
     // Case ids per local day, in time order.
     let mut per_day: BTreeMap<String, i64> = BTreeMap::new();
@@ -221,8 +231,8 @@ pub fn build(
                 events,
                 summary,
                 // Nobody reported the demo's history: a secret nobody holds.
-                follow_up_sha256: crate::domain::access::token_digest(
-                    &crate::domain::access::new_follow_up_secret(),
+                follow_up_sha256: crate::domain::workflow::access::token_digest(
+                    &crate::domain::workflow::access::new_follow_up_secret(),
                 ),
             },
         ));
@@ -571,7 +581,7 @@ fn describe(rng: &mut fastrand::Rng, kind: PlaceKind, category: &str, street: &s
 /// The demo's people: who works where, and who reports.
 struct Staff {
     principals: Vec<Principal>,
-    departments: Vec<crate::domain::departments::DepartmentCode>,
+    departments: Vec<crate::domain::workflow::departments::DepartmentCode>,
     /// Handler of each unit or department, by code.
     handler: HashMap<String, String>,
     /// Grid worker of each grid that has cases.
@@ -638,7 +648,7 @@ impl Staff {
                 handler.insert(u.code.to_string(), id);
             }
         }
-        for d in crate::domain::departments::shipped() {
+        for d in crate::domain::workflow::departments::shipped() {
             let id = add(
                 format!("u-demo-h-{}", d.code.as_str().to_lowercase()),
                 Role::Handler,
@@ -676,7 +686,7 @@ impl Staff {
         }
         Self {
             principals,
-            departments: crate::domain::departments::shipped()
+            departments: crate::domain::workflow::departments::shipped()
                 .iter()
                 .map(|d| d.code.clone())
                 .collect(),
@@ -873,7 +883,7 @@ impl<'a> Life<'a> {
     fn run(
         &mut self,
         rules: &[DispatchRule],
-        staffed: &dyn Fn(&crate::domain::departments::DepartmentCode) -> bool,
+        staffed: &dyn Fn(&crate::domain::workflow::departments::DepartmentCode) -> bool,
         master: Option<&str>,
     ) {
         let _ = self.live(rules, staffed, master);
@@ -882,7 +892,7 @@ impl<'a> Life<'a> {
     fn live(
         &mut self,
         rules: &[DispatchRule],
-        staffed: &dyn Fn(&crate::domain::departments::DepartmentCode) -> bool,
+        staffed: &dyn Fn(&crate::domain::workflow::departments::DepartmentCode) -> bool,
         master: Option<&str>,
     ) -> Option<()> {
         let spec = self.spec;
@@ -1102,8 +1112,8 @@ impl<'a> Life<'a> {
         actor: &str,
         role: Role,
         target: Target,
-        limit: Option<crate::domain::calendar::TimeLimit>,
-        rule: Option<crate::domain::dispatch::RuleRef>,
+        limit: Option<crate::domain::workflow::calendar::TimeLimit>,
+        rule: Option<RuleRef>,
         grid: Option<&UnitCode>,
     ) -> Option<()> {
         let at = at.max(self.at());
@@ -1126,7 +1136,8 @@ impl<'a> Life<'a> {
     }
 
     fn resolve(&mut self, at: DateTime<Utc>, worker: &str, role: Role) -> Option<()> {
-        let photos = crate::domain::case::AfterPhotos::new(vec![text(AFTER_PHOTO_KEY)]).ok()?;
+        let photos =
+            crate::domain::workflow::case::AfterPhotos::new(vec![text(AFTER_PHOTO_KEY)]).ok()?;
         self.push(
             at,
             worker,

@@ -1,24 +1,8 @@
-//! The pure core: jurisdictions and their resolver, datums, categories, and later the
-//! dispatch rules, case state machine, deadlines and hotspot statistics. Nothing here does
-//! I/O, so all of it is unit tested and benchmarked without a database or HTTP.
+//! The pure core, grouped by subject: [`spatial`] (where a report lies), [`workflow`] (what
+//! happens to it) and [`analytics`] (what the reports say together). Nothing here does I/O,
+//! so all of it is unit tested and benchmarked without a database or HTTP. The demo
+//! jurisdiction is demo data and lives in [`crate::demo::jurisdiction`].
 
-pub mod access;
-pub mod boundary_import;
-pub mod calendar;
-pub mod case;
-pub mod categories;
-pub mod coords;
-pub mod datum;
-pub mod day;
-pub mod demo;
-pub mod departments;
-pub mod disclosure;
-pub mod dispatch;
-pub mod export;
-pub mod hotspots;
-pub mod indicators;
-pub mod interval;
-pub mod resolver;
-pub mod rewards;
-pub mod tiles;
-pub mod units;
+pub mod analytics;
+pub mod spatial;
+pub mod workflow;

@@ -16,7 +16,7 @@ use img_parts::{ImageEXIF, riff::RiffContent};
 use serde::Serialize;
 
 use super::{MediaError, MediaType, isobmff};
-use crate::domain::coords::LonLat;
+use crate::domain::spatial::coords::LonLat;
 
 /// Where and when the camera says a photo was taken.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -2,7 +2,7 @@
 //! to its own error shape: `/v1` and `/ogc` to problem documents (`From<Error> for ApiError`),
 //! Open311 to its error list, the CLI to a message.
 
-use crate::domain::units::UnitRef;
+use crate::domain::spatial::units::UnitRef;
 use crate::media::MediaError;
 use crate::store::StoreError;
 

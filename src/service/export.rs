@@ -10,8 +10,10 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::domain::disclosure::coarsened;
-use crate::domain::export::{Encoder, ExportError, ExportFormat, ExportView, ExportedReport};
+use crate::domain::analytics::disclosure::coarsened;
+use crate::domain::analytics::export::{
+    Encoder, ExportError, ExportFormat, ExportView, ExportedReport,
+};
 use crate::store::{CaseQuery, CaseScope, IndexedCase, Store, StoreError};
 
 /// Reports read from the store at a time.

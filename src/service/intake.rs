@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::api::reports::ReportRequest;
 use crate::api::resolve::{InputLocation, near_boundary_json, place};
 use crate::api::{ApiError, AppState};
-use crate::domain::categories::Category;
+use crate::domain::workflow::categories::Category;
 use crate::media::{Ingested, MediaKey, MediaKind};
 use crate::store::{
     ChainEntry, Contact, IdempotencyKey, Inserted, MediaRow, NewReport, Principal, StoredReport,
@@ -221,7 +221,7 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted, Api
         .map_err(|e| ApiError::InvalidCoordinates(e.to_string()))?
         .to_cell(h3o::Resolution::Fifteen);
     let now = Utc::now();
-    let follow_up = crate::domain::access::new_follow_up_secret();
+    let follow_up = crate::domain::workflow::access::new_follow_up_secret();
     let (events, summary) = crate::service::workflow::initial_events(
         state,
         reporter,
@@ -255,7 +255,7 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted, Api
         media: store_media(state, media).await?,
         events,
         summary,
-        follow_up_sha256: crate::domain::access::token_digest(&follow_up),
+        follow_up_sha256: crate::domain::workflow::access::token_digest(&follow_up),
     };
     let (case_id, replayed) = match state.store.insert_report(&new, key.as_ref()).await? {
         Inserted::Created(id) => {
@@ -265,7 +265,7 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted, Api
         Inserted::Replayed(id) => {
             // The original secret is not kept: the same caller retrying the same report
             // gets a new one for the same case (each of them works).
-            let digest = crate::domain::access::token_digest(&follow_up);
+            let digest = crate::domain::workflow::access::token_digest(&follow_up);
             state.store.add_follow_up(&id, &digest, now).await?;
             (id, true)
         }

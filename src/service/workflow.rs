@@ -20,18 +20,19 @@ use chrono::{DateTime, Utc};
 use super::error::{Error, Result};
 use crate::api::auth::{sees, within};
 use crate::api::{ApiSettings, AppState};
-use crate::domain::access::PrincipalId;
-use crate::domain::calendar::{IsoDuration, TimeLimit, WarningLevel};
-use crate::domain::case::{
+use crate::domain::spatial::units::UnitCode;
+use crate::domain::workflow::access::PrincipalId;
+use crate::domain::workflow::calendar::{IsoDuration, TimeLimit, WarningLevel};
+use crate::domain::workflow::case::{
     Action, ActionKind, CaseError, CaseState, Event, Rating, Role, Submission, Text, fold, may,
 };
-use crate::domain::categories::Category;
-use crate::domain::departments::DepartmentCode;
-use crate::domain::dispatch::{
-    Candidate, DispatchDecision, DispatchInput, Target, assign, choose_target,
+use crate::domain::workflow::categories::Category;
+use crate::domain::workflow::departments::DepartmentCode;
+use crate::domain::workflow::dispatch::{
+    Candidate, DispatchDecision, DispatchInput, assign, choose_target,
 };
-use crate::domain::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
-use crate::domain::units::UnitCode;
+use crate::domain::workflow::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
+use crate::domain::workflow::target::Target;
 use crate::store::analytics::Bbox;
 use crate::store::{
     Appended, CaseQuery, CaseSummary, ChainEntry, Earning, IndexedCase, LedgerRow, Principal,
@@ -69,7 +70,7 @@ struct Plan {
 fn plan() -> Result<&'static Plan> {
     static PLAN: OnceLock<Result<Plan, String>> = OnceLock::new();
     PLAN.get_or_init(|| {
-        let departments = crate::domain::departments::shipped()
+        let departments = crate::domain::workflow::departments::shipped()
             .iter()
             .map(|d| d.code.clone())
             .collect();
@@ -122,7 +123,7 @@ pub async fn initial_events(
         reason: None,
     };
     let opened = CaseState::open(&submit).map_err(|e| Error::Internal(e.to_string()))?;
-    if opened.state != crate::domain::case::State::Submitted {
+    if opened.state != crate::domain::workflow::case::State::Submitted {
         // Pending verification: dispatch waits for the grid worker's 核实.
         return summarised(state, vec![submit]);
     }
@@ -173,7 +174,7 @@ async fn auto_dispatch(
                 actor: SYSTEM.into(),
                 role: Role::System,
                 at: now,
-                action: Action::Dispatch(crate::domain::case::Dispatch {
+                action: Action::Dispatch(crate::domain::workflow::case::Dispatch {
                     target,
                     assignee,
                     rule,
@@ -340,7 +341,7 @@ pub async fn plan_candidates(state: &AppState, v: &Visible) -> Result<Vec<Target
     };
     let staff = state.store.staffed_departments().await?;
     let staffed = staffed(plan, &staff);
-    Ok(crate::domain::dispatch::candidates(
+    Ok(crate::domain::workflow::dispatch::candidates(
         &rules, &input, &staffed,
     ))
 }
@@ -410,12 +411,13 @@ pub async fn duplicate_candidates(state: &AppState, v: &Visible) -> Result<Vec<N
         .filter(|c| c.case_id != v.index.case_id && c.category == v.index.category)
         .filter(|c| {
             c.state
-                .parse::<crate::domain::case::State>()
+                .parse::<crate::domain::workflow::case::State>()
                 .is_ok_and(|s| s.is_open())
         })
         .filter(|c| (c.submitted_at - v.index.submitted_at).abs() <= window)
         .map(|c| {
-            let d = crate::domain::coords::haversine_m(here, geo::coord! {x: c.lon, y: c.lat});
+            let d =
+                crate::domain::spatial::coords::haversine_m(here, geo::coord! {x: c.lon, y: c.lat});
             (d, c)
         })
         .filter(|(d, _)| *d <= radius)
@@ -513,7 +515,7 @@ async fn dispatch_of(
     v: &Visible,
     d: DispatchOrder,
     now: DateTime<Utc>,
-) -> Result<crate::domain::case::Dispatch> {
+) -> Result<crate::domain::workflow::case::Dispatch> {
     let bad_target = |detail: String| refused_field("invalid_target", "target", detail);
     match &d.target {
         Target::Unit(code) => {
@@ -542,7 +544,7 @@ async fn dispatch_of(
         Some(a) => Some(known_assignee(state, &target, grid, a).await?),
         None => assignee_for(state, &target, grid).await?,
     };
-    Ok(crate::domain::case::Dispatch {
+    Ok(crate::domain::workflow::case::Dispatch {
         target,
         assignee,
         rule: None,
@@ -868,7 +870,7 @@ fn proved_real(
     after: &CaseState,
     kind: ActionKind,
 ) -> bool {
-    use crate::domain::case::State::Closed;
+    use crate::domain::workflow::case::State::Closed;
     if category.verify_first {
         kind == ActionKind::Verify
     } else {
@@ -899,7 +901,8 @@ async fn dispatch_after_verification(
         // Only if nobody dispatched it meanwhile.
         Ok(dispatch) => {
             append_checked(state, &index.case_id, |c| {
-                Ok((c.state == crate::domain::case::State::Verified).then(|| dispatch.clone()))
+                Ok((c.state == crate::domain::workflow::case::State::Verified)
+                    .then(|| dispatch.clone()))
             })
             .await
         }

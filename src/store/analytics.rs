@@ -16,9 +16,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use h3o::{CellIndex, LatLng, Resolution};
 
 use super::{NewReport, PgStore, SqliteStore, StoreError, StoreResult};
-use crate::domain::case::State;
-use crate::domain::categories::CategoryCode;
-use crate::domain::units::UnitCode;
+use crate::domain::spatial::units::UnitCode;
+use crate::domain::workflow::case::State;
+use crate::domain::workflow::categories::CategoryCode;
 
 /// The finest resolution the aggregate is kept at: about 307 m² per cell (H3 resolution
 /// table), fine enough for street-level heat-maps.

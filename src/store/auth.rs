@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{PgStore, SqliteStore, StoreError, StoreResult};
-use crate::domain::case::Role;
-use crate::domain::units::UnitLevel;
+use crate::domain::spatial::units::UnitLevel;
+use crate::domain::workflow::case::Role;
 
 /// Someone the service knows: a resident, a member of staff, or an integration.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! The case log in the store (issue 3): the append-only `case_events` table, one row per
 //! [`Event`], numbered 1, 2, 3 … per case. The current state is never stored; callers fold
-//! the log ([`crate::domain::case::fold`]).
+//! the log ([`crate::domain::workflow::case::fold`]).
 //!
 //! Appends are optimistic: the caller folds the log it read, checks the new event against
 //! that state, and appends it as the next number. The primary key `(case_id, seq)` makes
@@ -15,8 +15,8 @@ use sqlx::types::Json;
 use super::analytics::Bbox;
 use super::rewards::Earning;
 use super::{PgStore, SqliteStore, StoreError, StoreResult};
-use crate::domain::calendar::{IsoDuration, WarningLevel, WorkingCalendar};
-use crate::domain::case::{CaseState, Event};
+use crate::domain::workflow::calendar::{IsoDuration, WarningLevel, WorkingCalendar};
+use crate::domain::workflow::case::{CaseState, Event};
 
 /// One stored event with its number in the case's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -296,7 +296,7 @@ fn master_open(rows: &[(String, String, Option<String>)], master: &str) -> bool 
         id == master
             && merged_into.is_none()
             && state
-                .parse::<crate::domain::case::State>()
+                .parse::<crate::domain::workflow::case::State>()
                 .is_ok_and(|s| s.is_open())
     })
 }
@@ -422,7 +422,7 @@ macro_rules! impl_case_store {
             ) -> StoreResult<Appended> {
                 let c = event_columns(event)?;
                 let mut tx = self.pool().begin_with($begin).await?;
-                if let crate::domain::case::Action::Merge(m) = &event.action {
+                if let crate::domain::workflow::case::Action::Merge(m) = &event.action {
                     let master = m.into.as_str();
                     let sql = format!("{SELECT_MERGE_ROWS}{}", $lock);
                     let rows: Vec<(String, String, Option<String>)> =

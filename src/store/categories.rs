@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sqlx::types::Json;
 
 use super::{PgStore, SqliteStore, StoreError, StoreResult};
-use crate::domain::categories::Category;
+use crate::domain::workflow::categories::Category;
 
 #[async_trait]
 pub trait CategoryStore: Send + Sync {

@@ -10,7 +10,7 @@ use super::{
     CaseSummary, INSERT_MEDIA, INSERT_REPORT, NewReport, PgStore, Principal, SqliteStore,
     StoreError, StoreResult, analytics, cases, insert_report_rows,
 };
-use crate::domain::units::UnitLevel;
+use crate::domain::spatial::units::UnitLevel;
 
 #[async_trait]
 pub trait DemoStore: Send + Sync {

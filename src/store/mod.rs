@@ -25,9 +25,9 @@ use geo::MultiPolygon;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
-use crate::domain::case::Event;
-use crate::domain::categories::Category;
-use crate::domain::units::{Unit, UnitCode, UnitLevel};
+use crate::domain::spatial::units::{Unit, UnitCode, UnitLevel};
+use crate::domain::workflow::case::Event;
+use crate::domain::workflow::categories::Category;
 
 pub use api_keys::{ApiKey, ApiKeyStore};
 pub use auth::{AuthStore, Created, NewPrincipal, Principal};
@@ -327,7 +327,7 @@ fn unit_from_row(
         code: UnitCode::parse(&code).map_err(|e| corrupt(e.to_string()))?,
         level: level
             .parse()
-            .map_err(|e: crate::domain::units::UnknownLevel| corrupt(e.to_string()))?,
+            .map_err(|e: crate::domain::spatial::units::UnknownLevel| corrupt(e.to_string()))?,
         parent: parent
             .map(|p| UnitCode::parse(&p))
             .transpose()

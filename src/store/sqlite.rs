@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 use sqlx::types::Json;
 
 use super::*;
-use crate::domain::categories::Category;
+use crate::domain::workflow::categories::Category;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 

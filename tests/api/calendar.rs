@@ -1,7 +1,7 @@
 //! The working calendar's coverage (issue 8): `/readyz` tells how far it reaches, and a
 //! working-time deadline past it is marked provisional in the case.
 
-use citysnap::domain::calendar::{CalendarConfig, WorkingCalendar};
+use citysnap::domain::workflow::calendar::{CalendarConfig, WorkingCalendar};
 use serde_json::json;
 
 use crate::both_backends;

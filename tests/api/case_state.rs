@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use citysnap::domain::tiles::TileId;
+use citysnap::domain::spatial::tiles::TileId;
 use serde_json::{Value, json};
 
 use crate::both_backends;

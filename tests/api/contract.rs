@@ -272,7 +272,7 @@ crate::both_backends!(
 #[test]
 fn every_problem_kind_fits_the_problem_schema() {
     use citysnap::api::ApiError;
-    use citysnap::domain::units::UnitRef;
+    use citysnap::domain::spatial::units::UnitRef;
     let doc = generated();
     let schema = &doc["components"]["schemas"]["Problem"];
     let properties = schema["properties"].as_object().expect("properties");

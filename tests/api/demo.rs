@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use citysnap::domain::demo::{build_demo, demo_district, interior_point_of};
+use citysnap::demo::jurisdiction::{build_demo, demo_district, interior_point_of};
 use serde_json::{Value, json};
 
 use crate::both_backends;

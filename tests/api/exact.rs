@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use citysnap::domain::tiles::{TileId, hexbin_resolution};
+use citysnap::domain::spatial::tiles::{TileId, hexbin_resolution};
 use geo::{Contains, MultiPolygon, Point};
 use h3o::{CellIndex, LatLng, Resolution};
 use serde_json::Value;

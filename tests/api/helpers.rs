@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use citysnap::api::AppState;
 use citysnap::app::Config;
-use citysnap::domain::datum::Datum;
-use citysnap::domain::units::{Unit, UnitCode, UnitLevel};
+use citysnap::domain::spatial::datum::Datum;
+use citysnap::domain::spatial::units::{Unit, UnitCode, UnitLevel};
 use citysnap::store::Store;
 use geo::{MapCoordsInPlace, MultiPolygon};
 use serde_json::Value;
@@ -245,7 +245,8 @@ impl TestApp {
             .post_json("/v1/residents", &serde_json::json!({"phone": phone}))
             .await;
         assert_eq!(status, 202, "{body}");
-        let normalised = citysnap::domain::access::normalise_phone(phone).expect("a mobile number");
+        let normalised =
+            citysnap::domain::workflow::access::normalise_phone(phone).expect("a mobile number");
         let code = self.sms.last_code(&normalised).expect("a code was sent");
         let (status, body, _) = self
             .post_json(

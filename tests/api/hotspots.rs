@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use citysnap::domain::hotspots::{KRing, StudyArea, gi_star};
+use citysnap::domain::analytics::hotspots::{KRing, StudyArea, gi_star};
 use geo::MultiPolygon;
 use h3o::{CellIndex, LatLng, Resolution};
 use serde_json::{Value, json};
@@ -569,7 +569,7 @@ both_backends!(
 both_backends!(
     an_area_without_a_cell_centre_at_the_resolution_is_refused,
     |backend| async move {
-        use citysnap::domain::units::{Unit, UnitCode, UnitLevel};
+        use citysnap::domain::spatial::units::{Unit, UnitCode, UnitLevel};
         // A district of about 110 m × 110 m: no resolution-5 cell (about 250 km²) has its
         // centre inside, while at resolution 12 (about 300 m²) dozens do.
         let square = geo::Polygon::new(

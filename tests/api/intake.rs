@@ -62,7 +62,7 @@ both_backends!(
 
 both_backends!(a_gcj02_report_is_stored_in_wgs84, |backend| async move {
     let app = TestApp::spawn(backend, &xinglongtai()).await;
-    let (glon, glat) = citysnap::domain::datum::Datum::Gcj02.from_wgs84(122.07, 41.12);
+    let (glon, glat) = citysnap::domain::spatial::datum::Datum::Gcj02.from_wgs84(122.07, 41.12);
     let mut r = report(glon, glat);
     r["location"]["datum"] = json!("gcj02");
     let (status, body, _) = app.post_json("/v1/reports", &r).await;

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use citysnap::api::demo::DemoSignIn;
+use citysnap::demo::jurisdiction::{build_demo, demo_district, interior_point_of};
 use citysnap::demo::{DemoPlan, populate};
-use citysnap::domain::case::{Role, State, fold};
-use citysnap::domain::demo::{build_demo, demo_district, interior_point_of};
+use citysnap::domain::workflow::case::{Role, State, fold};
 use citysnap::store::{CaseQuery, CaseScope};
 use serde_json::json;
 

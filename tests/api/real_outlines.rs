@@ -1,8 +1,8 @@
 //! Resolution against the real district outlines of Panjin (and Jining, far away): the pure
 //! resolver, no store or HTTP involved.
 
-use citysnap::domain::resolver::{Jurisdiction, Resolution, ResolverSettings};
-use citysnap::domain::units::Unit;
+use citysnap::domain::spatial::resolver::{Jurisdiction, Resolution, ResolverSettings};
+use citysnap::domain::spatial::units::Unit;
 use geo::{CoordsIter, InteriorPoint};
 
 use crate::helpers::*;
@@ -77,7 +77,7 @@ fn jining_is_outside_panjin_and_the_nearest_district_is_named() {
     let fc: geojson::FeatureCollection = rencheng.parse().unwrap();
     let g: geo::Geometry<f64> = fc.features[0].geometry.clone().unwrap().try_into().unwrap();
     let inside = g.interior_point().unwrap().0;
-    let (x, y) = citysnap::domain::datum::Datum::Gcj02.to_wgs84(inside.x, inside.y);
+    let (x, y) = citysnap::domain::spatial::datum::Datum::Gcj02.to_wgs84(inside.x, inside.y);
     match j.resolve(geo::Coord { x, y }) {
         Resolution::Inside(p) => panic!("Jining resolved to {}", j.unit(p.unit).name),
         Resolution::OutOfArea {

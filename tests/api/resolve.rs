@@ -77,7 +77,7 @@ both_backends!(
     |backend| async move {
         let app = TestApp::spawn(backend, &xinglongtai()).await;
         let (wlon, wlat) = (122.07, 41.12);
-        let (glon, glat) = citysnap::domain::datum::Datum::Gcj02.from_wgs84(wlon, wlat);
+        let (glon, glat) = citysnap::domain::spatial::datum::Datum::Gcj02.from_wgs84(wlon, wlat);
         let (status, body, _) = app
             .get(&format!("/v1/resolve?lon={glon}&lat={glat}&datum=gcj02"))
             .await;

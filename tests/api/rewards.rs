@@ -30,8 +30,8 @@ both_backends!(
 both_backends!(
     concurrent_awards_to_one_resident_never_pass_the_daily_cap,
     |backend| async move {
-        use citysnap::domain::categories::Category;
-        use citysnap::domain::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
+        use citysnap::domain::workflow::categories::Category;
+        use citysnap::domain::workflow::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
         use citysnap::store::LedgerRow;
 
         let app = TestApp::spawn(backend, &xinglongtai()).await;
@@ -50,8 +50,8 @@ both_backends!(
         let category = Category {
             points: 10,
             cash_reward_fen: 500,
-            ..citysnap::domain::categories::parse_category_file(
-                citysnap::domain::categories::SHIPPED_CATEGORIES,
+            ..citysnap::domain::workflow::categories::parse_category_file(
+                citysnap::domain::workflow::categories::SHIPPED_CATEGORIES,
             )
             .expect("the shipped categories")
             .into_iter()
@@ -140,7 +140,9 @@ both_backends!(
         // written together.
         for entry in entries {
             let id = entry["case_id"].as_str().unwrap();
-            let (_, t, _) = app.get_as(&format!("/v1/cases/{id}/events"), &grid_worker).await;
+            let (_, t, _) = app
+                .get_as(&format!("/v1/cases/{id}/events"), &grid_worker)
+                .await;
             let verified = t["events"]
                 .as_array()
                 .unwrap()

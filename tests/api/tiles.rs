@@ -11,7 +11,7 @@ struct Rendered {
     body: Vec<u8>,
 }
 use chrono::Datelike;
-use citysnap::domain::tiles::{TileId, hexbin_resolution};
+use citysnap::domain::spatial::tiles::{TileId, hexbin_resolution};
 use geozero::mvt::{Message, Tile};
 use h3o::{CellIndex, LatLng, Resolution};
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use citysnap::domain::units::{Unit, UnitCode, UnitLevel};
+use citysnap::domain::spatial::units::{Unit, UnitCode, UnitLevel};
 use geo::{MultiPolygon, Rect};
 use serde_json::{Value, json};
 
@@ -904,7 +904,7 @@ fn today() -> String {
 both_backends!(
     xinglongtai_path_street_passes_to_community_grid_worker_fixes_resident_scores,
     |backend| async move {
-        use citysnap::domain::demo::{build_demo, demo_district, interior_point_of};
+        use citysnap::demo::jurisdiction::{build_demo, demo_district, interior_point_of};
         let units = build_demo(&demo_district());
         let p = interior_point_of(&units, "渤海街道").expect("渤海街道");
         let app = TestApp::spawn(backend, &units).await;
@@ -1337,7 +1337,11 @@ both_backends!(
             "{c}"
         );
         let (_, list, _) = app.get_as("/v1/cases?state=dispatched", &dispatcher).await;
-        let row = list["cases"].as_array().unwrap().iter().find(|r| r["case_id"] == id.as_str());
+        let row = list["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["case_id"] == id.as_str());
         assert_eq!(row.map(|r| &r["target"]), Some(&c["target"]), "{list}");
         // The returning department no longer sees it; the street does.
         assert_eq!(app.get_as(&format!("/v1/cases/{id}"), &cgj).await.0, 404);

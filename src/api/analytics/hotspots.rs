@@ -11,7 +11,7 @@
 //! Cost (issue 8, item 16): a request over the caps ([`MAX_CELLS`], [`MAX_NEIGHBOURS`],
 //! [`MAX_WORK`], [`MAX_CELL_PERIODS`]) is refused from an estimate of its cells before any
 //! work; an admitted one waits for a slot of the analytics gate ([`crate::api::limits`]) and
-//! computes on a blocking thread. What each caller sees: [`crate::domain::disclosure`].
+//! computes on a blocking thread. What each caller sees: [`crate::domain::analytics::disclosure`].
 
 use std::collections::BTreeMap;
 
@@ -33,8 +33,8 @@ use utoipa::IntoParams;
 use crate::api::auth::Caller;
 use crate::api::error::Problem;
 use crate::api::{ApiError, ApiQuery, AppState};
-use crate::domain::disclosure::Viewer;
-use crate::domain::hotspots::{
+use crate::domain::analytics::disclosure::Viewer;
+use crate::domain::analytics::hotspots::{
     CellHotspot, DEFAULT_TREND_ALPHA, HotspotError, HotspotReport, KRing, MannKendall,
     Permutations, Significance, SpaceTimePattern, StudyArea, analyse, emerging_hotspots,
 };
@@ -55,7 +55,7 @@ pub const MAX_CELLS: u64 = 200_000;
 pub const MAX_NEIGHBOURS: u64 = 20_000_000;
 
 /// Largest cells × neighbourhood × (permutations + 1): the additions of the permutation
-/// test (Σwᵢ per permutation, [`crate::domain::hotspots::gi_star`]), about a second of one
+/// test (Σwᵢ per permutation, [`crate::domain::analytics::hotspots::gi_star`]), about a second of one
 /// core; 200 parallel requests of 9,999 permutations at resolution 8 fit, 80,000
 /// resolution-10 cells with k = 10 and 250 permutations (24 s) do not.
 pub const MAX_WORK: u64 = 1_000_000_000;
@@ -372,7 +372,7 @@ fn hotspot_error(e: HotspotError) -> ApiError {
 fn study_area(area: &Area, budget: &Budget) -> Result<StudyArea, ApiError> {
     // Tiling costs about as much as the analysis: count the cells first (polygon-to-cells
     // without the neighbours), then build the neighbour lists.
-    let cells = crate::domain::hotspots::study_area_cells(&area.outline, budget.res)
+    let cells = crate::domain::analytics::hotspots::study_area_cells(&area.outline, budget.res)
         .map_err(hotspot_error)?;
     budget.check(cells.len() as u64, false)?;
     if cells.is_empty() {
@@ -438,7 +438,7 @@ pub(crate) async fn cached_hotspots(
     Ok(out)
 }
 
-/// A hotspot cell as the caller may see it ([`crate::domain::disclosure`]).
+/// A hotspot cell as the caller may see it ([`crate::domain::analytics::disclosure`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct HotspotProperties {
     /// The H3 index, lowercase hexadecimal.
@@ -722,7 +722,7 @@ impl EmergingParams {
     }
 }
 
-/// An emerging-hotspot cell as the caller may see it ([`crate::domain::disclosure`]).
+/// An emerging-hotspot cell as the caller may see it ([`crate::domain::analytics::disclosure`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct EmergingProperties {
     /// The H3 index, lowercase hexadecimal.

@@ -30,9 +30,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::{Caller, case_scope};
 use super::error::Problem;
 use super::{ApiError, ApiQuery, AppState};
-use crate::domain::case::Role;
-use crate::domain::interval::Interval;
-use crate::domain::units::{UnitCode, UnitLevel};
+use crate::domain::analytics::interval::Interval;
+use crate::domain::spatial::units::{UnitCode, UnitLevel};
+use crate::domain::workflow::case::Role;
 use crate::store::analytics::Bbox;
 use crate::store::{CaseQuery, CaseScope, IndexedCase};
 
@@ -48,7 +48,7 @@ const JSON: &str = "application/json";
 /// Page size when `limit` is absent, and the most one page holds.
 const LIMIT_DEFAULT: usize = 100;
 const LIMIT_MAX: usize = 10_000;
-pub use crate::domain::disclosure::{PUBLIC_RESOLUTION, coarsened};
+pub use crate::domain::analytics::disclosure::{PUBLIC_RESOLUTION, coarsened};
 
 mod hotspots;
 /// How far a public bbox is widened before the coarsened points are filtered (degrees):
@@ -637,7 +637,7 @@ fn unit_page(
 }
 
 /// A unit as a feature: its code is its id.
-fn unit_feature(u: &crate::domain::units::Unit) -> Value {
+fn unit_feature(u: &crate::domain::spatial::units::Unit) -> Value {
     json!({
         "type": "Feature",
         "id": u.code.as_str(),
@@ -689,7 +689,7 @@ async fn report_page(
     let states = match q.state.as_deref() {
         None => Vec::new(),
         Some(s) => vec![
-            s.parse::<crate::domain::case::State>()
+            s.parse::<crate::domain::workflow::case::State>()
                 .map_err(|e| invalid("state", e))?
                 .as_str()
                 .to_owned(),

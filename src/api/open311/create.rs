@@ -11,8 +11,8 @@ use super::{Answer, CreatedRequest, Format, Open311Error, Open311ErrorBody, serv
 use crate::api::auth::Caller;
 use crate::api::reports::{LocationRequest, ReportRequest, idempotency_header};
 use crate::api::{ApiError, AppState};
-use crate::domain::access::{is_api_key_shaped, token_digest};
-use crate::domain::case::{ActionKind, may};
+use crate::domain::workflow::access::{is_api_key_shaped, token_digest};
+use crate::domain::workflow::case::{ActionKind, may};
 use crate::service::intake::{self, CheckedReport, Submission};
 use crate::store::{ApiKey, Contact, IdempotencyKey};
 

@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 use crate::api::auth::{Caller, signed_in};
 use crate::api::error::Problem;
 use crate::api::{ApiError, ApiJson, AppState};
-use crate::domain::access::{new_api_key, new_api_key_id, token_digest};
-use crate::domain::case::Role;
+use crate::domain::workflow::access::{new_api_key, new_api_key_id, token_digest};
+use crate::domain::workflow::case::Role;
 use crate::store::{ApiKey, Store, StoreResult};
 
 /// Longest name of a key's holder, in characters.

@@ -36,8 +36,8 @@ use utoipa::IntoParams;
 use super::error::InternalCause;
 use super::ogc::origin;
 use super::{ApiError, AppState};
-use crate::domain::access::{is_follow_up_shaped, token_digest};
-use crate::domain::categories::Category;
+use crate::domain::workflow::access::{is_follow_up_shaped, token_digest};
+use crate::domain::workflow::categories::Category;
 pub use wire::*;
 
 const SPECIFICATION: &str = "http://wiki.open311.org/GeoReport_v2";

@@ -18,11 +18,11 @@ use super::{
 use crate::api::auth::{Caller, sees};
 use crate::api::ogc::{PUBLIC_BBOX_MARGIN, coarsened, report_scope};
 use crate::api::{ApiError, AppState};
-use crate::domain::case::State as CaseState;
-use crate::domain::categories::Category;
-use crate::domain::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
-use crate::domain::resolver::Jurisdiction;
-use crate::domain::units::UnitCode;
+use crate::domain::spatial::resolver::Jurisdiction;
+use crate::domain::spatial::units::UnitCode;
+use crate::domain::workflow::case::State as CaseState;
+use crate::domain::workflow::categories::Category;
+use crate::domain::workflow::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
 use crate::store::analytics::Bbox;
 use crate::store::{CaseQuery, CaseScope, IndexedCase};
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::domain::case::State;
+use crate::domain::workflow::case::State;
 
 /// The version of these documents: changes when a field is added or its meaning changes.
 pub const CHANGESET: &str = "2026-12-01T00:00:00+08:00";

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::case::Role;
+use crate::domain::workflow::case::Role;
 
 /// Prefix of every token, so that a leaked one is recognisable (secret scanners, logs).
 pub const TOKEN_PREFIX: &str = "cs_";

@@ -13,45 +13,12 @@ use std::fmt;
 use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::calendar::{TimeLimit, parse_time_range};
-use crate::domain::case::Role;
-use crate::domain::categories::{Category, CategoryCode, CategoryKind, Handler};
-use crate::domain::departments::DepartmentCode;
-use crate::domain::units::{UnitCode, UnitLevel};
-
-/// Where a case is dispatched: a spatial unit (street, community, grid…) or a department.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    Unit(UnitCode),
-    Department(DepartmentCode),
-}
-
-impl Target {
-    /// The target's code: digits for a unit, capitals for a department, never both.
-    pub fn code(&self) -> &str {
-        match self {
-            Self::Unit(u) => u.as_str(),
-            Self::Department(d) => d.as_str(),
-        }
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unit(u) => write!(f, "unit {u}"),
-            Self::Department(d) => write!(f, "department {d}"),
-        }
-    }
-}
-
-/// The plan-library rule (and its version) that chose a dispatch target.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct RuleRef {
-    pub id: String,
-    pub version: u32,
-}
+use crate::domain::spatial::units::{UnitCode, UnitLevel};
+use crate::domain::workflow::calendar::{TimeLimit, parse_time_range};
+use crate::domain::workflow::case::Role;
+use crate::domain::workflow::categories::{Category, CategoryCode, CategoryKind, Handler};
+use crate::domain::workflow::departments::DepartmentCode;
+use crate::domain::workflow::target::{RuleRef, Target};
 
 /// A local time-of-day window `HH:MM-HH:MM`; one that ends before it starts runs over
 /// midnight (`22:00-06:00`). The start is inside the window, the end is not.
@@ -345,7 +312,7 @@ pub fn assign<'a>(candidates: &'a [Candidate], grid: Option<&UnitCode>) -> Optio
 }
 
 /// The plan library that ships with the service.
-pub const SHIPPED_RULES: &str = include_str!("../../data/dispatch_rules.json");
+pub const SHIPPED_RULES: &str = include_str!("../../../data/dispatch_rules.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -418,9 +385,9 @@ pub fn parse_rule_file(text: &str) -> Result<Vec<DispatchRule>, DispatchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::calendar::{CalendarMode, IsoDuration};
-    use crate::domain::categories::{SHIPPED_CATEGORIES, parse_category_file, shipped};
-    use crate::domain::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
+    use crate::domain::workflow::calendar::{CalendarMode, IsoDuration};
+    use crate::domain::workflow::categories::{SHIPPED_CATEGORIES, parse_category_file, shipped};
+    use crate::domain::workflow::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
 
     const XINGLONGTAI: [&str; 4] = ["211103", "211103001", "211103001002", "211103001002003"];
 

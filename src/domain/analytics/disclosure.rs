@@ -13,7 +13,7 @@
 //! - **Staff** who work on the whole deployment (dispatchers, leaders, admins) see
 //!   everything, report points included.
 
-use crate::domain::case::Role;
+use crate::domain::workflow::case::Role;
 
 /// Report points the public sees (OGC `reports`, exports, Open311) are the centres of their
 /// cells at this resolution (~66 m edge), never the reported point (issue 12).

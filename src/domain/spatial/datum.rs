@@ -284,7 +284,7 @@ mod tests {
     #[test]
     fn console_vectors_match() {
         let doc: serde_json::Value =
-            serde_json::from_str(include_str!("../../web/tests/datum-vectors.json")).unwrap();
+            serde_json::from_str(include_str!("../../../web/tests/datum-vectors.json")).unwrap();
         let pairs = doc["pairs"].as_array().unwrap();
         assert!(pairs.len() >= 5);
         let lon_lat = |v: &serde_json::Value| (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());

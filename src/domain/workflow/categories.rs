@@ -6,9 +6,9 @@ use std::fmt;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::calendar::{CalendarMode, IsoDuration, TimeLimit};
-use crate::domain::departments::DepartmentCode;
-use crate::domain::units::UnitLevel;
+use crate::domain::spatial::units::UnitLevel;
+use crate::domain::workflow::calendar::{CalendarMode, IsoDuration, TimeLimit};
+use crate::domain::workflow::departments::DepartmentCode;
 
 /// What a report of this category is: work to dispatch, praise to acknowledge, or a
 /// question to answer.
@@ -219,7 +219,7 @@ impl Category {
 }
 
 /// The category list that ships with the service, loaded into every new store.
-pub const SHIPPED_CATEGORIES: &str = include_str!("../../data/categories.json");
+pub const SHIPPED_CATEGORIES: &str = include_str!("../../../data/categories.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum CategoryFileError {
@@ -371,7 +371,7 @@ mod tests {
 
     #[test]
     fn shipped_handlers_name_shipped_departments() {
-        use crate::domain::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
+        use crate::domain::workflow::departments::{SHIPPED_DEPARTMENTS, parse_department_file};
         let deps = parse_department_file(SHIPPED_DEPARTMENTS).unwrap();
         let cats = parse_category_file(SHIPPED_CATEGORIES).unwrap();
         check_departments(&cats, |d| deps.iter().any(|x| &x.code == d)).unwrap();

@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn a_cluster_present_throughout_persists_and_one_appearing_last_is_new() {
-        use crate::domain::hotspots::KRing;
+        use crate::domain::analytics::hotspots::KRing;
         // 217 resolution-9 cells; background 0–2 varying by cell and period, a cluster
         // (a cell and its ring, +15) in every period east of the centre, and another that
         // appears only in the final period west of it.
@@ -498,7 +498,7 @@ mod tests {
 
     #[test]
     fn emerging_hotspots_need_two_periods_and_a_sensible_alpha() {
-        use crate::domain::hotspots::KRing;
+        use crate::domain::analytics::hotspots::KRing;
         let centre: CellIndex = "891fb466257ffff".parse().unwrap();
         let area = StudyArea::new(centre.grid_disk::<Vec<_>>(1), KRing::new(1).unwrap()).unwrap();
         let one = vec![vec![1.0; 7]];

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::case::{CaseState, State};
-use crate::domain::categories::CategoryCode;
-use crate::domain::dispatch::Target;
+use crate::domain::workflow::case::{CaseState, State};
+use crate::domain::workflow::categories::CategoryCode;
+use crate::domain::workflow::target::Target;
 
 /// What the indicators need to know about one case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,8 +316,8 @@ mod tests {
 
     #[test]
     fn a_summary_is_read_off_the_folded_case() {
-        use crate::domain::case::{Action, Event, Role, Submission, fold};
-        use crate::domain::categories::CategoryKind;
+        use crate::domain::workflow::case::{Action, Event, Role, Submission, fold};
+        use crate::domain::workflow::categories::CategoryKind;
         let event = |h: i64, role: Role, json: &str| {
             let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
             v["actor"] = "u".into();

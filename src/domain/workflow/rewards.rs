@@ -9,7 +9,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::categories::{Category, CategoryCode, CategoryKind};
+use crate::domain::workflow::categories::{Category, CategoryCode, CategoryKind};
 
 /// What became of a report, as far as rewards are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -142,7 +142,7 @@ pub fn awarded_on<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::categories::shipped;
+    use crate::domain::workflow::categories::shipped;
     use chrono::TimeZone;
 
     fn amount(points: u32, cash_fen: u32) -> Amount {

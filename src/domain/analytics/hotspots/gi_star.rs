@@ -224,7 +224,7 @@ pub fn analyse(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::hotspots::KRing;
+    use crate::domain::analytics::hotspots::KRing;
 
     fn cell(hex: &str) -> CellIndex {
         hex.parse().unwrap()

@@ -70,7 +70,7 @@ pub struct Department {
 }
 
 /// The department list that ships with the service.
-pub const SHIPPED_DEPARTMENTS: &str = include_str!("../../data/departments.json");
+pub const SHIPPED_DEPARTMENTS: &str = include_str!("../../../data/departments.json");
 
 #[derive(Debug, thiserror::Error)]
 pub enum DepartmentFileError {
