@@ -80,12 +80,7 @@ pub(super) async fn category_of(
     state: &AppState,
     code: &str,
 ) -> Result<Option<Category>, ApiError> {
-    Ok(state
-        .store
-        .categories()
-        .await?
-        .into_iter()
-        .find(|c| c.code.as_str() == code))
+    Ok(state.categories.find(state.store.as_ref(), code).await?)
 }
 
 /// Whether a department can take cases: it exists and at least one handler works for it (a
