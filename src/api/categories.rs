@@ -138,6 +138,7 @@ pub(super) async fn create(
     }
     check_category(state.store.as_ref(), &c).await?;
     state.store.put_category(&c).await?;
+    state.categories.changed();
     Ok((StatusCode::CREATED, Json(c)))
 }
 
@@ -171,6 +172,7 @@ pub(super) async fn replace(
     }
     check_category(state.store.as_ref(), &c).await?;
     state.store.put_category(&c).await?;
+    state.categories.changed();
     Ok(Json(c))
 }
 
@@ -191,5 +193,6 @@ pub(super) async fn retire(
     let mut c = find(state.store.as_ref(), &code).await?;
     c.retired = true;
     state.store.put_category(&c).await?;
+    state.categories.changed();
     Ok(Json(c))
 }

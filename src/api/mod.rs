@@ -105,6 +105,8 @@ pub struct AppState {
     pub analytics_gate: Arc<limits::AnalyticsGate>,
     /// Where residents' registration codes are sent.
     pub sms: Arc<dyn crate::sms::SmsGateway>,
+    /// The category tree, read by intake without a query.
+    pub categories: Arc<crate::service::categories::CategoryCache>,
 }
 
 impl AppState {
@@ -123,6 +125,7 @@ impl AppState {
             notices: tokio::sync::broadcast::channel(1024).0,
             hotspot_cache: Arc::new(tiles::hotspot_cache()),
             sms: Arc::new(crate::sms::Unconfigured),
+            categories: Arc::default(),
         }
     }
 

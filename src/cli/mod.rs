@@ -127,7 +127,7 @@ pub enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// List, add, change and retire categories (running services see changes at once).
+    /// List, add, change and retire categories (running services see changes within 5 s).
     Category {
         #[command(subcommand)]
         what: CategoryCommand,

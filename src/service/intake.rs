@@ -4,8 +4,13 @@
 //! retry under the same idempotency key answers the original case.
 //!
 //! `POST /v1/reports` (JSON and multipart) and Open311's `POST /open311/v2/requests.{format}`
-//! both call [`submit`]. Errors are [`ApiError`]s: the checks here are the ones the API has
-//! always answered with, and each adapter renders them in its own error shape.
+//! both call [`submit`]. Errors are [`Error`]s, independent of protocol: each adapter renders
+//! them in its own error shape.
+//!
+//! Round trips (issue 9, "intake at speed"): the category comes from the in-memory
+//! [`crate::service::categories::CategoryCache`], the report answered is the one built here
+//! (not re-read after its insert), the case's state is the fold of its first events (not read
+//! from the index), and the rows go in one transaction.
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -16,6 +21,8 @@ use crate::api::resolve::{InputLocation, near_boundary_json, place};
 use crate::api::{ApiError, AppState};
 use crate::domain::workflow::categories::Category;
 use crate::media::{Ingested, MediaKey, MediaKind};
+use crate::service::Error;
+use crate::service::error::Result;
 use crate::store::{
     ChainEntry, Contact, IdempotencyKey, Inserted, MediaRow, NewReport, Principal, StoredReport,
 };
@@ -41,7 +48,7 @@ pub struct CheckedReport {
 
 impl CheckedReport {
     /// Checks a report as a client sent it.
-    pub fn parse(r: ReportRequest) -> Result<Self, ApiError> {
+    pub fn parse(r: ReportRequest) -> Result<Self> {
         check_text(
             "invalid_description",
             "description",
@@ -49,7 +56,8 @@ impl CheckedReport {
             DESCRIPTION_MAX_CHARS,
             true,
         )?;
-        let location = InputLocation::parse(r.location.lon, r.location.lat, r.location.datum)?;
+        let location = InputLocation::parse(r.location.lon, r.location.lat, r.location.datum)
+            .map_err(from_api)?;
         if let Some(a) = r.location.accuracy_m
             && !(a.is_finite() && (0.0..=ACCURACY_MAX_M).contains(&a))
         {
@@ -75,8 +83,8 @@ impl CheckedReport {
     }
 }
 
-fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::InvalidField {
+fn invalid(code: &'static str, detail: impl Into<String>) -> Error {
+    Error::InvalidField {
         code,
         detail: detail.into(),
     }
@@ -88,7 +96,7 @@ fn check_text(
     text: &str,
     max: usize,
     required: bool,
-) -> Result<(), ApiError> {
+) -> Result<()> {
     let chars = text.chars().count();
     if required && text.trim().is_empty() {
         return Err(invalid(code, format!("{field} must not be empty")));
@@ -111,7 +119,7 @@ fn check_text(
     Ok(())
 }
 
-fn check_contact(c: &Contact) -> Result<(), ApiError> {
+fn check_contact(c: &Contact) -> Result<()> {
     if let Some(name) = &c.name {
         check_text(
             "invalid_contact",
@@ -141,10 +149,7 @@ fn check_contact(c: &Contact) -> Result<(), ApiError> {
 /// structs' field order, shortest round-trip numbers and no whitespace, hashed. A retry of
 /// the same report encoded otherwise (re-indented, fields reordered, a default spelled out,
 /// `8` for `8.0`) is the same request; a different value or medium is not.
-pub fn request_hash(
-    request: &ReportRequest,
-    media: &[(MediaKind, Ingested)],
-) -> Result<String, ApiError> {
+pub fn request_hash(request: &ReportRequest, media: &[(MediaKind, Ingested)]) -> Result<String> {
     let media: Vec<Value> = media
         .iter()
         .map(|(kind, m)| {
@@ -156,7 +161,7 @@ pub fn request_hash(
         })
         .collect();
     let canonical = serde_json::to_vec(&(request, media))
-        .map_err(|e| ApiError::Internal(format!("canonical request: {e}")))?;
+        .map_err(|e| Error::Internal(format!("canonical request: {e}")))?;
     Ok(hex::encode(Sha256::digest(canonical)))
 }
 
@@ -188,7 +193,7 @@ pub struct Accepted {
 
 /// Takes a report in: resolves it, opens and stores its case, announces its events.
 #[tracing::instrument(skip_all)]
-pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted, ApiError> {
+pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted> {
     let Submission {
         reporter,
         report,
@@ -196,15 +201,14 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted, Api
         key,
     } = s;
     let category = state
-        .store
-        .categories()
+        .categories
+        .find(state.store.as_ref(), &report.category)
         .await?
-        .into_iter()
-        .find(|c| c.code.as_str() == report.category && !c.retired)
-        .ok_or_else(|| ApiError::UnknownCategory(report.category.clone()))?;
+        .filter(|c| !c.retired)
+        .ok_or_else(|| Error::UnknownCategory(report.category.clone()))?;
     let loc = report.location;
-    let j = state.jurisdiction()?;
-    let placement = place(&j, loc.wgs84)?;
+    let j = state.jurisdiction().map_err(from_api)?;
+    let placement = place(&j, loc.wgs84).map_err(from_api)?;
     let chain: Vec<ChainEntry> = j
         .chain(placement.unit)
         .into_iter()
@@ -218,7 +222,7 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted, Api
         })
         .collect();
     let h3_r15 = h3o::LatLng::new(loc.wgs84.lat, loc.wgs84.lon)
-        .map_err(|e| ApiError::InvalidCoordinates(e.to_string()))?
+        .map_err(|e| Error::InvalidCoordinates(e.to_string()))?
         .to_cell(h3o::Resolution::Fifteen);
     let now = Utc::now();
     let follow_up = crate::domain::workflow::access::new_follow_up_secret();
@@ -257,34 +261,65 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted, Api
         summary,
         follow_up_sha256: crate::domain::workflow::access::token_digest(&follow_up),
     };
-    let (case_id, replayed) = match state.store.insert_report(&new, key.as_ref()).await? {
+    let (report, current) = match state.store.insert_report(&new, key.as_ref()).await? {
         Inserted::Created(id) => {
             crate::api::events::published(state, &id, 1..=new.events.len() as i32).await;
-            (id, false)
+            let current = new.summary.state.clone();
+            (new.stored(id), current)
         }
         Inserted::Replayed(id) => {
             // The original secret is not kept: the same caller retrying the same report
-            // gets a new one for the same case (each of them works).
+            // gets a new one for the same case (each of them works). The original report
+            // and its state now are read back: a replay is rare, and its case may have moved.
             let digest = crate::domain::workflow::access::token_digest(&follow_up);
             state.store.add_follow_up(&id, &digest, now).await?;
-            (id, true)
+            let stored = state
+                .store
+                .get_report(&id)
+                .await?
+                .ok_or_else(|| Error::Internal(format!("replayed case {id} is not stored")))?;
+            let current = crate::service::workflow::current_state(state, &id).await?;
+            return Ok(Accepted {
+                case_id: id,
+                replayed: true,
+                follow_up_secret: follow_up,
+                report: stored,
+                category,
+                state: current,
+            });
         }
-        Inserted::KeyReused => return Err(ApiError::IdempotencyKeyReused),
+        Inserted::KeyReused => return Err(Error::IdempotencyKeyReused),
     };
-    let stored = state
-        .store
-        .get_report(&case_id)
-        .await?
-        .ok_or_else(|| ApiError::Internal(format!("case {case_id} vanished after insert")))?;
-    let current = crate::service::workflow::current_state(state, &case_id).await?;
     Ok(Accepted {
-        case_id,
-        replayed,
+        case_id: report.case_id.clone(),
+        replayed: false,
         follow_up_secret: follow_up,
-        report: stored,
+        report,
         category,
         state: current,
     })
+}
+
+/// The service error of a refusal from the API helpers intake shares with `/v1` (placing a
+/// point, the jurisdiction, the first events), which still answer in [`ApiError`]s.
+fn from_api(e: ApiError) -> Error {
+    match e {
+        ApiError::InvalidCoordinates(d) => Error::InvalidCoordinates(d),
+        ApiError::OutOfArea {
+            service_area,
+            nearest_unit,
+            distance_m,
+            distance_km,
+        } => Error::OutOfArea {
+            service_area,
+            nearest_unit,
+            distance_m,
+            distance_km,
+        },
+        ApiError::NoBoundaries => Error::NoBoundaries,
+        ApiError::Internal(cause) => Error::Internal(cause),
+        other => Error::Internal(other.to_string()),
+    }
 }
 
 /// Puts each medium into media storage under its content address and describes it for
@@ -292,17 +327,17 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted, Api
 pub async fn store_media(
     state: &AppState,
     media: Vec<(MediaKind, Ingested)>,
-) -> Result<Vec<MediaRow>, ApiError> {
+) -> Result<Vec<MediaRow>> {
     let mut rows = Vec::with_capacity(media.len());
     for (i, (kind, m)) in media.into_iter().enumerate() {
         let key = MediaKey::parse(&format!("media/{}.{}", m.sha256, m.media_type.extension()))
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let bytes = m.stored.len() as i64;
         state
             .media
             .put(&key, m.stored)
             .await
-            .map_err(|e| ApiError::Internal(format!("storing {key}: {e}")))?;
+            .map_err(|e| Error::Internal(format!("storing {key}: {e}")))?;
         rows.push(MediaRow {
             seq: i as i32 + 1,
             kind: kind.as_str().to_owned(),
@@ -341,9 +376,10 @@ mod tests {
     #[test]
     fn a_report_is_checked_before_it_reaches_the_store() {
         assert!(CheckedReport::parse(request("井盖缺失", 122.07)).is_ok());
-        let empty = CheckedReport::parse(request("  ", 122.07)).unwrap_err();
+        let empty = ApiError::from(CheckedReport::parse(request("  ", 122.07)).unwrap_err());
         assert_eq!(empty.code(), "invalid_description");
-        let swapped = CheckedReport::parse(request("井盖缺失", 222.07)).unwrap_err();
+        let swapped =
+            ApiError::from(CheckedReport::parse(request("井盖缺失", 222.07)).unwrap_err());
         assert_eq!(swapped.code(), "invalid_coordinates");
     }
 

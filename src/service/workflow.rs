@@ -82,12 +82,7 @@ fn plan() -> Result<&'static Plan> {
 
 /// The category of a case by its code (`None` if it was removed from the store).
 pub async fn category_of(state: &AppState, code: &str) -> Result<Option<Category>> {
-    Ok(state
-        .store
-        .categories()
-        .await?
-        .into_iter()
-        .find(|c| c.code.as_str() == code))
+    Ok(state.categories.find(state.store.as_ref(), code).await?)
 }
 
 /// Whether a department can take cases: it exists and at least one handler works for it (a

@@ -1,6 +1,6 @@
 //! Changing the category tree while the service runs (issue 3, "Admin API and CLI to list,
-//! add, change and retire categories without a restart"): intake reads the categories from
-//! the store on every report, so a change applies to the next one.
+//! add, change and retire categories without a restart"). Intake reads them from
+//! `crate::service::categories::CategoryCache`, which the admin API empties on every change.
 
 use async_trait::async_trait;
 use sqlx::types::Json;

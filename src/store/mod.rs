@@ -56,6 +56,10 @@ pub enum StoreError {
     /// A stored row does not decode into the domain (corrupt or foreign data).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The group commit of the batch a write was queued in failed as a whole (embedded
+    /// store: `begin` or `commit` failed), so it was not stored.
+    #[error("group commit failed: {0}")]
+    GroupCommit(String),
     /// The data directory could not be created.
     #[error("data directory {path}: {source}")]
     DataDir {
@@ -139,6 +143,32 @@ impl NewReport {
             .iter()
             .find(|c| c.level == level)
             .map(|c| c.code.as_str())
+    }
+
+    /// The report as it reads back once stored under `case_id`, without reading it back.
+    pub fn stored(self, case_id: String) -> StoredReport {
+        let units = Json(self.units_json());
+        let (contact_name, contact_phone) =
+            self.contact.map_or((None, None), |c| (c.name, c.phone));
+        StoredReport {
+            case_id,
+            created_at: self.created_at,
+            status: "submitted".into(),
+            description: self.description,
+            category: self.category,
+            lon: self.lon,
+            lat: self.lat,
+            h3_r15: self.h3_r15 as i64,
+            input_datum: self.input_datum,
+            accuracy_m: self.accuracy_m,
+            address: self.address,
+            contact_name,
+            contact_phone,
+            units,
+            snapped_m: self.snapped_m,
+            near_boundary: self.near_boundary.map(Json),
+            media: self.media,
+        }
     }
 
     /// The chain as stored: `{level: {code, name}}`.
@@ -477,7 +507,8 @@ macro_rules! insert_report_rows {
 }
 use insert_report_rows;
 
-/// The whole of `Store::insert_report`, the same on both backends: replay a known
+/// The whole of PostGIS's `Store::insert_report` (the embedded store queues reports for its
+/// group-commit writer instead, `sqlite::ReportWriter`): replay a known
 /// idempotency key, else take the day's next case number, insert the rows and claim the key
 /// in one transaction. `$store` must have `pool` and `idempotent_replay`.
 macro_rules! insert_report_with_key {

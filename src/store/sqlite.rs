@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use geo::BoundingRect;
-use sqlx::Row;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use sqlx::types::Json;
+use sqlx::{Connection, Row};
+use tokio::sync::{mpsc, oneshot};
 
 use super::*;
 use crate::domain::workflow::categories::Category;
@@ -20,6 +22,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    reports: ReportWriter,
 }
 
 impl SqliteStore {
@@ -34,10 +37,11 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let reports = ReportWriter::spawn(SqliteConnection::connect_with(&options).await?);
+        Ok(Self { pool, reports })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -156,7 +160,7 @@ impl Store for SqliteStore {
         report: &NewReport,
         key: Option<&IdempotencyKey>,
     ) -> StoreResult<Inserted> {
-        insert_report_with_key!(self, report, key)
+        self.reports.insert(report, key).await
     }
 
     async fn get_report(&self, case_id: &str) -> StoreResult<Option<StoredReport>> {
@@ -164,13 +168,160 @@ impl Store for SqliteStore {
     }
 }
 
-impl SqliteStore {
-    async fn idempotent_replay(&self, k: &IdempotencyKey) -> StoreResult<Option<Inserted>> {
+/// The one task that stores reports on the embedded store (issue 9, "intake at speed").
+///
+/// SQLite has one write lock: concurrent intakes on pooled connections queue for it behind
+/// `busy_timeout`, and each pays a full `fsync` of its own. The writer owns one connection,
+/// takes every report queued meanwhile (up to [`ReportWriter::BATCH_MAX`]) and commits them
+/// in one transaction — one `fsync` with `synchronous=FULL` for the lot — and acknowledges
+/// each report only after that commit. Each report runs under its own savepoint, so one that
+/// fails (a row the schema refuses, a reused idempotency key) is rolled back alone and the
+/// others of its batch are still stored.
+struct ReportWriter {
+    queue: mpsc::Sender<Queued>,
+}
+
+/// A report waiting for the writer, and where its outcome goes.
+struct Queued {
+    report: NewReport,
+    key: Option<IdempotencyKey>,
+    done: oneshot::Sender<StoreResult<Inserted>>,
+}
+
+impl ReportWriter {
+    /// Most reports in one transaction: enough for every intake a full pool can have in
+    /// flight, few enough that the first of them does not wait long for the last.
+    const BATCH_MAX: usize = 256;
+
+    /// Starts the writer on `conn`; it stops when the store is dropped.
+    fn spawn(conn: SqliteConnection) -> Self {
+        let (queue, received) = mpsc::channel(Self::BATCH_MAX * 4);
+        tokio::spawn(write_reports(conn, received));
+        Self { queue }
+    }
+
+    async fn insert(
+        &self,
+        report: &NewReport,
+        key: Option<&IdempotencyKey>,
+    ) -> StoreResult<Inserted> {
+        let (done, outcome) = oneshot::channel();
+        let stopped = || StoreError::GroupCommit("the report writer has stopped".into());
+        self.queue
+            .send(Queued {
+                report: report.clone(),
+                key: key.cloned(),
+                done,
+            })
+            .await
+            .map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
+    }
+}
+
+/// The writer's loop: wait for a report, take whatever else is queued, commit them together,
+/// answer each.
+async fn write_reports(mut conn: SqliteConnection, mut received: mpsc::Receiver<Queued>) {
+    let mut batch = Vec::with_capacity(ReportWriter::BATCH_MAX);
+    while received
+        .recv_many(&mut batch, ReportWriter::BATCH_MAX)
+        .await
+        > 0
+    {
+        match commit_batch(&mut conn, &batch).await {
+            Ok(outcomes) => {
+                for (q, outcome) in batch.drain(..).zip(outcomes) {
+                    // A caller gone meanwhile: its report is stored all the same.
+                    let _ = q.done.send(outcome);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, reports = batch.len(), "group commit failed");
+                let cause = e.to_string();
+                for q in batch.drain(..) {
+                    let _ = q.done.send(Err(StoreError::GroupCommit(cause.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for `batch`, each report under a savepoint; the outcome of each, or the
+/// error that rolled the whole batch back.
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    batch: &[Queued],
+) -> StoreResult<Vec<StoreResult<Inserted>>> {
+    // `immediate`: take the write lock now (waiting up to busy_timeout for other writers)
+    // rather than fail to upgrade a read lock half-way.
+    sqlx::raw_sql("begin immediate").execute(&mut *conn).await?;
+    let outcomes = savepoints(conn, batch).await;
+    let committed = match outcomes {
+        Ok(outcomes) => match sqlx::raw_sql("commit").execute(&mut *conn).await {
+            Ok(_) => return Ok(outcomes),
+            Err(e) => Err(e.into()),
+        },
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sqlx::raw_sql("rollback").execute(&mut *conn).await {
+        tracing::warn!(error = %e, "rollback after a failed group commit");
+    }
+    committed
+}
+
+async fn savepoints(
+    conn: &mut SqliteConnection,
+    batch: &[Queued],
+) -> StoreResult<Vec<StoreResult<Inserted>>> {
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for q in batch {
+        sqlx::raw_sql("savepoint report")
+            .execute(&mut *conn)
+            .await?;
+        let outcome = insert_one(conn, &q.report, q.key.as_ref()).await;
+        let end = match outcome {
+            Ok(Inserted::Created(_)) => "release report",
+            _ => "rollback to report; release report",
+        };
+        sqlx::raw_sql(end).execute(&mut *conn).await?;
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// One report inside the writer's transaction: replay a known idempotency key, else take the
+/// day's next case number, insert the rows and claim the key. The writer is the only one to
+/// claim keys, so a key not found at the start of this is still free at its end.
+async fn insert_one(
+    conn: &mut SqliteConnection,
+    report: &NewReport,
+    key: Option<&IdempotencyKey>,
+) -> StoreResult<Inserted> {
+    if let Some(k) = key {
         let row: Option<(String, String)> = sqlx::query_as(SELECT_IDEMPOTENCY_KEY)
             .bind(&k.scope)
             .bind(&k.key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await?;
-        Ok(row.map(|(hash, case_id)| replay_outcome(&hash, case_id, k)))
+        if let Some((hash, case_id)) = row {
+            return Ok(replay_outcome(&hash, case_id, k));
+        }
     }
+    let seq: i64 = sqlx::query_scalar(NEXT_CASE_SEQ)
+        .bind(&report.case_day)
+        .fetch_one(&mut *conn)
+        .await?;
+    let case_id = case_id(report, seq);
+    insert_report_rows!(conn, report, &case_id);
+    if let Some(k) = key {
+        sqlx::query(INSERT_IDEMPOTENCY_KEY)
+            .bind(&k.scope)
+            .bind(&k.key)
+            .bind(&k.request_hash)
+            .bind(&case_id)
+            .bind(report.created_at)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Inserted::Created(case_id))
 }

@@ -369,3 +369,65 @@ both_backends!(
         assert_eq!(resp.2["allow"], "POST", "{:?}", resp.2);
     }
 );
+
+both_backends!(
+    a_category_an_admin_adds_or_retires_applies_to_the_next_report,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &xinglongtai()).await;
+        let admin = app.token("admin", None).await;
+        // An intake first, so the categories are held in memory before they change.
+        let (status, body, _) = app.post_json("/v1/reports", &report(122.07, 41.12)).await;
+        assert_eq!(status, 201, "{body}");
+        let mut bikes = report(122.07, 41.12);
+        bikes["category"] = json!("0120");
+        assert_problem(
+            &app.post_json("/v1/reports", &bikes).await,
+            422,
+            "unknown_category",
+        );
+        let category =
+            json!({"code": "0120", "name": "共享单车乱停放", "kind": "problem", "parent": "01"});
+        let (status, body, _) = app.post_as("/v1/categories", &admin, &category).await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body, _) = app.post_json("/v1/reports", &bikes).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["category"]["name"], "共享单车乱停放", "{body}");
+        let r = app
+            .client
+            .delete(app.url("/v1/categories/0120"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_problem(
+            &app.post_json("/v1/reports", &bikes).await,
+            422,
+            "unknown_category",
+        );
+    }
+);
+
+both_backends!(
+    the_answer_to_a_report_is_the_report_as_stored,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &xinglongtai()).await;
+        let (status, posted, _) = app.post_json("/v1/reports", &report(122.07, 41.12)).await;
+        assert_eq!(status, 201, "{posted}");
+        let dispatcher = app.token("dispatcher", None).await;
+        let case_id = posted["case_id"].as_str().unwrap();
+        let (status, shown, _) = app
+            .get_as(&format!("/v1/reports/{case_id}"), &dispatcher)
+            .await;
+        assert_eq!(status, 200, "{shown}");
+        let shown = shown.as_object().unwrap();
+        for (field, value) in posted.as_object().unwrap() {
+            if let Some(stored) = shown.get(field) {
+                assert_eq!(value, stored, "{field}");
+            }
+        }
+        for field in ["created_at", "location", "units", "category", "status"] {
+            assert!(shown.contains_key(field), "{field} not shown");
+        }
+    }
+);

@@ -214,7 +214,7 @@ async fn create(
     }
     let request = form.report().map_err(|e| fail(ApiError::InvalidBody(e)))?;
     let idempotency = idempotency_key(headers, &key, &form, &request).map_err(fail)?;
-    let report = CheckedReport::parse(request).map_err(fail)?;
+    let report = CheckedReport::parse(request).map_err(|e| fail(e.into()))?;
     let accepted = intake::submit(
         state,
         Submission {
@@ -225,7 +225,7 @@ async fn create(
         },
     )
     .await
-    .map_err(fail)?;
+    .map_err(|e| fail(e.into()))?;
     let body = [CreatedRequest {
         service_request_id: accepted.case_id,
         token: accepted.follow_up_secret,
