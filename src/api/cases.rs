@@ -144,11 +144,10 @@ pub struct CasePosition {
     lat: f64,
 }
 
-/// A case merged into this one, and who reported it.
+/// A case merged into this one (its reporter is not shown: staff open the case for that).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DuplicateCase {
     case_id: String,
-    reporter: String,
 }
 
 /// An open case of the same category nearby: what a dispatcher may merge.
@@ -304,10 +303,7 @@ async fn show(
         body.duplicates = Some(
             duplicates
                 .into_iter()
-                .map(|d| DuplicateCase {
-                    case_id: d.case_id,
-                    reporter: d.reporter,
-                })
+                .map(|d| DuplicateCase { case_id: d.case_id })
                 .collect(),
         );
         body.duplicate_candidates = Some(
