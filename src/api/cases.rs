@@ -362,7 +362,10 @@ pub enum PublicDetails {
 /// What a resident may see of an event: when, what, by which role, and the public facts of
 /// a dispatch or a rating. Actors (user ids), reasons, notes, assignees and supervision
 /// opinions are staff-internal and left out.
+// `deny_unknown_fields` makes the schema closed (`additionalProperties: false`), so that a
+// staff event, which has `actor`, matches exactly one of `TimelineEvent`'s `oneOf`.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PublicEvent {
     seq: i32,
     #[serde(with = "millis")]
