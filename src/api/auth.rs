@@ -16,9 +16,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
-use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::error::Problem;
 use super::{ApiError, ApiJson, AppState};
@@ -48,17 +48,20 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(delete, path = "/v1/principals/{id}/tokens", tag = "auth", security(("bearer" = [])),
     params(("id" = String, Path, description = "The principal's id")),
     responses(
-        (status = 200, description = "How many tokens were revoked", body = super::wire::Revoked),
+        (status = 200, description = "How many tokens were revoked", body = Revoked),
         (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     caller.with_role(&[Role::Admin], "revoke tokens")?;
     let revoked = state.store.revoke_tokens(&id, Utc::now()).await?;
-    Ok(Json(json!({"principal": id, "revoked": revoked})))
+    Ok(Json(Revoked {
+        principal: id,
+        revoked,
+    }))
 }
 
 /// Who is calling: the principal of a valid bearer token, or nobody. The [`authenticate`]
@@ -310,16 +313,74 @@ fn shipped_departments() -> Vec<DepartmentCode> {
         .collect()
 }
 
-fn principal_json(p: &Principal) -> Value {
-    json!({"id": p.id, "role": p.role, "unit": p.unit, "name": p.name})
+/// Tokens revoked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {
+    principal: String,
+    /// How many tokens were revoked.
+    revoked: u64,
 }
 
-#[derive(Debug, Deserialize)]
+/// A principal: who a token belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrincipalBody {
+    id: String,
+    role: Role,
+    /// The unit or department a unit-bound role works for.
+    unit: Option<String>,
+    name: Option<String>,
+}
+
+impl From<&Principal> for PrincipalBody {
+    fn from(p: &Principal) -> Self {
+        Self {
+            id: p.id.clone(),
+            role: p.role,
+            unit: p.unit.clone(),
+            name: p.name.clone(),
+        }
+    }
+}
+
+/// A new principal and its token, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuedToken {
+    principal: PrincipalBody,
+    /// `cs_…`: send as `Authorization: Bearer cs_…`.
+    token: String,
+}
+
+impl IssuedToken {
+    pub(crate) fn new(principal: &Principal, token: String) -> Self {
+        Self {
+            principal: principal.into(),
+            token,
+        }
+    }
+}
+
+/// A resident's registration.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RegistrationRequest {
+pub struct RegistrationRequest {
+    /// A mainland mobile number (11 digits starting with 1, `+86` allowed).
+    #[schema(example = "13800138000")]
     phone: String,
     #[serde(default)]
     name: Option<String>,
+}
+
+/// The answer to a registration: a code is on its way to the phone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationPending {
+    /// The registration's id, sent back with the code.
+    registration: String,
+    /// When the code stops working (ten minutes).
+    #[serde(with = "super::wire::secs")]
+    expires_at: DateTime<Utc>,
+    /// Where to send the code: `/v1/residents/confirm`.
+    #[schema(example = "/v1/residents/confirm")]
+    confirm: &'static str,
 }
 
 /// How long a registration code can be used.
@@ -335,9 +396,9 @@ const REGISTRATIONS_PER_HOUR: i64 = 5;
 /// `POST /v1/residents/confirm` exchanges it for a token. A number that is registered
 /// already gets a new token for the same resident: owning the phone is what counts.
 #[utoipa::path(post, path = "/v1/residents", tag = "auth",
-    request_body(content = super::wire::RegistrationBody, content_type = "application/json"),
+    request_body(content = RegistrationRequest, content_type = "application/json"),
     responses(
-        (status = 202, description = "A code was sent to the phone (the same answer for a known number)", body = super::wire::RegistrationPending),
+        (status = 202, description = "A code was sent to the phone (the same answer for a known number)", body = RegistrationPending),
         (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_content_type`", body = Problem, content_type = "application/problem+json"),
@@ -347,7 +408,7 @@ const REGISTRATIONS_PER_HOUR: i64 = 5;
 async fn register(
     State(state): State<AppState>,
     ApiJson(r): ApiJson<RegistrationRequest>,
-) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+) -> Result<(axum::http::StatusCode, Json<RegistrationPending>), ApiError> {
     let phone = normalise_phone(&r.phone).map_err(|e| ApiError::InvalidField {
         code: "invalid_phone",
         detail: e.to_string(),
@@ -385,18 +446,22 @@ async fn register(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((
         axum::http::StatusCode::ACCEPTED,
-        Json(json!({
-            "registration": id,
-            "expires_at": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "confirm": "/v1/residents/confirm",
-        })),
+        Json(RegistrationPending {
+            registration: id,
+            expires_at,
+            confirm: "/v1/residents/confirm",
+        }),
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// The code a registration sent to the phone.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ConfirmationRequest {
+pub struct ConfirmationRequest {
+    /// The `registration` of `POST /v1/residents`.
     registration: String,
+    /// The six digits of the text message.
+    #[schema(example = "042817")]
     code: String,
 }
 
@@ -405,10 +470,10 @@ struct ConfirmationRequest {
 /// for a number registered before). A wrong, expired or used code, an unknown registration
 /// and one out of attempts all get the same `invalid_code`.
 #[utoipa::path(post, path = "/v1/residents/confirm", tag = "auth",
-    request_body(content = super::wire::ConfirmationBody, content_type = "application/json"),
+    request_body(content = ConfirmationRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "The number was registered before: a new token for that resident", body = super::wire::IssuedToken),
-        (status = 201, description = "A new resident; the token is shown this once", body = super::wire::IssuedToken),
+        (status = 200, description = "The number was registered before: a new token for that resident", body = IssuedToken),
+        (status = 201, description = "A new resident; the token is shown this once", body = IssuedToken),
         (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_content_type`", body = Problem, content_type = "application/problem+json"),
@@ -417,7 +482,7 @@ struct ConfirmationRequest {
 async fn confirm(
     State(state): State<AppState>,
     ApiJson(c): ApiJson<ConfirmationRequest>,
-) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+) -> Result<(axum::http::StatusCode, Json<IssuedToken>), ApiError> {
     let refused = || ApiError::InvalidField {
         code: "invalid_code",
         detail: "the code is wrong or expired, or the registration is used up; \
@@ -459,7 +524,7 @@ async fn confirm(
     };
     Ok((
         status,
-        Json(json!({"principal": principal_json(&principal), "token": token})),
+        Json(IssuedToken::new(&principal, token)),
     ))
 }
 
@@ -494,10 +559,14 @@ fn checked_name(name: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A staff principal to create.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TokenRequest {
+pub struct TokenRequest {
+    /// Any role but `resident` (residents register) and `system`.
+    #[schema(example = "dispatcher")]
     role: String,
+    /// The unit (or, for handlers, department) a grid worker or handler works for.
     #[serde(default)]
     unit: Option<String>,
     #[serde(default)]
@@ -506,9 +575,9 @@ struct TokenRequest {
 
 /// `POST /v1/tokens` (admin): a new staff principal and its token.
 #[utoipa::path(post, path = "/v1/tokens", tag = "auth", security(("bearer" = [])),
-    request_body(content = super::wire::TokenRequestBody, content_type = "application/json"),
+    request_body(content = TokenRequest, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created; the token is shown this once", body = super::wire::IssuedToken),
+        (status = 201, description = "Created; the token is shown this once", body = IssuedToken),
         (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
@@ -519,7 +588,7 @@ async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(r): ApiJson<TokenRequest>,
-) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+) -> Result<(axum::http::StatusCode, Json<IssuedToken>), ApiError> {
     caller.with_role(&[Role::Admin], "issue tokens")?;
     let role: Role = r
         .role
@@ -540,13 +609,13 @@ async fn create_token(
     let (principal, token) = issue_token(state.store.as_ref(), role, r.unit, name, None).await?;
     Ok((
         axum::http::StatusCode::CREATED,
-        Json(json!({"principal": principal_json(&principal), "token": token})),
+        Json(IssuedToken::new(&principal, token)),
     ))
 }
 
 /// `GET /v1/me`: who the token belongs to.
 #[utoipa::path(get, path = "/v1/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "The caller", body = super::wire::PrincipalBody)))]
-async fn me(caller: Caller) -> Result<Json<Value>, ApiError> {
-    Ok(Json(principal_json(caller.principal()?)))
+    responses((status = 200, description = "The caller", body = PrincipalBody)))]
+async fn me(caller: Caller) -> Result<Json<PrincipalBody>, ApiError> {
+    Ok(Json(caller.principal()?.into()))
 }

@@ -38,29 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/v1/supervision", signed_in(get(supervision)))
 }
 
-/// Times as the API has always written them: RFC 3339, UTC, milliseconds.
-mod millis {
-    use chrono::{DateTime, SecondsFormat, Utc};
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
-    }
-
-    pub mod option {
-        use super::*;
-
-        pub fn serialize<S: Serializer>(
-            t: &Option<DateTime<Utc>>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            match t {
-                Some(t) => super::serialize(t, s),
-                None => s.serialize_none(),
-            }
-        }
-    }
-}
+// Times as the API has always written them: RFC 3339, UTC, milliseconds.
+use super::wire::millis;
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -128,13 +107,30 @@ impl TargetBody {
     }
 }
 
-/// The units of a case's location (codes), `null` where the deployment has no such level.
+/// The units of a case's location, each `{kind: "unit", code, name, level}` like a target;
+/// `null` where the deployment has no such level.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseUnits {
-    district: Option<String>,
-    street: Option<String>,
-    community: Option<String>,
-    grid: Option<String>,
+    district: Option<TargetBody>,
+    street: Option<TargetBody>,
+    community: Option<TargetBody>,
+    grid: Option<TargetBody>,
+}
+
+impl CaseUnits {
+    fn of(state: &AppState, i: &IndexedCase) -> Self {
+        let unit = |code: &Option<String>| {
+            code.as_deref()
+                .and_then(|c| UnitCode::parse(c).ok())
+                .map(|c| TargetBody::of(state, &Target::Unit(c)))
+        };
+        CaseUnits {
+            district: unit(&i.district),
+            street: unit(&i.street),
+            community: unit(&i.community),
+            grid: unit(&i.grid),
+        }
+    }
 }
 
 /// A WGS-84 position.
@@ -263,12 +259,7 @@ impl CaseBody {
                 lon: i.lon,
                 lat: i.lat,
             },
-            units: CaseUnits {
-                district: i.district.clone(),
-                street: i.street.clone(),
-                community: i.community.clone(),
-                grid: i.grid.clone(),
-            },
+            units: CaseUnits::of(state, i),
             reporters: None,
             duplicates: None,
             duplicate_candidates: None,

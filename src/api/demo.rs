@@ -9,11 +9,15 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::error::Problem;
+use super::auth::IssuedToken;
 use super::{ApiError, ApiJson, AppState};
+use crate::domain::workflow::case::Role;
 use crate::domain::workflow::access::{new_token, token_digest};
 
 /// Whether the demo sign-in answers.
@@ -49,16 +53,16 @@ fn check(state: &AppState, path: &str) -> Result<(), ApiError> {
 /// `GET /v1/demo/principals`: the synthetic principals, grouped by role.
 #[utoipa::path(get, path = "/v1/demo/principals", tag = "auth",
     responses(
-        (status = 200, description = "`{synthetic: true, roles: {role: [{id, role, unit, unit_name, name}]}}`", body = Object),
+        (status = 200, description = "The demo's principals by role", body = DemoPrincipals),
         (status = 403, description = "`forbidden`: demo sign-in is off on a non-loopback address", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: not a demo deployment", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip(state))]
-async fn principals(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn principals(State(state): State<AppState>) -> Result<Json<DemoPrincipals>, ApiError> {
     check(&state, "/v1/demo/principals")?;
     let all = state.store.demo_principals().await?;
     let j = state.jurisdiction().ok();
-    let mut roles = serde_json::Map::new();
+    let mut roles: BTreeMap<Role, Vec<DemoPrincipal>> = BTreeMap::new();
     for p in all {
         let unit_name = match (&j, &p.unit) {
             (Some(j), Some(u)) => crate::domain::spatial::units::UnitCode::parse(u)
@@ -67,27 +71,56 @@ async fn principals(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
                 .map(|id| j.unit(id).name.clone()),
             _ => None,
         };
-        let entry = roles
-            .entry(p.role.as_str())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(list) = entry {
-            list.push(json!({"id": p.id, "role": p.role, "unit": p.unit, "unit_name": unit_name, "name": p.name}));
-        }
+        roles.entry(p.role).or_default().push(DemoPrincipal {
+            id: p.id,
+            role: p.role,
+            unit: p.unit,
+            unit_name,
+            name: p.name,
+        });
     }
-    Ok(Json(json!({"synthetic": true, "roles": roles})))
+    Ok(Json(DemoPrincipals {
+        synthetic: true,
+        roles,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+/// The demo's synthetic principals, by role (`GET /v1/demo/principals`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DemoPrincipals {
+    /// Always `true`: these people do not exist.
+    synthetic: bool,
+    /// The principals of each role that has any, keyed by role.
+    #[schema(value_type = BTreeMap<String, Vec<DemoPrincipal>>)]
+    roles: BTreeMap<Role, Vec<DemoPrincipal>>,
+}
+
+/// A demo principal: who a visitor can sign in as.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DemoPrincipal {
+    id: String,
+    role: Role,
+    /// The unit or department a unit-bound role works for.
+    unit: Option<String>,
+    /// The unit's name, when `unit` is one of the jurisdiction's units.
+    unit_name: Option<String>,
+    name: Option<String>,
+}
+
+/// Whom to sign in as.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SignIn {
+pub struct SignIn {
+    /// The `id` of a principal of `GET /v1/demo/principals`.
+    #[schema(example = "u-demo-dispatcher")]
     principal: String,
 }
 
 /// `POST /v1/demo/sign-in {"principal": id}`: a new bearer token for that demo principal.
 #[utoipa::path(post, path = "/v1/demo/sign-in", tag = "auth",
-    request_body(content = Object, description = "`{\"principal\": id}` of `GET /v1/demo/principals`", content_type = "application/json"),
+    request_body(content = SignIn, content_type = "application/json"),
     responses(
-        (status = 200, description = "A token for the demo principal", body = super::wire::IssuedToken),
+        (status = 200, description = "A token for the demo principal", body = IssuedToken),
         (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: demo sign-in is off on a non-loopback address", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: not a demo deployment", body = Problem, content_type = "application/problem+json"),
@@ -99,7 +132,7 @@ struct SignIn {
 async fn sign_in(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SignIn>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IssuedToken>, ApiError> {
     check(&state, "/v1/demo/sign-in")?;
     let token = new_token();
     let p = state
@@ -110,8 +143,5 @@ async fn sign_in(
             code: "invalid_principal",
             detail: format!("{:?} is not a demo principal", body.principal),
         })?;
-    Ok(Json(json!({
-        "token": token,
-        "principal": {"id": p.id, "role": p.role, "unit": p.unit, "name": p.name},
-    })))
+    Ok(Json(IssuedToken::new(&p, token)))
 }

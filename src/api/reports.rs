@@ -13,16 +13,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use utoipa::ToSchema;
 
 use super::auth::{Caller, signed_in};
 use super::error::Problem;
 use super::error::json_body_error;
-use super::resolve::{round1, round6};
+use super::resolve::{NearBoundary, UnitChain, round1, round6};
 use super::{ApiError, AppState};
 use crate::domain::spatial::datum::Datum;
 use crate::domain::workflow::case::{ActionKind, may};
-use crate::domain::workflow::categories::Category;
+use crate::domain::workflow::categories::{Category, CategoryKind};
 use crate::media::{Ingested, MediaKind, MediaLimits};
 use crate::service::intake::{self, CheckedReport, Submission, request_hash};
 use crate::store::{Contact, IdempotencyKey, Principal, StoredReport};
@@ -41,7 +42,7 @@ pub fn router() -> Router<AppState> {
     request_body(content = super::wire::PhotoBytes, description = "The photo's bytes (JPEG, PNG, WebP, HEIC)",
         content_type = "application/octet-stream"),
     responses(
-        (status = 201, description = "Stored, location metadata stripped", body = super::wire::UploadedMedium),
+        (status = 201, description = "Stored, location metadata stripped", body = UploadedMedium),
         (status = 403, description = "`forbidden`: residents send photos with their report", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`media_too_large`, `payload_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`: not a photo, judged by its bytes", body = Problem, content_type = "application/problem+json"),
@@ -51,7 +52,7 @@ async fn upload_photo(
     State(state): State<AppState>,
     caller: Caller,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<UploadedMedium>), ApiError> {
     let p = caller.principal()?;
     if !crate::domain::workflow::access::is_staff(p.role) {
         return Err(ApiError::Forbidden(
@@ -64,7 +65,11 @@ async fn upload_photo(
         .remove(0);
     Ok((
         StatusCode::CREATED,
-        Json(json!({"key": row.storage_key, "media_type": row.media_type, "bytes": row.bytes})),
+        Json(UploadedMedium {
+            key: row.storage_key,
+            media_type: row.media_type,
+            bytes: row.bytes,
+        }),
     ))
 }
 
@@ -178,11 +183,11 @@ fn media_type_of(headers: &HeaderMap) -> String {
         description = "1 to 255 visible ASCII characters: a retry with the same key and request answers the first case")),
     request_body(content(
         (ReportRequest = "application/json"),
-        (super::wire::MultipartReport = "multipart/form-data"),
+        (MultipartReport = "multipart/form-data"),
     )),
     responses(
         (status = 201, description = "Stored (or replayed: `Idempotent-Replayed: true`); `Location` names the report",
-            body = super::wire::ReportBody),
+            body = IntakeBody),
         (status = 400, description = "`malformed_json`, `invalid_idempotency_key`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: a role that does not report", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`, `media_too_large`", body = Problem, content_type = "application/problem+json"),
@@ -304,11 +309,11 @@ async fn intake(
         },
     )
     .await?;
-    let mut body = public_report(&accepted.report, Some(&accepted.category));
-    // `status` stays `submitted` for clients of the first intake API; `state` is the
-    // case's state after auto-dispatch.
-    body["state"] = Value::String(accepted.state);
-    body["follow_up_secret"] = Value::String(accepted.follow_up_secret);
+    let body = IntakeBody {
+        report: ReportBody::of(&accepted.report, Some(&accepted.category))?,
+        state: accepted.state,
+        follow_up_secret: accepted.follow_up_secret,
+    };
     let case_id = accepted.case_id;
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     let headers = response.headers_mut();
@@ -324,25 +329,142 @@ async fn intake(
     Ok(response)
 }
 
-/// A report as anyone may see it: no contact details, no EXIF locations.
-fn public_report(r: &StoredReport, category: Option<&Category>) -> Value {
-    let category = match category {
-        Some(c) => json!({"code": c.code, "name": c.name, "kind": c.kind}),
-        None => json!({"code": r.category}),
-    };
-    json!({
-        "case_id": r.case_id,
-        "status": r.status,
-        "created_at": r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "description": r.description,
-        "category": category,
-        "location": {"lon": round6(r.lon), "lat": round6(r.lat), "accuracy_m": r.accuracy_m, "address": r.address},
-        "units": r.units.0,
-        "snapped": r.snapped_m.is_some(),
-        "snapped_m": r.snapped_m.map(round1),
-        "near_boundary": r.near_boundary.as_ref().map(|n| n.0.clone()),
-        "media": r.media.iter().map(|m| json!({"seq": m.seq, "kind": m.kind, "media_type": m.media_type, "bytes": m.bytes})).collect::<Vec<_>>(),
-    })
+/// A report's category as the public sees it (`name` and `kind` unless the category was
+/// removed from the store).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportCategory {
+    #[schema(example = "0302")]
+    code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<CategoryKind>,
+}
+
+/// Where a report was made, in WGS-84 (six decimals).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportLocation {
+    lon: f64,
+    lat: f64,
+    accuracy_m: Option<f64>,
+    address: Option<String>,
+}
+
+/// A medium of a report (its bytes are not served here).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportMedium {
+    seq: i32,
+    /// `photo`, `voice` or `video`.
+    kind: String,
+    media_type: String,
+    bytes: i64,
+}
+
+/// A report as anyone who may see it sees it: never the reporter's contact, never the
+/// location found in a photo's metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportBody {
+    #[schema(example = "XL-20261201-000001")]
+    case_id: String,
+    /// `submitted`, kept for clients of the first intake API; a case's `state` is what
+    /// moves.
+    status: String,
+    #[serde(with = "super::wire::millis")]
+    created_at: DateTime<Utc>,
+    description: String,
+    category: ReportCategory,
+    location: ReportLocation,
+    /// The report's units, `district` to `grid`, each `{kind: "unit", code, name, level}`.
+    units: UnitChain,
+    snapped: bool,
+    snapped_m: Option<f64>,
+    near_boundary: Option<NearBoundary>,
+    media: Vec<ReportMedium>,
+}
+
+impl ReportBody {
+    /// A stored report as anyone may see it: no contact details, no EXIF locations.
+    fn of(r: &StoredReport, category: Option<&Category>) -> Result<Self, ApiError> {
+        let corrupt = |what: &str, e: serde_json::Error| {
+            ApiError::Internal(format!("stored {what} of {}: {e}", r.case_id))
+        };
+        Ok(ReportBody {
+            case_id: r.case_id.clone(),
+            status: r.status.clone(),
+            created_at: r.created_at,
+            description: r.description.clone(),
+            category: ReportCategory {
+                code: r.category.clone(),
+                name: category.map(|c| c.name.clone()),
+                kind: category.map(|c| c.kind),
+            },
+            location: ReportLocation {
+                lon: round6(r.lon),
+                lat: round6(r.lat),
+                accuracy_m: r.accuracy_m,
+                address: r.address.clone(),
+            },
+            units: UnitChain::deserialize(&r.units.0).map_err(|e| corrupt("units", e))?,
+            snapped: r.snapped_m.is_some(),
+            snapped_m: r.snapped_m.map(round1),
+            near_boundary: r
+                .near_boundary
+                .as_ref()
+                .map(|n| NearBoundary::deserialize(&n.0))
+                .transpose()
+                .map_err(|e| corrupt("near_boundary", e))?,
+            media: r
+                .media
+                .iter()
+                .map(|m| ReportMedium {
+                    seq: m.seq,
+                    kind: m.kind.clone(),
+                    media_type: m.media_type.clone(),
+                    bytes: m.bytes,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Intake's answer: the report as stored, the case's state after auto-dispatch and the
+/// reporter's follow-up secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntakeBody {
+    #[serde(flatten)]
+    report: ReportBody,
+    /// The case's state after intake's auto-dispatch (`submitted`, `dispatched`,
+    /// `pending_verification`).
+    state: String,
+    /// Shown once: send it as `Follow-Up-Secret` to `GET /v1/follow-up` to follow and rate
+    /// the case without an account.
+    follow_up_secret: String,
+}
+
+/// A report as `multipart/form-data`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // the schema of a body read part by part (`read_multipart`)
+pub struct MultipartReport {
+    /// The report's JSON (as `application/json` takes it).
+    report: String,
+    /// Up to 9 photos (JPEG, PNG, WebP, HEIC), judged by their bytes.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    photo: Vec<Vec<u8>>,
+    /// One voice recording.
+    #[schema(value_type = Option<String>, format = Binary)]
+    voice: Option<Vec<u8>>,
+    /// One video.
+    #[schema(value_type = Option<String>, format = Binary)]
+    video: Option<Vec<u8>>,
+}
+
+/// An uploaded photo: its `key`, which `after_photos` and `photos` of actions name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadedMedium {
+    #[schema(example = "media/3f…e1.jpg")]
+    key: String,
+    media_type: String,
+    bytes: i64,
 }
 
 /// `GET /v1/reports/{case_id}`: a report as the public sees it, for callers who may see
@@ -350,7 +472,7 @@ fn public_report(r: &StoredReport, category: Option<&Category>) -> Value {
 #[utoipa::path(get, path = "/v1/reports/{case_id}", tag = "reports", security(("bearer" = [])),
     params(("case_id" = String, Path, example = "XL-20261201-000001")),
     responses(
-        (status = 200, description = "The report", body = super::wire::ReportBody),
+        (status = 200, description = "The report", body = ReportBody),
         (status = 404, description = "`report_not_found` (or not visible to the caller)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip(state))]
@@ -358,7 +480,7 @@ async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(case_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReportBody>, ApiError> {
     // The same visibility as the case: nobody learns that a report they may not see exists.
     let p = caller.principal()?;
     if !crate::service::workflow::visible_to(&state, p, &case_id).await? {
@@ -369,9 +491,9 @@ async fn show(
         .get_report(&case_id)
         .await?
         .ok_or_else(|| ApiError::ReportNotFound(case_id.clone()))?;
-    let categories = state.store.categories().await?;
-    let category = categories
-        .iter()
-        .find(|c| c.code.as_str() == report.category);
-    Ok(Json(public_report(&report, category)))
+    let category = state
+        .categories
+        .find(state.store.as_ref(), &report.category)
+        .await?;
+    Ok(Json(ReportBody::of(&report, category.as_ref())?))
 }

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::Problem;
@@ -79,15 +79,6 @@ pub fn place(j: &Jurisdiction, at: LonLat) -> Result<Placement, ApiError> {
     }
 }
 
-/// A unit with its level, as `near_boundary` names the other candidate.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LevelledUnit {
-    #[schema(example = "211103001002004")]
-    pub code: String,
-    pub name: String,
-    pub level: UnitLevel,
-}
-
 /// The unit chain of a point, one member per level the deployment has, coarsest first.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct UnitChain {
@@ -120,9 +111,9 @@ impl UnitChain {
 }
 
 /// A point within 5 m of another unit: that unit, its chain, and where the chains differ.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct NearBoundary {
-    pub unit: LevelledUnit,
+    pub unit: UnitRef,
     pub units: UnitChain,
     /// Distance to the other unit in metres, one decimal.
     #[schema(minimum = 0.0)]
@@ -136,11 +127,7 @@ pub fn near_boundary(j: &Jurisdiction, p: &Placement) -> Option<NearBoundary> {
     p.near_boundary.as_ref().map(|n| {
         let u = j.unit(n.unit);
         NearBoundary {
-            unit: LevelledUnit {
-                code: u.code.to_string(),
-                name: u.name.clone(),
-                level: u.level,
-            },
+            unit: UnitRef::from(u),
             units: UnitChain::of(j, n.unit),
             distance_m: round1(n.distance_m),
             differs_at: n.differs_at,
@@ -317,6 +304,12 @@ pub struct ResolvedFeatureCollection {
     pub features: Vec<PointFeature>,
 }
 
+/// The member a feature of `POST /v1/resolve` outside the area gets instead of its units.
+#[derive(Debug, Clone, Serialize)]
+struct OutOfAreaMember {
+    out_of_area: OutOfArea,
+}
+
 /// `out_of_area` of a feature of `POST /v1/resolve`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OutOfArea {
@@ -346,26 +339,25 @@ pub(super) async fn resolve_many(
     ApiQuery(q): ApiQuery<BatchQuery>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let features = point_features(&body)?;
+    let points = points(body)?;
     let j = state.jurisdiction()?;
-    let mut out = Vec::with_capacity(features.len());
-    for (i, (feature, lon, lat)) in features.into_iter().enumerate() {
-        let loc = InputLocation::parse(lon, lat, q.datum)
+    let mut out = Vec::with_capacity(points.len());
+    for (i, point) in points.into_iter().enumerate() {
+        let loc = InputLocation::parse(point.lon, point.lat, q.datum)
             .map_err(|e| ApiError::InvalidGeoJson(format!("feature {i}: {e}")))?;
-        let mut props = match feature.get("properties") {
-            Some(Value::Object(m)) => m.clone(),
-            _ => Map::new(),
-        };
+        let mut props = point.properties;
         let annotation = match place(&j, loc.wgs84) {
             Ok(p) => serde_json::to_value(Resolved::of(&j, &loc, &p)),
             Err(ApiError::OutOfArea {
                 nearest_unit,
                 distance_m,
                 ..
-            }) => serde_json::to_value(json!({"out_of_area": OutOfArea {
-                nearest_unit,
-                distance_m: round1(distance_m),
-            }})),
+            }) => serde_json::to_value(OutOfAreaMember {
+                out_of_area: OutOfArea {
+                    nearest_unit,
+                    distance_m: round1(distance_m),
+                },
+            }),
             Err(e) => return Err(e),
         }
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -374,7 +366,7 @@ pub(super) async fn resolve_many(
         }
         out.push(PointFeature {
             kind: FeatureType::Feature,
-            id: feature.get("id").cloned(),
+            id: point.id,
             geometry: PointGeometry {
                 kind: PointType::Point,
                 coordinates: vec![round6(loc.wgs84.lon), round6(loc.wgs84.lat)],
@@ -391,61 +383,51 @@ pub(super) async fn resolve_many(
     ))
 }
 
-/// Checks that `body` is a FeatureCollection of at most [`MAX_POINTS`] Point features
-/// (RFC 7946 §3.3, §3.1.2) and returns each with its position.
-fn point_features(body: &Value) -> Result<Vec<(&Map<String, Value>, f64, f64)>, ApiError> {
-    if body.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
-        return Err(ApiError::InvalidGeoJson(
-            "expected a GeoJSON FeatureCollection".into(),
-        ));
-    }
-    let Some(features) = body.get("features").and_then(Value::as_array) else {
-        return Err(ApiError::InvalidGeoJson(
-            "a FeatureCollection needs a `features` array".into(),
-        ));
-    };
-    if features.len() > MAX_POINTS {
+/// A Point feature of a batch: its position as sent, its `id` and `properties` kept.
+struct BatchPoint {
+    lon: f64,
+    lat: f64,
+    id: Option<Value>,
+    properties: Map<String, Value>,
+}
+
+/// Parses `body` as a GeoJSON FeatureCollection (RFC 7946 §3.3, through the `geojson`
+/// crate) of at most [`MAX_POINTS`] features whose geometries are Points (§3.1.2).
+fn points(body: Value) -> Result<Vec<BatchPoint>, ApiError> {
+    let collection = geojson::FeatureCollection::deserialize(body)
+        .map_err(|e| ApiError::InvalidGeoJson(format!("not a FeatureCollection of Features: {e}")))?;
+    if collection.features.len() > MAX_POINTS {
         return Err(ApiError::TooMany(format!(
             "{} features; at most {MAX_POINTS} per request",
-            features.len()
+            collection.features.len()
         )));
     }
-    features
-        .iter()
+    collection
+        .features
+        .into_iter()
         .enumerate()
         .map(|(i, f)| {
             let bad = |why: &str| ApiError::InvalidGeoJson(format!("feature {i}: {why}"));
-            let f = f.as_object().ok_or_else(|| bad("not an object"))?;
-            if f.get("type").and_then(Value::as_str) != Some("Feature") {
-                return Err(bad("type must be Feature"));
-            }
-            if !matches!(
-                f.get("id"),
-                None | Some(Value::String(_) | Value::Number(_))
-            ) {
-                return Err(bad("id must be a string or a number (RFC 7946 §3.2)"));
-            }
-            if !matches!(
-                f.get("properties"),
-                None | Some(Value::Null | Value::Object(_))
-            ) {
-                return Err(bad("properties must be an object or null (RFC 7946 §3.2)"));
-            }
-            let g = f
-                .get("geometry")
-                .and_then(Value::as_object)
-                .ok_or_else(|| bad("no geometry"))?;
-            if g.get("type").and_then(Value::as_str) != Some("Point") {
+            let Some(geometry) = f.geometry else {
+                return Err(bad("no geometry"));
+            };
+            let geojson::GeometryValue::Point { coordinates } = geometry.value else {
                 return Err(bad("geometry must be a Point"));
-            }
-            let c = g
-                .get("coordinates")
-                .and_then(Value::as_array)
-                .filter(|c| (2..=3).contains(&c.len()))
-                .ok_or_else(|| bad("a Point needs [lon, lat]"))?;
-            let lon = c[0].as_f64().ok_or_else(|| bad("lon is not a number"))?;
-            let lat = c[1].as_f64().ok_or_else(|| bad("lat is not a number"))?;
-            Ok((f, lon, lat))
+            };
+            let [lon, lat, ..] = *coordinates.as_slice() else {
+                return Err(bad("a Point needs [lon, lat]"));
+            };
+            Ok(BatchPoint {
+                lon,
+                lat,
+                id: f
+                    .id
+                    .map(|id| match id {
+                        geojson::feature::Id::String(s) => Value::String(s),
+                        geojson::feature::Id::Number(n) => Value::Number(n),
+                    }),
+                properties: f.properties.unwrap_or_default(),
+            })
         })
         .collect()
 }

@@ -31,7 +31,7 @@ use crate::domain::workflow::departments::DepartmentCode;
 use crate::domain::workflow::dispatch::{
     Candidate, DispatchDecision, DispatchInput, assign, choose_target,
 };
-use crate::domain::workflow::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
+use crate::domain::workflow::rewards::verified_credit;
 use crate::domain::workflow::target::Target;
 use crate::store::analytics::Bbox;
 use crate::store::{
@@ -836,21 +836,7 @@ impl Reporter {
                 cash_fen: 0,
             },
             decide: Box::new(move |points: i64, cash: i64| {
-                let today = Amount {
-                    points: u32::try_from(points).unwrap_or(u32::MAX),
-                    cash_fen: u32::try_from(cash).unwrap_or(u32::MAX),
-                };
-                match award(
-                    &category,
-                    ReportOutcome::Verified,
-                    today,
-                    DailyCap::default(),
-                ) {
-                    Award::Earned { amount, .. } => {
-                        Some((amount.points as i32, amount.cash_fen as i32))
-                    }
-                    Award::Nothing { .. } => None,
-                }
+                verified_credit(&category, points, cash)
             }),
         }
     }

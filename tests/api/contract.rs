@@ -272,7 +272,7 @@ crate::both_backends!(
 #[test]
 fn every_problem_kind_fits_the_problem_schema() {
     use citysnap::api::ApiError;
-    use citysnap::domain::spatial::units::UnitRef;
+    use citysnap::domain::spatial::units::{UnitKind, UnitLevel, UnitRef};
     let doc = generated();
     let schema = &doc["components"]["schemas"]["Problem"];
     let properties = schema["properties"].as_object().expect("properties");
@@ -287,8 +287,10 @@ fn every_problem_kind_fits_the_problem_schema() {
         ApiError::OutOfArea {
             service_area: "兴隆台区".into(),
             nearest_unit: UnitRef {
+                kind: UnitKind::Unit,
                 code: "211103".into(),
                 name: "兴隆台区".into(),
+                level: UnitLevel::District,
             },
             distance_m: 1234.56,
             distance_km: 1.23456,

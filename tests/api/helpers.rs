@@ -290,6 +290,21 @@ impl TestApp {
         read(r).await
     }
 
+    pub async fn delete_as(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let r = self
+            .client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("DELETE");
+        read(r).await
+    }
+
     pub async fn post_raw(
         &self,
         path: &str,

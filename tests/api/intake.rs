@@ -40,7 +40,7 @@ both_backends!(
         );
         assert_eq!(
             body["units"]["district"],
-            json!({"code": "211103", "name": "兴隆台区"})
+            json!({"kind": "unit", "code": "211103", "name": "兴隆台区", "level": "district"})
         );
 
         let dispatcher = app.token("dispatcher", None).await;
@@ -392,14 +392,8 @@ both_backends!(
         let (status, body, _) = app.post_json("/v1/reports", &bikes).await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["category"]["name"], "共享单车乱停放", "{body}");
-        let r = app
-            .client
-            .delete(app.url("/v1/categories/0120"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        let (status, body, _) = app.delete_as("/v1/categories/0120", &admin).await;
+        assert_eq!(status, 200, "{body}");
         assert_problem(
             &app.post_json("/v1/reports", &bikes).await,
             422,

@@ -13,7 +13,7 @@ both_backends!(
         assert_eq!(status, 200, "{body}");
         assert_eq!(
             body["units"]["district"],
-            json!({"code": "211103", "name": "兴隆台区"})
+            json!({"kind": "unit", "code": "211103", "name": "兴隆台区", "level": "district"})
         );
         assert_eq!(body["snapped"], false);
         assert_eq!(body["location"], json!({"lon": 122.07, "lat": 41.12}));
@@ -32,7 +32,7 @@ both_backends!(
         assert_eq!(body["service_area"], "兴隆台区");
         assert_eq!(
             body["nearest_unit"],
-            json!({"code": "211103", "name": "兴隆台区"})
+            json!({"kind": "unit", "code": "211103", "name": "兴隆台区", "level": "district"})
         );
         // Independently: the haversine distance from this point to the nearest vertex of the
         // GCJ-02 outline file is 740.9 km (Python over the raw vertices); the datum shift and

@@ -31,7 +31,7 @@ both_backends!(
     concurrent_awards_to_one_resident_never_pass_the_daily_cap,
     |backend| async move {
         use citysnap::domain::workflow::categories::Category;
-        use citysnap::domain::workflow::rewards::{Amount, Award, DailyCap, ReportOutcome, award};
+        use citysnap::domain::workflow::rewards::verified_credit;
         use citysnap::store::LedgerRow;
 
         let app = TestApp::spawn(backend, &xinglongtai()).await;
@@ -72,23 +72,7 @@ both_backends!(
                 cash_fen: 0,
             };
             tokio::spawn(async move {
-                let decide = move |points: i64, cash: i64| {
-                    let today = Amount {
-                        points: points as u32,
-                        cash_fen: cash as u32,
-                    };
-                    match award(
-                        &category,
-                        ReportOutcome::Verified,
-                        today,
-                        DailyCap::default(),
-                    ) {
-                        Award::Earned { amount, .. } => {
-                            Some((amount.points as i32, amount.cash_fen as i32))
-                        }
-                        Award::Nothing { .. } => None,
-                    }
-                };
+                let decide = move |points: i64, cash: i64| verified_credit(&category, points, cash);
                 store.record_award(&row, &decide).await.expect("award")
             })
         });

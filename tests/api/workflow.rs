@@ -850,14 +850,8 @@ both_backends!(
             .await;
         assert_eq!(c["unit"], json!({"unit": STREET}), "{c}");
         // Retire: gone from the resident's list, refused on intake, kept for admins.
-        let r = app
-            .client
-            .delete(app.url("/v1/categories/0120"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        let (status, body, _) = app.delete_as("/v1/categories/0120", &admin).await;
+        assert_eq!(status, 200, "{body}");
         let (_, list, _) = app.get("/v1/categories").await;
         assert!(
             !list.to_string().contains("0120"),
@@ -1370,14 +1364,7 @@ both_backends!(
             me,
             json!({"id": id, "role": "handler", "unit": STREET, "name": "张三"})
         );
-        let r = app
-            .client
-            .delete(app.url(&format!("/v1/principals/{id}/tokens")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(read(r).await.1["revoked"], 1);
+        assert_eq!(app.delete_as(&format!("/v1/principals/{id}/tokens"), &admin).await.1["revoked"], 1);
         assert_problem(&app.get_as("/v1/me", &token).await, 401, "invalid_token");
         for (body, status, code) in [
             (json!({"role": "handler"}), 422, "invalid_unit"),

@@ -19,7 +19,7 @@ export interface CaseDetail {
   open_supervisions: number;
   reporters?: number;
   location: { lon: number; lat: number };
-  units: Record<string, string | null>;
+  units: Record<string, Target | null>;
   duplicate_candidates?: Array<{ case_id: string; distance_m?: number; state?: string }>;
   dispatch_candidates?: Target[];
   suggested_target?: Target | null;

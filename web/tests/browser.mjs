@@ -330,7 +330,7 @@ async function main() {
       method: "POST",
       body: { category: "0199", description: "浏览器测试：路灯不亮", location: { lon: anyCase.location.lon - 0.0012, lat: anyCase.location.lat + 0.0009 } },
     });
-    const target = (await api(base, `/v1/cases/${r.case_id}`, { token: dispatcherToken })).units.street;
+    const target = (await api(base, `/v1/cases/${r.case_id}`, { token: dispatcherToken })).units.street.code;
     const principals = await api(base, "/v1/demo/principals");
     const h = principals.roles.handler.find((p) => p.unit === target);
     if (!h) fail(`no demo handler for street ${target}`);
@@ -460,7 +460,7 @@ async function main() {
   });
 
   // The master goes to its street; that street's handler returns it (退回) from the panel.
-  const street = master0 => master0.units.street;
+  const street = master0 => master0.units.street.code;
   const firstCase = await api(base, `/v1/cases/${first.id}`, { token: dispatcherToken });
   await api(base, `/v1/cases/${first.id}/actions`, { method: "POST", token: dispatcherToken, body: { action: "dispatch", target: { unit: street(firstCase) } } });
   const principals = await api(base, "/v1/demo/principals");

@@ -190,21 +190,62 @@ pub struct Unit {
     pub synthetic: bool,
 }
 
-/// `{code, name}` as it appears in API responses.
+/// What a [`UnitRef`] is among the things a case can be sent to: always `unit` (a city
+/// department is the other kind, see the case API's target).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    #[default]
+    Unit,
+}
+
+/// A unit as it appears in API responses, `{kind: "unit", code, name, level}`: the shape of
+/// a case's target wherever a unit appears (issue 9). Reads the older stored `{code, name}`
+/// too, the level taken from the code's length.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "StoredUnitRef")]
 pub struct UnitRef {
+    pub kind: UnitKind,
     /// The unit's code: 6 digits for a district, 9 a street, 12 a community, 15 a grid.
     #[schema(example = "211103001002003")]
     pub code: String,
     pub name: String,
+    pub level: UnitLevel,
 }
 
 impl From<&Unit> for UnitRef {
     fn from(u: &Unit) -> Self {
         UnitRef {
+            kind: UnitKind::Unit,
             code: u.code.to_string(),
             name: u.name.clone(),
+            level: u.level,
         }
+    }
+}
+
+/// A [`UnitRef`] as stored, before the level was written with it.
+#[derive(Deserialize)]
+struct StoredUnitRef {
+    code: String,
+    name: String,
+    level: Option<UnitLevel>,
+}
+
+impl TryFrom<StoredUnitRef> for UnitRef {
+    type Error = UnitCodeError;
+
+    fn try_from(s: StoredUnitRef) -> Result<Self, Self::Error> {
+        let level = match s.level {
+            Some(l) => l,
+            None => UnitCode::parse(&s.code)?.level(),
+        };
+        Ok(UnitRef {
+            kind: UnitKind::Unit,
+            code: s.code,
+            name: s.name,
+            level,
+        })
     }
 }
 
