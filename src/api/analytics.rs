@@ -17,7 +17,6 @@ use axum::routing::get;
 use chrono::NaiveDate;
 use h3o::{CellIndex, LatLng, Resolution};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use utoipa::IntoParams;
 
@@ -412,9 +411,12 @@ pub(crate) fn geojson_response(body: &impl Serialize) -> Result<Response, ApiErr
         .into_response())
 }
 
-/// The hexagon as a GeoJSON Polygon value (for tiles).
-pub fn hexagon_geometry(cell: CellIndex) -> Value {
-    serde_json::to_value(HexPolygon::of(cell)).unwrap_or(Value::Null)
+/// The hexagon as a GeoJSON Polygon (for tiles), the ring of [`HexPolygon::of`].
+pub fn hexagon_geometry(cell: CellIndex) -> geojson::GeometryValue {
+    let [ring] = HexPolygon::of(cell).coordinates;
+    geojson::GeometryValue::Polygon {
+        coordinates: vec![ring.into_iter().map(geojson::Position::from).collect()],
+    }
 }
 
 /// Twice the signed area of an open ring (shoelace formula): positive when counter-clockwise.

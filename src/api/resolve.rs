@@ -414,8 +414,8 @@ fn points(body: Value) -> Result<Vec<BatchPoint>, ApiError> {
             let geojson::GeometryValue::Point { coordinates } = geometry.value else {
                 return Err(bad("geometry must be a Point"));
             };
-            let [lon, lat, ..] = *coordinates.as_slice() else {
-                return Err(bad("a Point needs [lon, lat]"));
+            let (&[lon, lat] | &[lon, lat, _]) = coordinates.as_slice() else {
+                return Err(bad("a Point's position is [lon, lat] or [lon, lat, height]"));
             };
             Ok(BatchPoint {
                 lon,

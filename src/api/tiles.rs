@@ -33,7 +33,6 @@ use geozero::mvt::TileValue;
 use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{CellIndex, LatLng, Resolution};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower_http::compression::CompressionLayer;
 use utoipa::{IntoParams, ToSchema};
@@ -46,6 +45,7 @@ use super::auth::Caller;
 use super::error::Problem;
 use super::limits::{ByteLru, HeapSize};
 use super::resolve::round6;
+use super::wire::geojson_feature;
 use super::{ApiError, ApiQuery, ApiSettings, AppState};
 use crate::domain::spatial::resolver::Jurisdiction;
 use crate::domain::spatial::tiles::{
@@ -374,15 +374,17 @@ pub async fn render(
         Layer::Hexbins => hexbin_features(state, req, viewer).await?,
         Layer::Reports => report_features(state, req).await?,
         Layer::Hotspots => hotspot_features(state, req, viewer).await?,
-        _ => boundary_features(state.jurisdiction()?.as_ref(), req),
+        _ => boundary_features(state.jurisdiction()?.as_ref(), req)?,
     };
     let body = match features {
         Features::GeoJson(f) if f.is_empty() => return Ok(None),
         Features::Mvt(l) if l.is_empty() => return Ok(None),
-        Features::GeoJson(f) => {
-            serde_json::to_vec(&json!({"type": "FeatureCollection", "features": f}))
-                .map_err(|e| ApiError::Internal(format!("tile JSON: {e}")))?
-        }
+        Features::GeoJson(features) => serde_json::to_vec(&geojson::FeatureCollection {
+            bbox: None,
+            features,
+            foreign_members: None,
+        })
+        .map_err(|e| ApiError::Internal(format!("tile JSON: {e}")))?,
         Features::Mvt(l) => encode_tile(vec![*l]),
     };
     Ok(Some(Rendered {
@@ -393,7 +395,7 @@ pub async fn render(
 
 /// A tile's features as they are collected.
 enum Features {
-    GeoJson(Vec<Value>),
+    GeoJson(Vec<geojson::Feature>),
     Mvt(Box<MvtLayer>),
 }
 
@@ -474,11 +476,14 @@ async fn hexbin_features(
     let mut features = Features::new(req);
     for (cell, count) in bins {
         match &mut features {
-            Features::GeoJson(f) => f.push(json!({
-                "type": "Feature",
-                "geometry": hexagon_geometry(cell),
-                "properties": {"cell": cell_hex(cell), "count": count},
-            })),
+            Features::GeoJson(f) => f.push(geojson_feature(
+                None,
+                hexagon_geometry(cell),
+                &HexbinProperties {
+                    cell: cell_hex(cell),
+                    count,
+                },
+            )?),
             Features::Mvt(layer) => {
                 let hexagon = hexagon_outline(cell);
                 layer.add_polygon(
@@ -576,11 +581,7 @@ async fn hotspot_features(
         }
         let props = HotspotProperties::of(c, viewer, state.settings.tile_min_count);
         match &mut features {
-            Features::GeoJson(f) => {
-                let props = serde_json::to_value(&props)
-                    .map_err(|e| ApiError::Internal(format!("tile JSON: {e}")))?;
-                f.push(json!({"type": "Feature", "geometry": hexagon_geometry(c.cell), "properties": props}));
-            }
+            Features::GeoJson(f) => f.push(geojson_feature(None, hexagon_geometry(c.cell), &props)?),
             Features::Mvt(layer) => {
                 let hexagon = hexagon_outline(c.cell);
                 let mut values = vec![("cell", TileValue::Str(props.cell))];
@@ -658,17 +659,16 @@ async fn report_features(state: &AppState, req: &TileRequest) -> Result<Features
                 if TileId::containing(p.lon, p.lat, req.tile.z) != req.tile {
                     continue;
                 }
-                f.push(json!({
-                    "type": "Feature",
-                    "id": p.case_id,
-                    "geometry": {"type": "Point", "coordinates": [round6(p.lon), round6(p.lat)]},
-                    "properties": {
-                        "case_id": p.case_id,
-                        "category": p.category,
-                        "status": p.status,
-                        "day": day,
+                f.push(geojson_feature(
+                    Some(p.case_id.clone()),
+                    geojson::GeometryValue::new_point([round6(p.lon), round6(p.lat)]),
+                    &ReportProperties {
+                        case_id: p.case_id,
+                        category: p.category,
+                        status: p.status,
+                        day,
                     },
-                }));
+                )?);
             }
             Features::Mvt(layer) => {
                 layer.add_point(
@@ -691,7 +691,7 @@ async fn report_features(state: &AppState, req: &TileRequest) -> Result<Features
 /// MVT outlines are simplified to this many tile units (1/8 of a pixel on a 256-px tile).
 const MVT_TOLERANCE: f64 = 2.0;
 
-fn boundary_features(j: &Jurisdiction, req: &TileRequest) -> Features {
+fn boundary_features(j: &Jurisdiction, req: &TileRequest) -> Result<Features, ApiError> {
     let level = req.layer.level().unwrap_or(UnitLevel::District);
     let rect = rect_of(&query_box(req));
     let mut features = Features::new(req);
@@ -705,17 +705,16 @@ fn boundary_features(j: &Jurisdiction, req: &TileRequest) -> Features {
                 }
                 // A quarter of a pixel, in degrees.
                 let outline = unit.geometry.simplify(req.tile.pixel_degrees() / 4.0);
-                f.push(json!({
-                    "type": "Feature",
-                    "id": unit.code.as_str(),
-                    "geometry": multipolygon_geometry(&outline),
-                    "properties": {
-                        "code": unit.code.as_str(),
-                        "name": unit.name,
-                        "level": unit.level.as_str(),
-                        "parent": parent,
+                f.push(geojson_feature(
+                    Some(unit.code.as_str().to_owned()),
+                    multipolygon_geometry(&outline),
+                    &UnitProperties {
+                        code: unit.code.as_str(),
+                        name: &unit.name,
+                        level: unit.level,
+                        parent,
                     },
-                }));
+                )?);
             }
             Features::Mvt(layer) => {
                 let mut properties = vec![
@@ -730,17 +729,17 @@ fn boundary_features(j: &Jurisdiction, req: &TileRequest) -> Features {
             }
         }
     }
-    features
+    Ok(features)
 }
 
 /// A (multi)polygon as RFC 7946 GeoJSON: exterior rings counter-clockwise, holes clockwise
 /// (§3.1.6), 6 decimals, rings that simplification collapsed left out.
-fn multipolygon_geometry(mp: &MultiPolygon<f64>) -> Value {
+fn multipolygon_geometry(mp: &MultiPolygon<f64>) -> geojson::GeometryValue {
     use geo::orient::{Direction, Orient};
-    let ring = |r: &geo::LineString<f64>| -> Vec<[f64; 2]> {
-        r.0.iter().map(|c| [round6(c.x), round6(c.y)]).collect()
+    let ring = |r: &geo::LineString<f64>| -> Vec<geojson::Position> {
+        r.0.iter().map(|c| [round6(c.x), round6(c.y)].into()).collect()
     };
-    let polygons: Vec<Vec<Vec<[f64; 2]>>> = mp
+    let coordinates: Vec<Vec<Vec<geojson::Position>>> = mp
         .orient(Direction::Default)
         .0
         .iter()
@@ -751,7 +750,35 @@ fn multipolygon_geometry(mp: &MultiPolygon<f64>) -> Value {
                 .collect()
         })
         .collect();
-    json!({"type": "MultiPolygon", "coordinates": polygons})
+    geojson::GeometryValue::MultiPolygon { coordinates }
+}
+
+
+/// A hexbin tile's feature properties: the cell and its count of reports.
+#[derive(Serialize)]
+struct HexbinProperties {
+    cell: String,
+    count: i64,
+}
+
+/// A report tile's feature properties (never the reporter, never the description).
+#[derive(Serialize)]
+struct ReportProperties {
+    case_id: String,
+    category: String,
+    status: String,
+    /// The local day of the report.
+    day: String,
+}
+
+/// A boundary tile's feature properties.
+#[derive(Serialize)]
+struct UnitProperties<'a> {
+    code: &'a str,
+    name: &'a str,
+    level: UnitLevel,
+    /// The enclosing unit's code.
+    parent: Option<String>,
 }
 
 /// Splits `{y}.{ext}`.

@@ -6,7 +6,10 @@
 #![allow(dead_code)]
 
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::ToSchema;
+
+use super::ApiError;
 
 /// A Mapbox Vector Tile (protobuf, MVT 2.1).
 #[derive(Debug, ToSchema)]
@@ -114,4 +117,25 @@ pub mod secs {
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
     }
+}
+
+/// A GeoJSON Feature (RFC 7946 §3.2) of the `geojson` crate, its properties from a typed
+/// struct.
+pub fn geojson_feature(
+    id: Option<String>,
+    geometry: geojson::GeometryValue,
+    properties: &impl Serialize,
+) -> Result<geojson::Feature, ApiError> {
+    let properties = match serde_json::to_value(properties) {
+        Ok(Value::Object(m)) => m,
+        Ok(other) => return Err(ApiError::Internal(format!("feature properties: {other}"))),
+        Err(e) => return Err(ApiError::Internal(format!("feature properties: {e}"))),
+    };
+    Ok(geojson::Feature {
+        bbox: None,
+        geometry: Some(geojson::Geometry::new(geometry)),
+        id: id.map(geojson::feature::Id::String),
+        properties: Some(properties),
+        foreign_members: None,
+    })
 }

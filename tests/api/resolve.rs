@@ -167,6 +167,9 @@ both_backends!(
         for bad in [
             json!({"type": "Feature", "id": {}, "properties": {}, "geometry": {"type": "Point", "coordinates": [122.07, 41.12]}}),
             json!({"type": "Feature", "properties": [null, null], "geometry": {"type": "Point", "coordinates": [122.07, 41.12]}}),
+            json!({"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [122.07, 41.12, 0.0, 0.0]}}),
+            json!({"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [122.07]}}),
+            json!({"type": "Feature", "properties": {}, "geometry": null}),
         ] {
             let body = json!({"type": "FeatureCollection", "features": [bad]});
             assert_problem(

@@ -8,13 +8,14 @@
 
 use chrono::NaiveDate;
 use h3o::{CellIndex, Resolution};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::{Collection, Items, ItemsQuery, Page, invalid, not_for};
 use crate::api::analytics::{
-    CountFilter, HexFeature, HotspotParams, HotspotProperties, RawFilter, cached_hotspots,
-    cell_hex, parse_k, viewer_of,
+    CountFilter, HotspotParams, HotspotProperties, RawFilter, cached_hotspots, cell_hex,
+    hexagon_geometry, parse_k, viewer_of,
 };
+use crate::api::wire::geojson_feature;
 use crate::api::auth::Caller;
 use crate::api::{ApiError, AppState};
 
@@ -78,15 +79,28 @@ fn params(
     })
 }
 
-fn feature(cell: CellIndex, properties: HotspotProperties, res: Resolution) -> Value {
-    let mut f = serde_json::to_value(HexFeature::new(cell, properties)).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut f {
-        m.insert("id".into(), json!(cell_hex(cell)));
-        if let Some(Value::Object(p)) = m.get_mut("properties") {
-            p.insert("resolution".into(), json!(u8::from(res)));
-        }
-    }
-    f
+/// A hotspot cell as a feature: its H3 index is its id.
+fn feature(
+    cell: CellIndex,
+    properties: HotspotProperties,
+    res: Resolution,
+) -> Result<geojson::Feature, ApiError> {
+    geojson_feature(
+        Some(cell_hex(cell)),
+        hexagon_geometry(cell),
+        &CellProperties {
+            properties,
+            resolution: u8::from(res),
+        },
+    )
+}
+
+/// A hotspot feature's properties: the cell's statistics and its H3 resolution.
+#[derive(Serialize)]
+struct CellProperties {
+    #[serde(flatten)]
+    properties: HotspotProperties,
+    resolution: u8,
 }
 
 /// A page of hotspot cells in H3 index order; the cursor is the last cell's index.
@@ -138,7 +152,7 @@ pub(super) async fn page(
     let features = shown
         .iter()
         .map(|c| feature(c.cell, HotspotProperties::of(c, viewer, k_anon), res))
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok((features, next, Some(matched)))
 }
 
@@ -147,7 +161,7 @@ pub(super) async fn item(
     state: &AppState,
     caller: &Caller,
     id: &str,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<geojson::Feature>, ApiError> {
     let Ok(cell) = id.parse::<CellIndex>() else {
         return Ok(None);
     };
@@ -163,11 +177,16 @@ pub(super) async fn item(
     };
     let out = cached_hotspots(state, &p).await?;
     let viewer = viewer_of(caller);
-    Ok(out.report.cells.iter().find(|c| c.cell == cell).map(|c| {
-        feature(
-            c.cell,
-            HotspotProperties::of(c, viewer, state.settings.tile_min_count),
-            res,
-        )
-    }))
+    out.report
+        .cells
+        .iter()
+        .find(|c| c.cell == cell)
+        .map(|c| {
+            feature(
+                c.cell,
+                HotspotProperties::of(c, viewer, state.settings.tile_min_count),
+                res,
+            )
+        })
+        .transpose()
 }

@@ -23,10 +23,10 @@ use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::BoundingRect;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
+use super::wire::geojson_feature;
 use super::auth::{Caller, case_scope};
 use super::error::Problem;
 use super::{ApiError, ApiQuery, AppState};
@@ -109,8 +109,7 @@ pub struct CollectionBody {
     id: &'static str,
     title: String,
     description: String,
-    #[schema(value_type = Object)]
-    extent: Value,
+    extent: Extent,
     #[serde(rename = "itemType")]
     item_type: &'static str,
     crs: Vec<&'static str>,
@@ -131,7 +130,7 @@ pub struct FeaturePage {
     #[schema(example = "FeatureCollection")]
     kind: &'static str,
     #[schema(value_type = Vec<Object>)]
-    features: Vec<Value>,
+    features: Vec<geojson::Feature>,
     links: Vec<Link>,
     #[serde(rename = "timeStamp")]
     time_stamp: String,
@@ -293,22 +292,21 @@ fn describe(state: &AppState, c: Collection, b: &str) -> Result<CollectionBody, 
              and case ids within their scope. Filters: category (code or prefix), state, \
              unit (code), datetime (submission time)."
                 .to_owned(),
-            Some(
-                json!({"interval": [[null, null]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}),
-            ),
+            Some(TemporalExtent::OPEN),
         ),
         Collection::Hotspots => (
             format!("Hotspots in {}", j.service_area()),
             hotspots::DESCRIPTION.to_owned(),
-            Some(
-                json!({"interval": [[null, null]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}),
-            ),
+            Some(TemporalExtent::OPEN),
         ),
     };
-    let mut extent = json!({"spatial": {"bbox": [bbox.unwrap_or_default()], "crs": CRS84}});
-    if let Some(t) = temporal {
-        extent["temporal"] = t;
-    }
+    let extent = Extent {
+        spatial: SpatialExtent {
+            bbox: vec![bbox.unwrap_or_default()],
+            crs: CRS84,
+        },
+        temporal,
+    };
     let id = c.id();
     Ok(CollectionBody {
         id,
@@ -574,7 +572,7 @@ pub(super) async fn items(
     }))
 }
 
-type Page = (Vec<Value>, Option<String>, Option<usize>);
+type Page = (Vec<geojson::Feature>, Option<String>, Option<usize>);
 
 fn unit_page(
     state: &AppState,
@@ -632,24 +630,69 @@ fn unit_page(
     let next = more
         .then(|| page.last().map(|u| u.code.to_string()))
         .flatten();
-    let features = page.iter().map(|u| unit_feature(u)).collect();
+    let features = page
+        .iter()
+        .map(|u| unit_feature(u))
+        .collect::<Result<_, _>>()?;
     Ok((features, next, Some(matched)))
 }
 
 /// A unit as a feature: its code is its id.
-fn unit_feature(u: &crate::domain::spatial::units::Unit) -> Value {
-    json!({
-        "type": "Feature",
-        "id": u.code.as_str(),
-        "geometry": geojson::Geometry::from(&u.geometry),
-        "properties": {
-            "code": u.code.as_str(),
-            "name": u.name,
-            "level": u.level.as_str(),
-            "parent": u.parent.as_ref().map(UnitCode::as_str),
-            "synthetic": u.synthetic,
+fn unit_feature(u: &crate::domain::spatial::units::Unit) -> Result<geojson::Feature, ApiError> {
+    geojson_feature(
+        Some(u.code.as_str().to_owned()),
+        geojson::GeometryValue::from(&u.geometry),
+        &UnitProperties {
+            code: u.code.as_str(),
+            name: &u.name,
+            level: u.level,
+            parent: u.parent.as_ref().map(UnitCode::as_str),
+            synthetic: u.synthetic,
         },
-    })
+    )
+}
+
+/// A unit feature's properties.
+#[derive(Serialize)]
+struct UnitProperties<'a> {
+    code: &'a str,
+    name: &'a str,
+    level: UnitLevel,
+    parent: Option<&'a str>,
+    /// Generated rather than official.
+    synthetic: bool,
+}
+
+/// A collection's extent (OGC API – Features 1, 7.14.1).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Extent {
+    spatial: SpatialExtent,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temporal: Option<TemporalExtent>,
+}
+
+/// The bounding box of the service area, in CRS84.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpatialExtent {
+    /// One box, `[west, south, east, north]`.
+    bbox: Vec<Vec<f64>>,
+    crs: &'static str,
+}
+
+/// A temporal extent: open at both ends for the collections that grow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemporalExtent {
+    /// `[[null, null]]`: no known start or end.
+    #[schema(value_type = Vec<Vec<Option<String>>>)]
+    interval: [[Option<&'static str>; 2]; 1],
+    trs: &'static str,
+}
+
+impl TemporalExtent {
+    const OPEN: TemporalExtent = TemporalExtent {
+        interval: [[None, None]],
+        trs: "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+    };
 }
 
 /// How the caller sees reports: staff within their scope, exactly; everybody else coarsened.
@@ -748,7 +791,7 @@ async fn report_page(
                 public_feature(r, items.bbox)
             }
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok((features, next, None))
 }
 
@@ -756,46 +799,89 @@ fn day(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d").to_string()
 }
 
-fn exact_feature(r: &IndexedCase) -> Value {
-    json!({
-        "type": "Feature",
-        "id": r.case_id,
-        "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
-        "properties": {
-            "case_id": r.case_id,
-            "category": r.category,
-            "state": r.state,
-            "submitted_at": r.submitted_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            "day": day(r.submitted_at),
-            "grid": r.grid,
-            "community": r.community,
-            "street": r.street,
-            "target": r.target,
-            "deadline": r.deadline_at.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true)),
+/// A report as staff see it: its id, its exact point, its case's state and deadline.
+fn exact_feature(r: &IndexedCase) -> Result<geojson::Feature, ApiError> {
+    geojson_feature(
+        Some(r.case_id.clone()),
+        geojson::GeometryValue::new_point([r.lon, r.lat]),
+        &ExactReportProperties {
+            case_id: &r.case_id,
+            category: &r.category,
+            state: &r.state,
+            submitted_at: r.submitted_at,
+            day: day(r.submitted_at),
+            grid: r.grid.as_deref(),
+            community: r.community.as_deref(),
+            street: r.street.as_deref(),
+            target: r.target.as_deref(),
+            deadline: r.deadline_at,
         },
-    })
+    )
+}
+
+/// A report feature's properties for staff.
+#[derive(Serialize)]
+struct ExactReportProperties<'a> {
+    case_id: &'a str,
+    category: &'a str,
+    state: &'a str,
+    #[serde(serialize_with = "secs")]
+    submitted_at: DateTime<Utc>,
+    /// The day of submission (UTC).
+    day: String,
+    grid: Option<&'a str>,
+    community: Option<&'a str>,
+    street: Option<&'a str>,
+    /// The code of the unit or department the case is sent to.
+    target: Option<&'a str>,
+    #[serde(serialize_with = "secs_option")]
+    deadline: Option<DateTime<Utc>>,
+}
+
+fn secs<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    super::wire::secs::serialize(t, s)
+}
+
+fn secs_option<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => super::wire::secs::serialize(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// A report feature's properties for the public: nothing that identifies the case.
+#[derive(Serialize)]
+struct PublicReportProperties<'a> {
+    category: &'a str,
+    state: &'a str,
+    day: String,
+    grid: Option<&'a str>,
+    community: Option<&'a str>,
 }
 
 /// The public's view of a report: no id, the cell centre, nothing personal; `None` when the
 /// coarsened point falls outside the requested box.
-fn public_feature(r: &IndexedCase, bbox: Option<Bbox>) -> Option<Value> {
+fn public_feature(
+    r: &IndexedCase,
+    bbox: Option<Bbox>,
+) -> Option<Result<geojson::Feature, ApiError>> {
     let (lon, lat) = coarsened(r.lon, r.lat)?;
     if let Some(b) = bbox
         && !(b.min_lon <= lon && lon <= b.max_lon && b.min_lat <= lat && lat <= b.max_lat)
     {
         return None;
     }
-    Some(json!({
-        "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [lon, lat]},
-        "properties": {
-            "category": r.category,
-            "state": r.state,
-            "day": day(r.submitted_at),
-            "grid": r.grid,
-            "community": r.community,
+    Some(geojson_feature(
+        None,
+        geojson::GeometryValue::new_point([lon, lat]),
+        &PublicReportProperties {
+            category: &r.category,
+            state: &r.state,
+            day: day(r.submitted_at),
+            grid: r.grid.as_deref(),
+            community: r.community.as_deref(),
         },
-    }))
+    ))
 }
 
 /// `GET /ogc/collections/{collection_id}/items/{feature_id}`.
@@ -826,7 +912,7 @@ pub(super) async fn item(
                 .by_code(&code)
                 .map(|id| j.unit(id))
                 .filter(|u| u.level == level);
-            unit_feature(u.ok_or_else(not_found)?)
+            unit_feature(u.ok_or_else(not_found)?)?
         }
         Collection::Reports => {
             let p = caller
@@ -841,7 +927,7 @@ pub(super) async fn item(
             let r = r
                 .filter(|r| super::auth::sees(p, r))
                 .ok_or_else(not_found)?;
-            exact_feature(&r)
+            exact_feature(&r)?
         }
         Collection::Hotspots => hotspots::item(&state, &caller, &feature_id)
             .await?
@@ -861,9 +947,11 @@ pub(super) async fn item(
             "The collection",
         ),
     ];
-    if let Value::Object(m) = &mut feature {
-        m.insert("links".into(), json!(links));
-    }
+    let links = serde_json::to_value(links).map_err(|e| ApiError::Internal(e.to_string()))?;
+    feature
+        .foreign_members
+        .get_or_insert_with(Default::default)
+        .insert("links".into(), links);
     Ok(geojson_response(feature))
 }
 
