@@ -130,12 +130,12 @@ impl AppState {
     }
 
     /// The current jurisdiction, or `no_boundaries`.
-    pub fn jurisdiction(&self) -> Result<Arc<Jurisdiction>, ApiError> {
+    pub fn jurisdiction(&self) -> Result<Arc<Jurisdiction>, crate::service::Error> {
         self.jurisdiction
             .read()
-            .map_err(|_| ApiError::Internal("jurisdiction lock poisoned".into()))?
+            .map_err(|_| crate::service::Error::Internal("jurisdiction lock poisoned".into()))?
             .clone()
-            .ok_or(ApiError::NoBoundaries)
+            .ok_or(crate::service::Error::NoBoundaries)
     }
 
     /// Replaces the jurisdiction after boundaries changed.

@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::Problem;
 use super::{ApiError, ApiJson, ApiQuery, AppState};
+use crate::service;
 use crate::domain::spatial::coords::LonLat;
 use crate::domain::spatial::datum::Datum;
 use crate::domain::spatial::resolver::{Jurisdiction, Placement, Resolution};
@@ -50,11 +51,13 @@ pub struct InputLocation {
 }
 
 impl InputLocation {
-    pub fn parse(lon: f64, lat: f64, datum: Datum) -> Result<Self, ApiError> {
-        let input =
-            LonLat::parse(lon, lat).map_err(|e| ApiError::InvalidCoordinates(e.to_string()))?;
+    pub fn parse(lon: f64, lat: f64, datum: Datum) -> Result<Self, service::Error> {
+        let invalid = |e: crate::domain::spatial::coords::CoordError| {
+            service::Error::InvalidCoordinates(e.to_string())
+        };
+        let input = LonLat::parse(lon, lat).map_err(invalid)?;
         let (x, y) = datum.to_wgs84(input.lon, input.lat);
-        let wgs84 = LonLat::parse(x, y).map_err(|e| ApiError::InvalidCoordinates(e.to_string()))?;
+        let wgs84 = LonLat::parse(x, y).map_err(invalid)?;
         Ok(Self {
             input,
             datum,
@@ -64,13 +67,13 @@ impl InputLocation {
 }
 
 /// Resolves or refuses with `out_of_area`.
-pub fn place(j: &Jurisdiction, at: LonLat) -> Result<Placement, ApiError> {
+pub fn place(j: &Jurisdiction, at: LonLat) -> Result<Placement, service::Error> {
     match j.resolve(at.coord()) {
         Resolution::Inside(p) => Ok(p),
         Resolution::OutOfArea {
             nearest,
             distance_m,
-        } => Err(ApiError::OutOfArea {
+        } => Err(service::Error::OutOfArea {
             service_area: j.service_area().to_owned(),
             nearest_unit: UnitRef::from(j.unit(nearest)),
             distance_m,
@@ -348,7 +351,7 @@ pub(super) async fn resolve_many(
         let mut props = point.properties;
         let annotation = match place(&j, loc.wgs84) {
             Ok(p) => serde_json::to_value(Resolved::of(&j, &loc, &p)),
-            Err(ApiError::OutOfArea {
+            Err(service::Error::OutOfArea {
                 nearest_unit,
                 distance_m,
                 ..
@@ -358,7 +361,7 @@ pub(super) async fn resolve_many(
                     distance_m: round1(distance_m),
                 },
             }),
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
         .map_err(|e| ApiError::Internal(e.to_string()))?;
         if let Value::Object(m) = annotation {

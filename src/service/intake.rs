@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api::reports::ReportRequest;
 use crate::api::resolve::{InputLocation, near_boundary_json, place};
-use crate::api::{ApiError, AppState};
+use crate::api::AppState;
 use crate::domain::workflow::categories::Category;
 use crate::media::{Ingested, MediaKey, MediaKind};
 use crate::service::Error;
@@ -56,8 +56,7 @@ impl CheckedReport {
             DESCRIPTION_MAX_CHARS,
             true,
         )?;
-        let location = InputLocation::parse(r.location.lon, r.location.lat, r.location.datum)
-            .map_err(from_api)?;
+        let location = InputLocation::parse(r.location.lon, r.location.lat, r.location.datum)?;
         if let Some(a) = r.location.accuracy_m
             && !(a.is_finite() && (0.0..=ACCURACY_MAX_M).contains(&a))
         {
@@ -207,8 +206,8 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted> {
         .filter(|c| !c.retired)
         .ok_or_else(|| Error::UnknownCategory(report.category.clone()))?;
     let loc = report.location;
-    let j = state.jurisdiction().map_err(from_api)?;
-    let placement = place(&j, loc.wgs84).map_err(from_api)?;
+    let j = state.jurisdiction()?;
+    let placement = place(&j, loc.wgs84)?;
     let chain: Vec<ChainEntry> = j
         .chain(placement.unit)
         .into_iter()
@@ -300,28 +299,6 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted> {
     })
 }
 
-/// The service error of a refusal from the API helpers intake shares with `/v1` (placing a
-/// point, the jurisdiction, the first events), which still answer in [`ApiError`]s.
-fn from_api(e: ApiError) -> Error {
-    match e {
-        ApiError::InvalidCoordinates(d) => Error::InvalidCoordinates(d),
-        ApiError::OutOfArea {
-            service_area,
-            nearest_unit,
-            distance_m,
-            distance_km,
-        } => Error::OutOfArea {
-            service_area,
-            nearest_unit,
-            distance_m,
-            distance_km,
-        },
-        ApiError::NoBoundaries => Error::NoBoundaries,
-        ApiError::Internal(cause) => Error::Internal(cause),
-        other => Error::Internal(other.to_string()),
-    }
-}
-
 /// Puts each medium into media storage under its content address and describes it for
 /// the store. Content addressing means a retried upload rewrites the same file.
 pub async fn store_media(
@@ -376,11 +353,13 @@ mod tests {
     #[test]
     fn a_report_is_checked_before_it_reaches_the_store() {
         assert!(CheckedReport::parse(request("井盖缺失", 122.07)).is_ok());
-        let empty = ApiError::from(CheckedReport::parse(request("  ", 122.07)).unwrap_err());
-        assert_eq!(empty.code(), "invalid_description");
-        let swapped =
-            ApiError::from(CheckedReport::parse(request("井盖缺失", 222.07)).unwrap_err());
-        assert_eq!(swapped.code(), "invalid_coordinates");
+        let empty = CheckedReport::parse(request("  ", 122.07)).unwrap_err();
+        assert!(
+            matches!(empty, Error::InvalidField { code: "invalid_description", .. }),
+            "{empty:?}"
+        );
+        let swapped = CheckedReport::parse(request("井盖缺失", 222.07)).unwrap_err();
+        assert!(matches!(swapped, Error::InvalidCoordinates(_)), "{swapped:?}");
     }
 
     #[test]
