@@ -607,6 +607,8 @@ async fn create_token(
     }
     let name = checked_name(r.name)?;
     let (principal, token) = issue_token(state.store.as_ref(), role, r.unit, name, None).await?;
+    // A new handler may staff a department no one staffed.
+    state.dispatch_inputs.changed();
     Ok((
         axum::http::StatusCode::CREATED,
         Json(IssuedToken::new(&principal, token)),

@@ -111,15 +111,16 @@ pub(crate) async fn published(
     case_id: &str,
     seqs: std::ops::RangeInclusive<i32>,
 ) {
-    for seq in seqs {
-        let outcome = match state.store.notify_case_event(case_id, seq).await {
-            Ok(true) => Ok(()),
-            Ok(false) => announce(state, case_id, seq).await,
-            Err(e) => Err(ApiError::from(e)),
-        };
-        if let Err(e) = outcome {
-            tracing::warn!(case_id, seq, error = %e, "could not announce a case event");
+    match state.store.notify_case_events(case_id, seqs.clone()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            for seq in seqs {
+                if let Err(e) = announce(state, case_id, seq).await {
+                    tracing::warn!(case_id, seq, error = %e, "could not announce a case event");
+                }
+            }
         }
+        Err(e) => tracing::warn!(case_id, ?seqs, error = %e, "could not announce case events"),
     }
 }
 

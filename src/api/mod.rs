@@ -107,6 +107,8 @@ pub struct AppState {
     pub sms: Arc<dyn crate::sms::SmsGateway>,
     /// The category tree, read by intake without a query.
     pub categories: Arc<crate::service::categories::CategoryCache>,
+    /// The plan rules and staffed departments, read by auto-dispatch without a query.
+    pub dispatch_inputs: Arc<crate::service::dispatch_inputs::DispatchInputs>,
 }
 
 impl AppState {
@@ -126,6 +128,7 @@ impl AppState {
             hotspot_cache: Arc::new(tiles::hotspot_cache()),
             sms: Arc::new(crate::sms::Unconfigured),
             categories: Arc::default(),
+            dispatch_inputs: Arc::default(),
         }
     }
 

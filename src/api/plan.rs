@@ -178,6 +178,7 @@ pub(super) async fn replace(
     if !state.store.put_plan(&next).await? {
         return Err(changed());
     }
+    state.dispatch_inputs.changed();
     Ok(Json(PlanBody {
         revision: next.revision,
         created_at: Some(next.created_at),

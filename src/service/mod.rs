@@ -3,6 +3,7 @@
 //! a test can call without HTTP. Adapters only parse their wire format and shape the answer.
 
 pub mod categories;
+pub mod dispatch_inputs;
 pub mod error;
 pub mod export;
 pub mod intake;

@@ -147,7 +147,7 @@ async fn auto_dispatch(
     now: DateTime<Utc>,
 ) -> Result<Result<Event, Text>> {
     let plan = plan()?;
-    let (_, rules) = crate::api::plan::rules_in_force(state).await?;
+    let inputs = state.dispatch_inputs.get(state).await?;
     let cal = &state.settings.calendar;
     let input = DispatchInput {
         category,
@@ -155,9 +155,8 @@ async fn auto_dispatch(
         local_time: cal.local(now).time(),
         description,
     };
-    let staff = state.store.staffed_departments().await?;
-    let staffed = staffed(plan, &staff);
-    match choose_target(&rules, &input, &staffed) {
+    let staffed = staffed(plan, &inputs.staffed_departments);
+    match choose_target(&inputs.rules, &input, &staffed) {
         DispatchDecision::Dispatch {
             target,
             time_limit,

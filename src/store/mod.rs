@@ -259,14 +259,19 @@ pub trait Store:
         None
     }
 
-    /// Tells every replica that event `seq` of `case_id` is committed (PostGIS: `NOTIFY`,
-    /// which each replica's listener, this one's included, announces). `false` on the
-    /// one-process embedded store, where the caller announces it itself.
-    async fn notify_case_event(&self, _case_id: &str, _seq: i32) -> StoreResult<bool> {
+    /// Tells every replica that events `seqs` of `case_id` are committed (PostGIS: one
+    /// `NOTIFY` an event, all sent in one statement, which each replica's listener, this
+    /// one's included, announces). `false` on the one-process embedded store, where the
+    /// caller announces them itself.
+    async fn notify_case_events(
+        &self,
+        _case_id: &str,
+        _seqs: std::ops::RangeInclusive<i32>,
+    ) -> StoreResult<bool> {
         Ok(false)
     }
 
-    /// Listens for [`Store::notify_case_event`]s; `None` on the embedded store.
+    /// Listens for [`Store::notify_case_events`]; `None` on the embedded store.
     async fn listen_case_events(&self) -> StoreResult<Option<signals::CaseEventListener>> {
         Ok(None)
     }

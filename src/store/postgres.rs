@@ -43,12 +43,22 @@ impl Store for PgStore {
         Some(self.pool.clone())
     }
 
-    async fn notify_case_event(&self, case_id: &str, seq: i32) -> StoreResult<bool> {
-        sqlx::query("select pg_notify($1, $2)")
-            .bind(super::signals::CASE_EVENTS_CHANNEL)
-            .bind(format!("{case_id}:{seq}"))
-            .execute(&self.pool)
-            .await?;
+    async fn notify_case_events(
+        &self,
+        case_id: &str,
+        seqs: std::ops::RangeInclusive<i32>,
+    ) -> StoreResult<bool> {
+        // One round trip for a new case's events (issue 9, "intake at speed"); the payload
+        // stays `case_id:seq`, one notice an event, as the listener reads it.
+        sqlx::query(
+            "select pg_notify($1, $2 || ':' || seq) from generate_series($3::int4, $4::int4) seq",
+        )
+        .bind(super::signals::CASE_EVENTS_CHANNEL)
+        .bind(case_id)
+        .bind(*seqs.start())
+        .bind(*seqs.end())
+        .execute(&self.pool)
+        .await?;
         Ok(true)
     }
 

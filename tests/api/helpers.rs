@@ -208,10 +208,12 @@ impl TestApp {
     }
 
     /// A new principal with `role` (and `unit`) and its bearer token, issued as
-    /// `citysnap token create` does.
+    /// `citysnap token create` does. That command's new handler reaches a running service's
+    /// auto-dispatch within `DispatchInputs::TTL`; a test does not wait: the service forgets
+    /// its dispatch inputs at once.
     pub async fn token(&self, role: &str, unit: Option<&str>) -> String {
         let role = role.parse().expect("role");
-        citysnap::api::auth::issue_token(
+        let token = citysnap::api::auth::issue_token(
             self.store.as_ref(),
             role,
             unit.map(str::to_owned),
@@ -220,7 +222,9 @@ impl TestApp {
         )
         .await
         .unwrap_or_else(|e| panic!("token for {role} {unit:?}: {e}"))
-        .1
+        .1;
+        self.state.dispatch_inputs.changed();
+        token
     }
 
     /// A handler for each of these departments, so that cases can be sent there (a

@@ -1292,6 +1292,66 @@ both_backends!(
     }
 );
 
+/// The case a report just opened, as a dispatcher sees it.
+async fn reported_case(app: &TestApp, dispatcher: &str, description: &str) -> Value {
+    let (status, body, _) = app
+        .post_json("/v1/reports", &report_at("0303", description, POINT))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["case_id"].as_str().unwrap();
+    app.get_as(&format!("/v1/cases/{id}"), dispatcher).await.1
+}
+
+both_backends!(
+    a_plan_change_through_the_api_is_seen_by_the_very_next_report,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &small_deployment()).await;
+        let admin = app.token("admin", None).await;
+        let dispatcher = app.token("dispatcher", None).await;
+        app.staff(&["GDGS", "CGJ"]).await;
+        // A first report: intake now holds the shipped rules.
+        let before = reported_case(&app, &dispatcher, "整条街路灯全黑").await;
+        assert_ne!(before["unit"], json!({"department": "GDGS"}), "{before}");
+        let (_, plan, _) = app.get_as("/v1/dispatch-rules", &dispatcher).await;
+        let mut rules = plan["rules"].as_array().unwrap().clone();
+        rules.insert(0, json!({"id": "street-dark", "version": 1, "note": "整条街路灯不亮",
+            "when": {"categories": ["0303"], "keywords": ["全黑"]},
+            "target": {"department": "GDGS"}}));
+        let r = app
+            .client
+            .put(app.url("/v1/dispatch-rules"))
+            .bearer_auth(&admin)
+            .json(&json!({"revision": plan["revision"], "rules": rules}))
+            .send()
+            .await
+            .unwrap();
+        let (status, v, _) = read(r).await;
+        assert_eq!(status, 200, "{v}");
+        let after = reported_case(&app, &dispatcher, "整条街路灯全黑").await;
+        assert_eq!(after["unit"], json!({"department": "GDGS"}), "{after}");
+        assert_eq!(after["rule"], json!({"id": "street-dark", "version": 1}));
+    }
+);
+
+both_backends!(
+    a_department_staffed_through_the_api_is_seen_by_the_very_next_report,
+    |backend| async move {
+        let app = TestApp::spawn(backend, &small_deployment()).await;
+        let admin = app.token("admin", None).await;
+        let dispatcher = app.token("dispatcher", None).await;
+        // Nobody works for 城管局 yet: intake holds a staff list without it.
+        let before = reported_case(&app, &dispatcher, "路灯坏了").await;
+        assert_ne!(before["unit"], json!({"department": "CGJ"}), "{before}");
+        let (status, v, _) = app
+            .post_as("/v1/tokens", &admin, &json!({"role": "handler", "unit": "CGJ"}))
+            .await;
+        assert_eq!(status, 201, "{v}");
+        let after = reported_case(&app, &dispatcher, "路灯又坏了").await;
+        assert_eq!(after["unit"], json!({"department": "CGJ"}), "{after}");
+        assert_eq!(after["state"], "dispatched", "{after}");
+    }
+);
+
 both_backends!(
     a_returned_case_suggests_the_next_candidate_and_goes_back_to_dispatch,
     |backend| async move {
