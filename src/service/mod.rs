@@ -6,6 +6,7 @@ pub mod categories;
 pub mod dispatch_inputs;
 pub mod error;
 pub mod export;
+pub mod held;
 pub mod intake;
 pub mod workflow;
 

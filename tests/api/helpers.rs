@@ -209,7 +209,7 @@ impl TestApp {
 
     /// A new principal with `role` (and `unit`) and its bearer token, issued as
     /// `citysnap token create` does. That command's new handler reaches a running service's
-    /// auto-dispatch within `DispatchInputs::TTL`; a test does not wait: the service forgets
+    /// auto-dispatch within `service::held::TTL`; a test does not wait: the service forgets
     /// its dispatch inputs at once.
     pub async fn token(&self, role: &str, unit: Option<&str>) -> String {
         let role = role.parse().expect("role");
