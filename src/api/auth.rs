@@ -522,10 +522,7 @@ async fn confirm(
             Err(e) => return Err(e.into()),
         },
     };
-    Ok((
-        status,
-        Json(IssuedToken::new(&principal, token)),
-    ))
+    Ok((status, Json(IssuedToken::new(&principal, token))))
 }
 
 /// A new token for a resident who confirmed their number again.

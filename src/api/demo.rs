@@ -14,11 +14,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::Problem;
 use super::auth::IssuedToken;
+use super::error::Problem;
 use super::{ApiError, ApiJson, AppState};
-use crate::domain::workflow::case::Role;
 use crate::domain::workflow::access::{new_token, token_digest};
+use crate::domain::workflow::case::Role;
 
 /// Whether the demo sign-in answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

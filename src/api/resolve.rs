@@ -12,11 +12,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::Problem;
 use super::{ApiError, ApiJson, ApiQuery, AppState};
-use crate::service;
 use crate::domain::spatial::coords::LonLat;
 use crate::domain::spatial::datum::Datum;
 use crate::domain::spatial::resolver::{Jurisdiction, Placement, Resolution};
 use crate::domain::spatial::units::{UnitLevel, UnitRef};
+use crate::service;
 
 /// Most points one `POST /v1/resolve` takes.
 pub const MAX_POINTS: usize = 10_000;
@@ -397,8 +397,9 @@ struct BatchPoint {
 /// Parses `body` as a GeoJSON FeatureCollection (RFC 7946 §3.3, through the `geojson`
 /// crate) of at most [`MAX_POINTS`] features whose geometries are Points (§3.1.2).
 fn points(body: Value) -> Result<Vec<BatchPoint>, ApiError> {
-    let collection = geojson::FeatureCollection::deserialize(body)
-        .map_err(|e| ApiError::InvalidGeoJson(format!("not a FeatureCollection of Features: {e}")))?;
+    let collection = geojson::FeatureCollection::deserialize(body).map_err(|e| {
+        ApiError::InvalidGeoJson(format!("not a FeatureCollection of Features: {e}"))
+    })?;
     if collection.features.len() > MAX_POINTS {
         return Err(ApiError::TooMany(format!(
             "{} features; at most {MAX_POINTS} per request",
@@ -418,17 +419,17 @@ fn points(body: Value) -> Result<Vec<BatchPoint>, ApiError> {
                 return Err(bad("geometry must be a Point"));
             };
             let (&[lon, lat] | &[lon, lat, _]) = coordinates.as_slice() else {
-                return Err(bad("a Point's position is [lon, lat] or [lon, lat, height]"));
+                return Err(bad(
+                    "a Point's position is [lon, lat] or [lon, lat, height]",
+                ));
             };
             Ok(BatchPoint {
                 lon,
                 lat,
-                id: f
-                    .id
-                    .map(|id| match id {
-                        geojson::feature::Id::String(s) => Value::String(s),
-                        geojson::feature::Id::Number(n) => Value::Number(n),
-                    }),
+                id: f.id.map(|id| match id {
+                    geojson::feature::Id::String(s) => Value::String(s),
+                    geojson::feature::Id::Number(n) => Value::Number(n),
+                }),
                 properties: f.properties.unwrap_or_default(),
             })
         })

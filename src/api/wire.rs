@@ -84,54 +84,47 @@ pub struct HexagonCollection {
     features: Vec<HexagonFeature>,
 }
 
-/// RFC 3339 times in UTC to the millisecond, the form of the case API's times
-/// (`2026-12-01T08:30:00.000Z`).
-pub mod millis {
-    use chrono::{DateTime, SecondsFormat, Utc};
-    use serde::Serializer;
+/// A serde module writing `DateTime<Utc>` (and, in `option`, `Option<DateTime<Utc>>`) as
+/// RFC 3339 in UTC to the given precision.
+macro_rules! rfc3339_module {
+    ($(#[$doc:meta])* $name:ident, $format:ident) => {
+        $(#[$doc])*
+        pub mod $name {
+            use chrono::{DateTime, SecondsFormat, Utc};
+            use serde::Serializer;
 
-    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
-    }
+            pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::$format, true))
+            }
 
-    pub mod option {
-        use super::*;
+            pub mod option {
+                use super::*;
 
-        pub fn serialize<S: Serializer>(
-            t: &Option<DateTime<Utc>>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            match t {
-                Some(t) => super::serialize(t, s),
-                None => s.serialize_none(),
+                pub fn serialize<S: Serializer>(
+                    t: &Option<DateTime<Utc>>,
+                    s: S,
+                ) -> Result<S::Ok, S::Error> {
+                    match t {
+                        Some(t) => super::serialize(t, s),
+                        None => s.serialize_none(),
+                    }
+                }
             }
         }
-    }
+    };
 }
 
-/// RFC 3339 times in UTC to the second (`2026-12-01T08:30:00Z`).
-pub mod secs {
-    use chrono::{DateTime, SecondsFormat, Utc};
-    use serde::Serializer;
-
-    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
-    }
-
-    pub mod option {
-        use super::*;
-
-        pub fn serialize<S: Serializer>(
-            t: &Option<DateTime<Utc>>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            match t {
-                Some(t) => super::serialize(t, s),
-                None => s.serialize_none(),
-            }
-        }
-    }
-}
+rfc3339_module!(
+    /// RFC 3339 times in UTC to the millisecond, the form of the case API's times
+    /// (`2026-12-01T08:30:00.000Z`).
+    millis,
+    Millis
+);
+rfc3339_module!(
+    /// RFC 3339 times in UTC to the second (`2026-12-01T08:30:00Z`).
+    secs,
+    Secs
+);
 
 /// A GeoJSON Feature (RFC 7946 §3.2) of the `geojson` crate, its properties from a typed
 /// struct.

@@ -16,9 +16,9 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::api::AppState;
 use crate::api::reports::ReportRequest;
 use crate::api::resolve::{InputLocation, near_boundary_json, place};
-use crate::api::AppState;
 use crate::domain::workflow::categories::Category;
 use crate::media::{Ingested, MediaKey, MediaKind};
 use crate::service::Error;
@@ -355,11 +355,20 @@ mod tests {
         assert!(CheckedReport::parse(request("井盖缺失", 122.07)).is_ok());
         let empty = CheckedReport::parse(request("  ", 122.07)).unwrap_err();
         assert!(
-            matches!(empty, Error::InvalidField { code: "invalid_description", .. }),
+            matches!(
+                empty,
+                Error::InvalidField {
+                    code: "invalid_description",
+                    ..
+                }
+            ),
             "{empty:?}"
         );
         let swapped = CheckedReport::parse(request("井盖缺失", 222.07)).unwrap_err();
-        assert!(matches!(swapped, Error::InvalidCoordinates(_)), "{swapped:?}");
+        assert!(
+            matches!(swapped, Error::InvalidCoordinates(_)),
+            "{swapped:?}"
+        );
     }
 
     #[test]

@@ -220,10 +220,12 @@ both_backends!(
         let admin = app.token("admin", None).await;
         let revoked = app.token("dispatcher", None).await;
         let (_, me, _) = app.get_as("/v1/me", &revoked).await;
-        let (status, body, _) = app.delete_as(&format!(
-                "/v1/principals/{}/tokens",
-                me["id"].as_str().unwrap()
-            ), &admin).await;
+        let (status, body, _) = app
+            .delete_as(
+                &format!("/v1/principals/{}/tokens", me["id"].as_str().unwrap()),
+                &admin,
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
         let revoked = format!("Bearer {revoked}");
         let malformed = "Bearer cs_not-a-token";

@@ -27,7 +27,10 @@ both_backends!(
         let (status, body, _) = app.post_json("/v1/reports", &bohai_report(bohai)).await;
         assert_eq!(status, 201, "{body}");
         let u = &body["units"];
-        assert_eq!(u["district"], json!({"kind": "unit", "code": "211103", "name": "兴隆台区", "level": "district"}));
+        assert_eq!(
+            u["district"],
+            json!({"kind": "unit", "code": "211103", "name": "兴隆台区", "level": "district"})
+        );
         assert_eq!(u["street"]["name"], "渤海街道");
         let street = u["street"]["code"].as_str().unwrap();
         let community = u["community"]["code"].as_str().unwrap();

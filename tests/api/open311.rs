@@ -427,10 +427,12 @@ both_backends!(
         assert_eq!(status, 201, "{issued}");
         let key = issued["api_key"].as_str().unwrap().to_owned();
         posted(&app, &key, POINT, "有效的钥匙").await;
-        let (status, revoked, _) = app.delete_as(&format!(
-                "/v1/open311-keys/{}",
-                issued["id"].as_str().unwrap()
-            ), &admin).await;
+        let (status, revoked, _) = app
+            .delete_as(
+                &format!("/v1/open311-keys/{}", issued["id"].as_str().unwrap()),
+                &admin,
+            )
+            .await;
         assert_eq!((status, &revoked["revoked"]), (200, &Value::Bool(true)));
         let (status, body, _) = post_form(
             &app,

@@ -1314,9 +1314,12 @@ both_backends!(
         assert_ne!(before["unit"], json!({"department": "GDGS"}), "{before}");
         let (_, plan, _) = app.get_as("/v1/dispatch-rules", &dispatcher).await;
         let mut rules = plan["rules"].as_array().unwrap().clone();
-        rules.insert(0, json!({"id": "street-dark", "version": 1, "note": "整条街路灯不亮",
+        rules.insert(
+            0,
+            json!({"id": "street-dark", "version": 1, "note": "整条街路灯不亮",
             "when": {"categories": ["0303"], "keywords": ["全黑"]},
-            "target": {"department": "GDGS"}}));
+            "target": {"department": "GDGS"}}),
+        );
         let r = app
             .client
             .put(app.url("/v1/dispatch-rules"))
@@ -1343,7 +1346,11 @@ both_backends!(
         let before = reported_case(&app, &dispatcher, "路灯坏了").await;
         assert_ne!(before["unit"], json!({"department": "CGJ"}), "{before}");
         let (status, v, _) = app
-            .post_as("/v1/tokens", &admin, &json!({"role": "handler", "unit": "CGJ"}))
+            .post_as(
+                "/v1/tokens",
+                &admin,
+                &json!({"role": "handler", "unit": "CGJ"}),
+            )
             .await;
         assert_eq!(status, 201, "{v}");
         let after = reported_case(&app, &dispatcher, "路灯又坏了").await;
@@ -1424,7 +1431,12 @@ both_backends!(
             me,
             json!({"id": id, "role": "handler", "unit": STREET, "name": "张三"})
         );
-        assert_eq!(app.delete_as(&format!("/v1/principals/{id}/tokens"), &admin).await.1["revoked"], 1);
+        assert_eq!(
+            app.delete_as(&format!("/v1/principals/{id}/tokens"), &admin)
+                .await
+                .1["revoked"],
+            1
+        );
         assert_problem(&app.get_as("/v1/me", &token).await, 401, "invalid_token");
         for (body, status, code) in [
             (json!({"role": "handler"}), 422, "invalid_unit"),

@@ -15,8 +15,8 @@ use crate::api::analytics::{
     CountFilter, HotspotParams, HotspotProperties, RawFilter, cached_hotspots, cell_hex,
     hexagon_geometry, parse_k, viewer_of,
 };
-use crate::api::wire::geojson_feature;
 use crate::api::auth::Caller;
+use crate::api::wire::geojson_feature;
 use crate::api::{ApiError, AppState};
 
 /// The resolution served when `resolution` is absent (~0.1 km² hexagons).

@@ -26,9 +26,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use super::wire::geojson_feature;
 use super::auth::{Caller, case_scope};
 use super::error::Problem;
+use super::wire::geojson_feature;
 use super::{ApiError, ApiQuery, AppState};
 use crate::domain::analytics::interval::Interval;
 use crate::domain::spatial::units::{UnitCode, UnitLevel};
@@ -685,8 +685,8 @@ pub(super) async fn item(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::reports::{open_cursor, seal_cursor};
+    use super::*;
 
     #[test]
     fn a_sealed_cursor_opens_to_its_case_id_and_nothing_else_opens() {

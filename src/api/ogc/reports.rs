@@ -182,7 +182,6 @@ fn public_feature(
     ))
 }
 
-
 /// The key report cursors are sealed with: random per process (a cursor does not outlive a
 /// restart; the client starts the listing again).
 fn cursor_key() -> &'static [u8; 32] {

@@ -67,7 +67,9 @@ pub(super) fn unit_page(
 }
 
 /// A unit as a feature: its code is its id.
-pub(super) fn unit_feature(u: &crate::domain::spatial::units::Unit) -> Result<geojson::Feature, ApiError> {
+pub(super) fn unit_feature(
+    u: &crate::domain::spatial::units::Unit,
+) -> Result<geojson::Feature, ApiError> {
     geojson_feature(
         Some(u.code.as_str().to_owned()),
         geojson::GeometryValue::from(&u.geometry),

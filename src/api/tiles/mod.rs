@@ -20,8 +20,8 @@
 
 mod render;
 
-pub use render::{Rendered, render};
 pub(crate) use render::{HotspotCache, hotspot_cache};
+pub use render::{Rendered, render};
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::RangeInclusive;

@@ -228,7 +228,9 @@ async fn hotspot_features(
         }
         let props = HotspotProperties::of(c, viewer, state.settings.tile_min_count);
         match &mut features {
-            Features::GeoJson(f) => f.push(geojson_feature(None, hexagon_geometry(c.cell), &props)?),
+            Features::GeoJson(f) => {
+                f.push(geojson_feature(None, hexagon_geometry(c.cell), &props)?)
+            }
             Features::Mvt(layer) => {
                 let hexagon = hexagon_outline(c.cell);
                 let mut values = vec![("cell", TileValue::Str(props.cell))];
@@ -384,7 +386,9 @@ fn boundary_features(j: &Jurisdiction, req: &TileRequest) -> Result<Features, Ap
 fn multipolygon_geometry(mp: &MultiPolygon<f64>) -> geojson::GeometryValue {
     use geo::orient::{Direction, Orient};
     let ring = |r: &geo::LineString<f64>| -> Vec<geojson::Position> {
-        r.0.iter().map(|c| [round6(c.x), round6(c.y)].into()).collect()
+        r.0.iter()
+            .map(|c| [round6(c.x), round6(c.y)].into())
+            .collect()
     };
     let coordinates: Vec<Vec<Vec<geojson::Position>>> = mp
         .orient(Direction::Default)
@@ -399,7 +403,6 @@ fn multipolygon_geometry(mp: &MultiPolygon<f64>) -> geojson::GeometryValue {
         .collect();
     geojson::GeometryValue::MultiPolygon { coordinates }
 }
-
 
 /// A hexbin tile's feature properties: the cell and its count of reports.
 #[derive(Serialize)]

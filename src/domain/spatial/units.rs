@@ -192,7 +192,9 @@ pub struct Unit {
 
 /// What a [`UnitRef`] is among the things a case can be sent to: always `unit` (a city
 /// department is the other kind, see the case API's target).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitKind {
     #[default]

@@ -268,13 +268,22 @@ mod tests {
 /// `u32` on a corrupted ledger, hence the clamping): `(points, cash_fen)` for a ledger row,
 /// `None` when it earns nothing. The store calls it inside the transaction that holds the
 /// resident's day, so the default [`DailyCap`] holds under concurrent awards.
-pub fn verified_credit(category: &Category, points_today: i64, cash_today: i64) -> Option<(i32, i32)> {
+pub fn verified_credit(
+    category: &Category,
+    points_today: i64,
+    cash_today: i64,
+) -> Option<(i32, i32)> {
     let clamp = |v: i64| u32::try_from(v.max(0)).unwrap_or(u32::MAX);
     let today = Amount {
         points: clamp(points_today),
         cash_fen: clamp(cash_today),
     };
-    match award(category, ReportOutcome::Verified, today, DailyCap::default()) {
+    match award(
+        category,
+        ReportOutcome::Verified,
+        today,
+        DailyCap::default(),
+    ) {
         Award::Earned { amount, .. } => Some((
             i32::try_from(amount.points).unwrap_or(i32::MAX),
             i32::try_from(amount.cash_fen).unwrap_or(i32::MAX),
