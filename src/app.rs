@@ -178,6 +178,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, store = state.store.backend(), "citysnap serving");
+    if state.settings.analytics_cube {
+        state.analytics.spawn_load(state.store.clone());
+    }
     let job = api::deadlines::spawn(state.clone(), deadline_sweep);
     let watch = api::health::spawn_calendar_watch(state.clone());
     // Connect info: anonymous callers' idempotency keys are scoped by their address.

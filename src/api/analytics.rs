@@ -29,6 +29,7 @@ use crate::domain::analytics::disclosure::Viewer;
 use crate::domain::spatial::units::UnitCode;
 use crate::domain::workflow::case::State as CaseState;
 use crate::domain::workflow::categories::CategoryCode;
+use crate::service::analytics::{self, Split};
 use crate::store::analytics::{AGGREGATE_RESOLUTION, Bbox, CellCount, CellCountQuery};
 
 // For the `hotspots` tile layer, which runs the same computation.
@@ -470,13 +471,19 @@ async fn hexbins(
     // length of their hexagon's centre, so the box is grown by that much.
     let margin_km = req.res.edge_length_km();
     let _slot = state.analytics_gate.admit().await?;
-    let rows = state
-        .store
-        .cell_counts(
-            &req.filter
-                .query(req.res, req.bbox.map(|b| b.grown_by_km(margin_km))),
-        )
-        .await?;
+    let split = if req.by_category {
+        Split::Category
+    } else {
+        Split::Total
+    };
+    let rows = analytics::cell_counts(
+        &state.analytics,
+        state.store.as_ref(),
+        &req.filter
+            .query(req.res, req.bbox.map(|b| b.grown_by_km(margin_km))),
+        split,
+    )
+    .await?;
     let k_anon = state.settings.tile_min_count;
     blocking(move || {
         let features = roll_up(rows, req.res, req.bbox.as_ref())

@@ -90,6 +90,7 @@ pub(super) async fn announce(state: &AppState, case_id: &str, seq: i32) -> Resul
     // later ones (issue 8, item 4).
     let after = fold(events.iter().take_while(|e| e.seq <= seq).map(|e| &e.event))
         .map_err(|err| ApiError::Internal(format!("case {case_id} does not fold: {err}")))?;
+    state.analytics.note_indexed(&case, local_day(state, &case));
     let notice = Notice {
         case_id: case_id.to_owned(),
         seq,
@@ -103,6 +104,13 @@ pub(super) async fn announce(state: &AppState, case_id: &str, seq: i32) -> Resul
     Ok(())
 }
 
+/// The local day a case was reported on.
+fn local_day(state: &AppState, case: &IndexedCase) -> chrono::NaiveDate {
+    case.submitted_at
+        .with_timezone(&state.settings.timezone)
+        .date_naive()
+}
+
 /// Called after events were committed: on PostGIS, `NOTIFY` every replica (this one
 /// included) and let their listeners announce; on the embedded store, announce here. A
 /// failure loses a live notice, never data: consoles re-read lists when they reconnect.
@@ -112,6 +120,14 @@ pub(crate) async fn published(
     seqs: std::ops::RangeInclusive<i32>,
 ) {
     match state.store.notify_case_events(case_id, seqs.clone()).await {
+        // The listener notes the change in the report cube too, but later: a change other
+        // than intake (which notes its report itself) is noted here, so that the caller's
+        // next heat-map counts it.
+        Ok(true) if *seqs.start() > 1 => match state.store.indexed_case(case_id).await {
+            Ok(Some(case)) => state.analytics.note_indexed(&case, local_day(state, &case)),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(case_id, error = %e, "could not note a change for analytics"),
+        },
         Ok(true) => {}
         Ok(false) => {
             for seq in seqs {
@@ -131,9 +147,15 @@ pub fn spawn_pg_listener(state: AppState) {
         return;
     }
     tokio::spawn(async move {
+        let mut reconnected = false;
         loop {
             match state.store.listen_case_events().await {
                 Ok(Some(mut listener)) => {
+                    if reconnected && state.settings.analytics_cube {
+                        // Changes made while no one listened are in the store only.
+                        state.analytics.spawn_load(state.store.clone());
+                    }
+                    reconnected = true;
                     while let Ok((case_id, seq)) = listener.recv().await {
                         if let Err(e) = announce(&state, &case_id, seq).await {
                             tracing::warn!(case_id, error = %e, "could not announce");

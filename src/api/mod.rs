@@ -69,6 +69,9 @@ pub struct ApiSettings {
     pub analytics_gate: limits::GateSettings,
     /// The raster basemap the web console draws under its maps, if any.
     pub basemap: Option<console::Basemap>,
+    /// Whether heat-maps and hotspots count from the in-memory report cube (loaded at
+    /// start) rather than read the store for every request.
+    pub analytics_cube: bool,
 }
 
 impl Default for ApiSettings {
@@ -84,6 +87,7 @@ impl Default for ApiSettings {
             demo_sign_in: demo::DemoSignIn::Off,
             analytics_gate: limits::GateSettings::default(),
             basemap: None,
+            analytics_cube: true,
         }
     }
 }
@@ -109,6 +113,8 @@ pub struct AppState {
     pub categories: Arc<crate::service::categories::CategoryCache>,
     /// The plan rules and staffed departments, read by auto-dispatch without a query.
     pub dispatch_inputs: Arc<crate::service::dispatch_inputs::DispatchInputs>,
+    /// The report cube that heat-maps and hotspots count from.
+    pub analytics: Arc<crate::service::analytics::Analytics>,
 }
 
 impl AppState {
@@ -129,6 +135,7 @@ impl AppState {
             sms: Arc::new(crate::sms::Unconfigured),
             categories: Arc::default(),
             dispatch_inputs: Arc::default(),
+            analytics: Arc::default(),
         }
     }
 

@@ -93,6 +93,10 @@ pub enum Command {
         /// Reports this far (metres) outside the area are snapped to the nearest unit.
         #[arg(long, default_value_t = 30.0)]
         snap_tolerance_m: f64,
+        /// Count heat-maps and hotspots from the store for every request instead of the
+        /// in-memory report cube (about 120 MB a million reports); for comparison.
+        #[arg(long, env = "CITYSNAP_NO_ANALYTICS_CUBE")]
+        no_analytics_cube: bool,
         /// Working days, hours and holidays as JSON (`utc_offset`, `weekdays`, `hours`,
         /// `covers`, `holidays`, `extra_working_days`); default: the mainland China calendar
         /// of 2025-2026. Load the next State Council holiday notice this way.
@@ -124,6 +128,11 @@ pub enum Command {
     },
     /// Load the demo jurisdiction into the store (if it has no boundaries yet).
     Demo {
+        /// Also give the demo its staff and this many synthetic reports over the last
+        /// twelve months (what `serve --demo` does at first start; the analytics
+        /// benchmark loads a million this way).
+        #[arg(long)]
+        reports: Option<usize>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -286,6 +295,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             demo_sign_in_anywhere,
             demo_reports,
             snap_tolerance_m,
+            no_analytics_cube,
             calendar,
             red_margin,
             basemap_url,
@@ -302,6 +312,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("{} is not a working calendar", file.display()))?;
             }
             config.api.red_margin = red_margin;
+            config.api.analytics_cube = !no_analytics_cube;
             config.api.basemap = basemap_url.map(|url| crate::api::console::Basemap {
                 url,
                 datum: basemap_datum,
@@ -374,10 +385,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(units = units.len(), %level, "imported; running services pick the boundaries up at their next start");
             Ok(())
         }
-        Command::Demo { store } => {
-            let db = store.config().open_store().await?;
+        Command::Demo { reports, store } => {
+            let config = store.config();
+            let db = config.open_store().await?;
             if !app::load_demo_if_empty(db.as_ref()).await? {
                 tracing::info!("the store already holds boundaries; left as they are");
+            }
+            if let Some(reports) = reports {
+                let state = config.state(db).await?;
+                match app::populate_demo(&state, reports).await? {
+                    Some(n) => tracing::info!(reports = n, "stored the demo's history"),
+                    None => tracing::info!("the store holds a demo already; left as it is"),
+                }
             }
             Ok(())
         }

@@ -262,6 +262,9 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted> {
     };
     let (report, current) = match state.store.insert_report(&new, key.as_ref()).await? {
         Inserted::Created(id) => {
+            if let Some(row) = new.cube_row(&id) {
+                state.analytics.note(row);
+            }
             crate::api::events::published(state, &id, 1..=new.events.len() as i32).await;
             let current = new.summary.state.clone();
             (new.stored(id), current)

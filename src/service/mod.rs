@@ -2,6 +2,7 @@
 //! function that every protocol adapter (`/v1`, `/ogc`, `/open311`, the CLI) calls, and that
 //! a test can call without HTTP. Adapters only parse their wire format and shape the answer.
 
+pub mod analytics;
 pub mod categories;
 pub mod dispatch_inputs;
 pub mod error;

@@ -20,24 +20,10 @@ use crate::domain::spatial::units::UnitCode;
 use crate::domain::workflow::case::State;
 use crate::domain::workflow::categories::CategoryCode;
 
-/// The finest resolution the aggregate is kept at: about 307 m² per cell (H3 resolution
-/// table), fine enough for street-level heat-maps.
-pub const AGGREGATE_RESOLUTION: Resolution = Resolution::Twelve;
-
-/// The coarsest resolution served (about 250 km² a cell, a whole district).
-pub const COARSEST_RESOLUTION: Resolution = Resolution::Five;
-
-/// Every resolution the aggregate counts at, coarsest first.
-pub fn served_resolutions() -> impl Iterator<Item = Resolution> {
-    Resolution::range(COARSEST_RESOLUTION, AGGREGATE_RESOLUTION)
-}
-
-/// The cell of `(lon, lat)` at every served resolution, coarsest first: H3's
-/// `latLngToCell(point, res)` for each, never a parent of a finer one.
-pub fn cells_of(lon: f64, lat: f64) -> Result<Vec<CellIndex>, h3o::error::InvalidLatLng> {
-    let point = LatLng::new(lat, lon)?;
-    Ok(served_resolutions().map(|res| point.to_cell(res)).collect())
-}
+use crate::domain::analytics::cube::CubeRow;
+pub use crate::domain::analytics::cube::{
+    AGGREGATE_RESOLUTION, COARSEST_RESOLUTION, cells_of, served_resolutions,
+};
 
 /// The aggregate rows of one report (one per served resolution): its cells, day, category.
 pub fn aggregate_rows_of(
@@ -272,6 +258,48 @@ pub trait AnalyticsStore: Send + Sync {
 
     /// Reports as points with their public fields only.
     async fn report_points(&self, q: &ReportPointQuery) -> StoreResult<Vec<ReportPoint>>;
+
+    /// At most `limit` cases as the report cube counts them, in case-id order after
+    /// `after` (empty: from the first): the analytics service pages through them at start.
+    async fn cube_rows(&self, after: &str, limit: u32) -> StoreResult<Vec<CubeRow>>;
+}
+
+/// The columns of a [`CubeRow`] in `case_index`.
+const SELECT_CUBE_ROWS: &str = "select case_id, lon, lat, day, category, state,
+        district, street, community, grid, updated_at
+     from case_index where case_id > $1 order by case_id limit $2";
+
+/// A `case_index` row as [`SELECT_CUBE_ROWS`] reads it.
+type CubeColumns = (
+    String,
+    f64,
+    f64,
+    NaiveDate,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    DateTime<Utc>,
+);
+
+fn cube_row(
+    (case_id, lon, lat, day, category, state, district, street, community, grid, updated_at): CubeColumns,
+) -> StoreResult<CubeRow> {
+    let state = state
+        .parse::<State>()
+        .map_err(|e| StoreError::Corrupt(format!("case_index.state of {case_id}: {e}")))?;
+    Ok(CubeRow {
+        case_id,
+        lon,
+        lat,
+        day,
+        category,
+        state,
+        place: [district, street, community, grid],
+        updated_at,
+    })
 }
 
 /// One aggregate row for a new report: its cell at one served resolution, local day and the
@@ -986,6 +1014,15 @@ macro_rules! impl_analytics_store {
 
             async fn report_points(&self, q: &ReportPointQuery) -> StoreResult<Vec<ReportPoint>> {
                 select_report_points!(self.pool(), q)
+            }
+
+            async fn cube_rows(&self, after: &str, limit: u32) -> StoreResult<Vec<CubeRow>> {
+                let rows: Vec<CubeColumns> = sqlx::query_as(SELECT_CUBE_ROWS)
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.pool())
+                    .await?;
+                rows.into_iter().map(cube_row).collect()
             }
         }
     };

@@ -138,6 +138,28 @@ pub struct NewReport {
 }
 
 impl NewReport {
+    /// The report as the analytics cube counts it once stored under `case_id`; `None` when
+    /// its case day or state does not parse (the store would refuse it too).
+    pub fn cube_row(&self, case_id: &str) -> Option<crate::domain::analytics::cube::CubeRow> {
+        let place = [
+            UnitLevel::District,
+            UnitLevel::Street,
+            UnitLevel::Community,
+            UnitLevel::Grid,
+        ]
+        .map(|level| self.code_at(level).map(str::to_owned));
+        Some(crate::domain::analytics::cube::CubeRow {
+            case_id: case_id.to_owned(),
+            lon: self.lon,
+            lat: self.lat,
+            day: chrono::NaiveDate::parse_from_str(&self.case_day, "%Y%m%d").ok()?,
+            category: self.category.clone(),
+            state: self.summary.state.parse().ok()?,
+            place,
+            updated_at: self.summary.updated_at,
+        })
+    }
+
     fn code_at(&self, level: UnitLevel) -> Option<&str> {
         self.chain
             .iter()

@@ -47,7 +47,7 @@ fn expected_counts(res: Resolution, keep: impl Fn(&str) -> bool) -> BTreeMap<Str
     m
 }
 
-fn counts(fc: &Value) -> BTreeMap<String, i64> {
+pub(crate) fn counts(fc: &Value) -> BTreeMap<String, i64> {
     fc["features"]
         .as_array()
         .expect("features")

@@ -145,6 +145,15 @@ impl TestApp {
         let mut state = config.state(store.clone()).await.expect("state");
         let sms = CapturedSms::default();
         state.sms = Arc::new(sms.clone());
+        // As `serve` does at start (there in the background): the heat-maps and hotspots
+        // count from the report cube, unless the configuration says to read the store.
+        if config.api.analytics_cube {
+            state
+                .analytics
+                .load(store.as_ref())
+                .await
+                .expect("report cube");
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let router = citysnap::api::router(state.clone());

@@ -343,9 +343,11 @@ async fn empty_report_cells(app: &TestApp, backend: Backend) {
 both_backends!(
     a_cluster_growing_week_by_week_is_an_intensifying_hotspot,
     |backend| async move {
-        let app = TestApp::spawn(backend, &xinglongtai()).await;
+        let app =
+            TestApp::spawn_with(backend, &xinglongtai(), |c| c.api.analytics_cube = false).await;
         // Ten weeks of history written straight into the aggregate (as reports of those
-        // weeks would have left it): the cluster's cells get t + 1 reports in week t, the
+        // weeks would have left it), which only the store's path reads (`serve
+        // --no-analytics-cube`); the report cube counts cases. The cluster's cells get t + 1 reports in week t, the
         // scattered cells one report every week. Gi* of the hub rises every week.
         let monday = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
         let row = |cell: CellIndex, week: u64, n: u64| {
@@ -402,7 +404,10 @@ both_backends!(
 both_backends!(
     reports_missing_from_the_aggregate_are_backfilled_at_start_up,
     |backend| async move {
-        let app = TestApp::spawn(backend, &xinglongtai()).await;
+        // The aggregate (which tiles read) is what is rebuilt: the heat-map reads it when
+        // the report cube is off (`serve --no-analytics-cube`).
+        let app =
+            TestApp::spawn_with(backend, &xinglongtai(), |c| c.api.analytics_cube = false).await;
         let points = planted();
         submit(&app, &points).await;
         let url = "/v1/analytics/hexbins?res=8";

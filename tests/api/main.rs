@@ -12,6 +12,7 @@ mod case_state;
 mod cases;
 mod console;
 mod contract;
+mod cube;
 mod demo;
 mod exact;
 mod export;

@@ -38,6 +38,7 @@ use crate::domain::analytics::hotspots::{
     CellHotspot, DEFAULT_TREND_ALPHA, HotspotError, HotspotReport, KRing, MannKendall,
     Permutations, Significance, SpaceTimePattern, StudyArea, analyse, emerging_hotspots,
 };
+use crate::service::analytics::{self, Split};
 use crate::store::analytics::Bbox;
 
 pub fn router() -> Router<AppState> {
@@ -399,10 +400,13 @@ pub(crate) async fn compute_hotspots(
     let budget = Budget::hotspots(p);
     let area = area_for(state, &budget)?;
     let _slot = state.analytics_gate.admit().await?;
-    let rows = state
-        .store
-        .cell_counts(&p.filter.query(p.res, Some(area.bbox)))
-        .await?;
+    let rows = analytics::cell_counts(
+        &state.analytics,
+        state.store.as_ref(),
+        &p.filter.query(p.res, Some(area.bbox)),
+        Split::Total,
+    )
+    .await?;
     let (res, k, permutations) = (p.res, p.k, p.permutations);
     let report = blocking(move || {
         let study = study_area(&area, &budget)?;
@@ -794,10 +798,12 @@ async fn emerging(
     let budget = Budget::emerging(p.res, p.k, t);
     let area = area_for(&state, &budget)?;
     let _slot = state.analytics_gate.admit().await?;
-    let rows = state
-        .store
-        .day_counts(&p.filter.query(p.res, Some(area.bbox)))
-        .await?;
+    let rows = analytics::day_counts(
+        &state.analytics,
+        state.store.as_ref(),
+        &p.filter.query(p.res, Some(area.bbox)),
+    )
+    .await?;
     let k_anon = state.settings.tile_min_count;
     blocking(move || {
         let study = study_area(&area, &budget)?;

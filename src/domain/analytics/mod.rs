@@ -8,6 +8,7 @@
 //! `disclosure` and `export` are here because both decide what leaves the system as data
 //! about many cases at once, not what happens to one case.
 
+pub mod cube;
 pub mod day;
 pub mod disclosure;
 pub mod export;
