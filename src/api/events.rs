@@ -81,6 +81,9 @@ pub(super) async fn announce(state: &AppState, case_id: &str, seq: i32) -> Resul
     let Some(case) = state.store.indexed_case(case_id).await? else {
         return Ok(());
     };
+    // Report tiles show the case's state; on PostGIS this is how other replicas' reports
+    // reach this replica's tiles.
+    state.tile_cache.touch(case.lon, case.lat);
     let events = state.store.case_events(case_id).await?;
     let Some(e) = events.iter().find(|e| e.seq == seq) else {
         return Ok(());
@@ -134,6 +137,8 @@ pub fn spawn_pg_listener(state: AppState) {
         loop {
             match state.store.listen_case_events().await {
                 Ok(Some(mut listener)) => {
+                    // Changes made while no one listened are unknown: draw every tile anew.
+                    state.tile_cache.clear();
                     while let Ok((case_id, seq)) = listener.recv().await {
                         if let Err(e) = announce(&state, &case_id, seq).await {
                             tracing::warn!(case_id, error = %e, "could not announce");

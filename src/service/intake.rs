@@ -262,6 +262,7 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted> {
     };
     let (report, current) = match state.store.insert_report(&new, key.as_ref()).await? {
         Inserted::Created(id) => {
+            state.tile_cache.touch(new.lon, new.lat);
             crate::api::events::published(state, &id, 1..=new.events.len() as i32).await;
             let current = new.summary.state.clone();
             (new.stored(id), current)

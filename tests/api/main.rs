@@ -31,5 +31,6 @@ mod real_outlines;
 mod registration;
 mod resolve;
 mod rewards;
+mod tile_cache;
 mod tiles;
 mod workflow;
