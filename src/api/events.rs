@@ -81,8 +81,7 @@ pub(super) async fn announce(state: &AppState, case_id: &str, seq: i32) -> Resul
     let Some(case) = state.store.indexed_case(case_id).await? else {
         return Ok(());
     };
-    // Report tiles show the case's state; on PostGIS this is how other replicas' reports
-    // reach this replica's tiles.
+    // On PostGIS this is how other replicas' new reports reach this replica's tiles.
     state.tile_cache.touch(case.lon, case.lat);
     let events = state.store.case_events(case_id).await?;
     let Some(e) = events.iter().find(|e| e.seq == seq) else {

@@ -18,8 +18,12 @@
 //! A render that began before a touch may have read the store before the report landed: such
 //! a result is answered but not kept (the cache's generation moved, [`TileCache::put`]).
 //!
-//! The hotspot layer is not kept here: a report changes the Gi* statistics of the whole
-//! area, not of its tile; its computations have their own cache (`HotspotCache`, a minute).
+//! Two layers are not kept. Hotspots: a report changes the Gi* statistics of the whole
+//! area, not of its tile; their computations have their own cache (`HotspotCache`, a
+//! minute). Report points (staff only): they show each case's state, which every action
+//! changes, and on PostGIS the acting replica hears of its own action only through
+//! `LISTEN`, after answering it; a dispatcher must see the state just set. Heat-map counts
+//! never change after intake, which evicts their tiles before it answers.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -74,9 +78,11 @@ pub struct TileKey {
 }
 
 impl TileKey {
-    /// The key of `req` drawn for `viewer`; `None` for layers not kept (hotspots).
+    /// The key of `req` drawn for `viewer`; `None` for layers not kept (hotspots, report
+    /// points).
     pub fn of(req: &TileRequest, viewer: Viewer) -> Option<Self> {
-        (req.layer != Layer::Hotspots).then(|| TileKey {
+        let kept = !matches!(req.layer, Layer::Hotspots | Layer::Reports);
+        kept.then(|| TileKey {
             layer: req.layer,
             tile: req.tile,
             format: req.format,

@@ -453,8 +453,8 @@ async fn tile(
     Ok(respond(&headers, &tile, cache_control(layer, viewer)))
 }
 
-/// The tile from the cache, or drawn now and kept (hotspot tiles are drawn every time, from
-/// their own cached computation).
+/// The tile from the cache, or drawn now and kept (hotspot and report-point tiles are
+/// drawn every time, see [`cache`]).
 async fn cached_or_drawn(
     state: &AppState,
     req: &TileRequest,

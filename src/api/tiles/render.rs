@@ -72,7 +72,7 @@ fn query_box(req: &TileRequest) -> LonLatBox {
 pub(super) fn reach(req: &TileRequest) -> cache::Reach {
     let b = query_box(req);
     match req.layer {
-        Layer::Hexbins | Layer::Hotspots => {
+        Layer::Hexbins => {
             let res = req.filters.res.unwrap_or_else(|| req.hexbin_res());
             let (lon, lat) = ((b.west + b.east) / 2.0, (b.south + b.north) / 2.0);
             let (w, h) = LatLng::new(lat, lon).map_or((180.0, 90.0), |ll| {
@@ -93,7 +93,11 @@ pub(super) fn reach(req: &TileRequest) -> cache::Reach {
                 north: b.north + 2.0 * h,
             })
         }
-        Layer::Reports => cache::Reach::Reports(b),
+        // Not kept ([`cache`]): any report moves the Gi* statistics of every cell, and any
+        // action the state of a point.
+        Layer::Hotspots | Layer::Reports => {
+            cache::Reach::Reports(TileId { z: 0, x: 0, y: 0 }.bounds(0.0))
+        }
         Layer::Districts | Layer::Streets | Layer::Communities | Layer::Grids => {
             cache::Reach::Boundaries
         }
