@@ -81,6 +81,8 @@ pub(super) async fn announce(state: &AppState, case_id: &str, seq: i32) -> Resul
     let Some(case) = state.store.indexed_case(case_id).await? else {
         return Ok(());
     };
+    // On PostGIS this is how other replicas' new reports reach this replica's tiles.
+    state.tile_cache.touch(case.lon, case.lat);
     let events = state.store.case_events(case_id).await?;
     let Some(e) = events.iter().find(|e| e.seq == seq) else {
         return Ok(());
@@ -151,6 +153,8 @@ pub fn spawn_pg_listener(state: AppState) {
         loop {
             match state.store.listen_case_events().await {
                 Ok(Some(mut listener)) => {
+                    // Changes made while no one listened are unknown: draw every tile anew.
+                    state.tile_cache.clear();
                     if reconnected && state.settings.analytics_cube {
                         // Changes made while no one listened are in the store only.
                         state.analytics.spawn_load(state.store.clone());

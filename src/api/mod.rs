@@ -105,6 +105,8 @@ pub struct AppState {
     pub notices: tokio::sync::broadcast::Sender<events::Notice>,
     /// Hotspot computations shared by the tiles of one map.
     pub(crate) hotspot_cache: Arc<tiles::HotspotCache>,
+    /// Rendered tiles, evicted per tile by the reports that land in them.
+    pub tile_cache: Arc<tiles::TileCache>,
     /// Admission of heavy analytics computations.
     pub analytics_gate: Arc<limits::AnalyticsGate>,
     /// Where residents' registration codes are sent.
@@ -132,6 +134,7 @@ impl AppState {
             settings: Arc::new(settings),
             notices: tokio::sync::broadcast::channel(1024).0,
             hotspot_cache: Arc::new(tiles::hotspot_cache()),
+            tile_cache: Arc::default(),
             sms: Arc::new(crate::sms::Unconfigured),
             categories: Arc::default(),
             dispatch_inputs: Arc::default(),
@@ -148,11 +151,12 @@ impl AppState {
             .ok_or(crate::service::Error::NoBoundaries)
     }
 
-    /// Replaces the jurisdiction after boundaries changed.
+    /// Replaces the jurisdiction after boundaries changed (and the tiles drawn from it).
     pub fn set_jurisdiction(&self, j: Jurisdiction) {
         if let Ok(mut guard) = self.jurisdiction.write() {
             *guard = Some(Arc::new(j));
         }
+        self.tile_cache.clear();
     }
 }
 

@@ -265,6 +265,7 @@ pub async fn submit(state: &AppState, s: Submission<'_>) -> Result<Accepted> {
             if let Some(row) = new.cube_row(&id) {
                 state.analytics.note(row);
             }
+            state.tile_cache.touch(new.lon, new.lat);
             crate::api::events::published(state, &id, 1..=new.events.len() as i32).await;
             let current = new.summary.state.clone();
             (new.stored(id), current)

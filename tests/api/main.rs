@@ -32,5 +32,6 @@ mod real_outlines;
 mod registration;
 mod resolve;
 mod rewards;
+mod tile_cache;
 mod tiles;
 mod workflow;

@@ -20,13 +20,13 @@ use crate::both_backends;
 use crate::helpers::*;
 
 /// A spot in 兴隆台区 (WGS-84) the tests place reports around.
-const HERE: (f64, f64) = (122.07, 41.12);
+pub(crate) const HERE: (f64, f64) = (122.07, 41.12);
 
 /// Degrees per metre at Panjin's latitude (41.1° N).
-const DX: f64 = 1.0 / 84_000.0;
-const DY: f64 = 1.0 / 111_000.0;
+pub(crate) const DX: f64 = 1.0 / 84_000.0;
+pub(crate) const DY: f64 = 1.0 / 111_000.0;
 
-async fn submit(app: &TestApp, lon: f64, lat: f64, category: &str) {
+pub(crate) async fn submit(app: &TestApp, lon: f64, lat: f64, category: &str) {
     let body = json!({
         "description": "瓦片测试 (tile test)",
         "category": category,
@@ -38,7 +38,7 @@ async fn submit(app: &TestApp, lon: f64, lat: f64, category: &str) {
 }
 
 /// GET with extra headers, the body as bytes.
-async fn get_raw(
+pub(crate) async fn get_raw(
     app: &TestApp,
     path: &str,
     headers: &[(&str, &str)],
@@ -53,7 +53,7 @@ async fn get_raw(
     (status, headers, r.bytes().await.expect("body").to_vec())
 }
 
-fn tile_path(layer: &str, t: TileId, ext: &str) -> String {
+pub(crate) fn tile_path(layer: &str, t: TileId, ext: &str) -> String {
     format!("/tiles/{layer}/{}/{}/{}.{ext}", t.z, t.x, t.y)
 }
 
@@ -62,7 +62,7 @@ fn cell_of(hex: &str) -> CellIndex {
 }
 
 /// `cell → count` of a GeoJSON hexbins tile (a 204 is no hexagons).
-async fn geojson_counts(app: &TestApp, t: TileId, query: &str) -> BTreeMap<String, i64> {
+pub(crate) async fn geojson_counts(app: &TestApp, t: TileId, query: &str) -> BTreeMap<String, i64> {
     let (status, fc, headers) = app
         .get(&format!("{}{query}", tile_path("hexbins", t, "geojson")))
         .await;
@@ -128,11 +128,11 @@ fn area2(ring: &[(i64, i64)]) -> i64 {
 }
 
 /// An MVT feature: geometry type, rings or points, properties.
-type DecodedFeature = (i32, Vec<Vec<(i64, i64)>>, BTreeMap<String, Value>);
+pub(crate) type DecodedFeature = (i32, Vec<Vec<(i64, i64)>>, BTreeMap<String, Value>);
 
 /// The features of the one layer of an MVT tile, with their properties, after checking
 /// what MVT 2.1 asks of the layer.
-fn decode_mvt(bytes: &[u8], layer_name: &str) -> Vec<DecodedFeature> {
+pub(crate) fn decode_mvt(bytes: &[u8], layer_name: &str) -> Vec<DecodedFeature> {
     let tile = Tile::decode(bytes).expect("a protobuf vector tile");
     assert_eq!(tile.layers.len(), 1);
     let layer = &tile.layers[0];

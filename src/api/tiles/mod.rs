@@ -11,20 +11,26 @@
 //! Answers: an empty tile is 204; a zoom outside the layer's range 404 `zoom_out_of_range`;
 //! an unknown layer 404 `unknown_layer`; coordinates that are no tile 400 `invalid_tile`.
 //! Every tile carries a weak ETag (a hash of its body; `If-None-Match` → 304) and
-//! `Cache-Control`, and is gzipped when `Accept-Encoding` asks.
+//! `Cache-Control`, and is gzipped when `Accept-Encoding` asks. Rendered tiles are kept,
+//! and evicted only by the reports that land in them ([`cache`]).
 //!
 //! Privacy ([`crate::domain::analytics::disclosure`]): public tiles leave out hexagons with fewer than
 //! `ApiSettings::tile_min_count` reports (k-anonymity, default 3) and show hotspot bins
 //! without z or p; planners see every aggregate; only dispatchers, leaders and admins read
 //! the `reports` layer (case ids and points).
 
+pub mod cache;
 mod render;
 
+pub use cache::TileCache;
+use cache::{CachedTile, TileKey};
+use render::reach;
 pub(crate) use render::{HotspotCache, hotspot_cache};
 pub use render::{Rendered, render};
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::PathRejection;
@@ -38,7 +44,6 @@ use geozero::mvt::TileValue;
 use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{CellIndex, LatLng, Resolution};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tower_http::compression::CompressionLayer;
 use utoipa::{IntoParams, ToSchema};
 
@@ -68,7 +73,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A tile layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Layer {
     Hexbins,
     Reports,
@@ -193,7 +198,7 @@ impl Layer {
 }
 
 /// The encoding asked for by the tile's extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     GeoJson,
     Mvt,
@@ -268,7 +273,7 @@ pub struct TileJson {
 }
 
 /// Filters of the data layers (boundary layers take none).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TileFilters {
     /// Hexagon resolution instead of the zoom's.
     pub res: Option<Resolution>,
@@ -444,19 +449,34 @@ async fn tile(
         filters: TileFilters::parse(&q)?,
     };
     let viewer = viewer_of(&caller);
-    let rendered = render(&state, &req, viewer).await?;
-    let cache_control = cache_control(layer, viewer);
-    Ok(match rendered {
-        None => (
-            StatusCode::NO_CONTENT,
-            [
-                (header::CACHE_CONTROL, cache_control),
-                (header::VARY, HeaderValue::from_static("Authorization")),
-            ],
-        )
-            .into_response(),
-        Some(r) => cached(&headers, r.content_type, r.body, cache_control),
-    })
+    let tile = cached_or_drawn(&state, &req, viewer).await?;
+    Ok(respond(&headers, &tile, cache_control(layer, viewer)))
+}
+
+/// The tile from the cache, or drawn now and kept (hotspot and report-point tiles are
+/// drawn every time, see [`cache`]).
+async fn cached_or_drawn(
+    state: &AppState,
+    req: &TileRequest,
+    viewer: Viewer,
+) -> Result<Arc<CachedTile>, ApiError> {
+    let key = TileKey::of(req, viewer);
+    // A key holds the layer, zoom, filters and viewer that `render` checks, so a kept tile
+    // passed those checks for this very request.
+    if let Some(hit) = key.as_ref().and_then(|k| state.tile_cache.get(k)) {
+        return Ok(hit);
+    }
+    let generation = state.tile_cache.generation();
+    let tile = Arc::new(match render(state, req, viewer).await? {
+        Some(r) => CachedTile::new(r.content_type, Some(r.body)),
+        None => CachedTile::new(req.format.content_type(), None),
+    });
+    if let Some(key) = key {
+        state
+            .tile_cache
+            .put(key, tile.clone(), reach(req), generation);
+    }
+    Ok(tile)
 }
 
 fn cache_control(layer: Layer, viewer: Viewer) -> HeaderValue {
@@ -469,38 +489,75 @@ fn cache_control(layer: Layer, viewer: Viewer) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
 }
 
-/// A 200 with a weak ETag (the body's SHA-256, truncated), or a 304 when `If-None-Match`
-/// already holds it. Weak, because gzip changes the bytes but not the meaning.
-fn cached(
-    headers: &HeaderMap,
-    content_type: &'static str,
-    body: Vec<u8>,
-    cache_control: HeaderValue,
-) -> Response {
-    let digest = Sha256::digest(&body);
-    let etag = format!("W/\"{}\"", hex::encode(&digest[..16]));
-    let matches = headers
+/// Whether `If-None-Match` already holds `etag` (weak comparison, RFC 9110 §13.1.2).
+fn not_modified(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let etag = etag.to_str().unwrap_or_default().trim_start_matches("W/");
+    headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag.trim_start_matches("W/"));
-    let etag = HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("W/\"\""));
-    let common = [
-        (header::ETAG, etag),
-        (header::CACHE_CONTROL, cache_control),
-        (header::VARY, HeaderValue::from_static("Authorization")),
-    ];
-    if matches {
-        (StatusCode::NOT_MODIFIED, common).into_response()
-    } else {
-        (
-            common,
-            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-            body,
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+/// Whether `Accept-Encoding` takes gzip (not refused with `q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
+}
+
+/// A tile's answer: 204 when empty, 304 when `If-None-Match` holds its ETag, else 200 with
+/// the body, gzipped from the kept copy when the client takes gzip.
+fn respond(headers: &HeaderMap, tile: &CachedTile, cache_control: HeaderValue) -> Response {
+    let vary = (header::VARY, HeaderValue::from_static("Authorization"));
+    let Some(body) = tile.body() else {
+        return (
+            StatusCode::NO_CONTENT,
+            [(header::CACHE_CONTROL, cache_control), vary],
         )
-            .into_response()
+            .into_response();
+    };
+    let common = [
+        (header::ETAG, tile.etag().clone()),
+        (header::CACHE_CONTROL, cache_control),
+    ];
+    if not_modified(headers, tile.etag()) {
+        return (StatusCode::NOT_MODIFIED, common, [vary]).into_response();
+    }
+    let content_type = (
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(tile.content_type),
+    );
+    match accepts_gzip(headers).then(|| tile.gzip()).flatten() {
+        // The compression layer leaves an answer with a Content-Encoding as it is.
+        Some(gz) => (
+            common,
+            [
+                content_type,
+                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+                (
+                    header::VARY,
+                    HeaderValue::from_static("Authorization, Accept-Encoding"),
+                ),
+            ],
+            gz.clone(),
+        )
+            .into_response(),
+        None => (common, [content_type, vary], body.clone()).into_response(),
     }
 }
 
@@ -622,12 +679,8 @@ async fn tilejson(
     };
     let body =
         serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(format!("TileJSON: {e}")))?;
-    Ok(cached(
-        &headers,
-        "application/json",
-        body,
-        cache_control(layer, viewer),
-    ))
+    let tile = CachedTile::new("application/json", Some(body));
+    Ok(respond(&headers, &tile, cache_control(layer, viewer)))
 }
 
 #[cfg(test)]

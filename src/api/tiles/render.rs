@@ -64,6 +64,46 @@ fn query_box(req: &TileRequest) -> LonLatBox {
     }
 }
 
+/// Where a report changes the tile's body ([`cache::Reach`]). A hexagon is drawn in every
+/// tile it touches (MVT) or in the tile holding its centre (GeoJSON), so a report counts in
+/// a tile when it lies within a hexagon's width of the tile's box: the box grown by two
+/// hexagons each way also holds reports whose counted cell is a coarser cell's ancestor
+/// (H3 cells do not nest, so the cell counting a point may lie a little off it).
+pub(super) fn reach(req: &TileRequest) -> cache::Reach {
+    let b = query_box(req);
+    match req.layer {
+        Layer::Hexbins => {
+            let res = req.filters.res.unwrap_or_else(|| req.hexbin_res());
+            let (lon, lat) = ((b.west + b.east) / 2.0, (b.south + b.north) / 2.0);
+            let (w, h) = LatLng::new(lat, lon).map_or((180.0, 90.0), |ll| {
+                let corners = ll.to_cell(res).boundary();
+                let span = |f: fn(LatLng) -> f64| {
+                    let (lo, hi) = corners
+                        .iter()
+                        .map(|&c| f(c))
+                        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+                    hi - lo
+                };
+                (span(LatLng::lng), span(LatLng::lat))
+            });
+            cache::Reach::Reports(LonLatBox {
+                west: b.west - 2.0 * w,
+                south: b.south - 2.0 * h,
+                east: b.east + 2.0 * w,
+                north: b.north + 2.0 * h,
+            })
+        }
+        // Not kept ([`cache`]): any report moves the Gi* statistics of every cell, and any
+        // action the state of a point.
+        Layer::Hotspots | Layer::Reports => {
+            cache::Reach::Reports(TileId { z: 0, x: 0, y: 0 }.bounds(0.0))
+        }
+        Layer::Districts | Layer::Streets | Layer::Communities | Layer::Grids => {
+            cache::Reach::Boundaries
+        }
+    }
+}
+
 fn rect_of(b: &LonLatBox) -> Rect<f64> {
     Rect::new(
         Coord {
