@@ -37,6 +37,9 @@ struct Inner {
 #[derive(Default)]
 pub struct Analytics {
     inner: RwLock<Inner>,
+    /// Held for a whole load: one load at a time, so that each sees every note made while
+    /// it ran.
+    loading: tokio::sync::Mutex<()>,
 }
 
 /// What a count is keyed by besides the cell.
@@ -52,6 +55,7 @@ impl Analytics {
     /// Loads every case from the store into a new cube, which then replaces the one held
     /// (if any); returns the number of cases. Queries keep their answers meanwhile.
     pub async fn load(&self, store: &dyn Store) -> StoreResult<usize> {
+        let _one_at_a_time = self.loading.lock().await;
         let started = Instant::now();
         self.write().pending = Some(Vec::new());
         let loaded = load_cube(store).await;

@@ -48,33 +48,16 @@ const INDEX_MAX_ZOOM: u8 = 18;
 /// What an entry costs beyond its bodies: key, bookkeeping and index slots, roughly.
 const ENTRY_OVERHEAD: usize = 512;
 
-/// Who a tile was drawn for: the public's tiles are k-anonymised, planners' and staff's are
-/// not, so the three never share an entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Audience {
-    Public,
-    Planner,
-    Staff,
-}
-
-impl From<Viewer> for Audience {
-    fn from(v: Viewer) -> Self {
-        match v {
-            Viewer::Public => Audience::Public,
-            Viewer::Planner => Audience::Planner,
-            Viewer::Staff => Audience::Staff,
-        }
-    }
-}
-
-/// Everything a tile's body depends on: layer, tile, format, filters and audience.
+/// Everything a tile's body depends on: layer, tile, format, filters and viewer (the
+/// public's tiles are k-anonymised, planners' and staff's are not, so they never share an
+/// entry).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TileKey {
     layer: Layer,
     tile: TileId,
     format: Format,
     filters: TileFilters,
-    audience: Audience,
+    viewer: Viewer,
 }
 
 impl TileKey {
@@ -87,7 +70,7 @@ impl TileKey {
             tile: req.tile,
             format: req.format,
             filters: req.filters.clone(),
-            audience: viewer.into(),
+            viewer,
         })
     }
 }

@@ -28,7 +28,7 @@ pub fn coarsened(lon: f64, lat: f64) -> Option<(f64, f64)> {
 }
 
 /// The view a caller gets of the analytics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Viewer {
     /// k-anonymous aggregates, significance bins without statistics.
     Public,
